@@ -1,0 +1,289 @@
+"""Weight-stream layouts: which tensors a config needs, in the order the file stores them.
+
+One description serves both the weight-count check (`nam_file`) and the forward pass
+(which consumes the stream in this order), so the two cannot disagree. Layout per tensor:
+PyTorch ``Conv1d.weight`` of shape ``(out, in/groups, kernel)`` flattened in C order, then
+``out`` biases if present (NAM_FORMAT §2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from namcheck.models.activations_spec import ActivationSpec
+    from namcheck.models.nam_file import LayerArrayConfig, NamModel, WaveNetConfig
+
+
+@dataclass(frozen=True)
+class ConvSpec:
+    """A causal (dilated) convolution; kernel 1 is a 1x1 conv."""
+
+    cin: int
+    cout: int
+    kernel: int = 1
+    dilation: int = 1
+    groups: int = 1
+    bias: bool = True
+
+    @property
+    def weight_shape(self) -> tuple[int, int, int]:
+        return (self.cout, self.cin // self.groups, self.kernel)
+
+    @property
+    def n_weights(self) -> int:
+        o, i, k = self.weight_shape
+        return o * i * k + (self.cout if self.bias else 0)
+
+    @property
+    def context(self) -> int:
+        """Past samples the conv reads besides the current one."""
+        return (self.kernel - 1) * self.dilation
+
+    @property
+    def macs_per_sample(self) -> int:
+        o, i, k = self.weight_shape
+        return o * i * k
+
+
+@dataclass(frozen=True)
+class FiLMSpec:
+    """FiLM: a 1x1 conv of the condition giving a scale (and a shift) for `dim` rows."""
+
+    slot: str
+    dim: int
+    shift: bool
+    conv: ConvSpec
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    conv: ConvSpec
+    mixer: ConvSpec
+    layer1x1: ConvSpec | None
+    head1x1: ConvSpec | None
+    films: dict[str, FiLMSpec]
+    activation: ActivationSpec
+    secondary: ActivationSpec
+    gating: str
+    bottleneck: int
+
+    def tensors(self) -> Iterator[ConvSpec]:
+        yield self.conv
+        yield self.mixer
+        if self.layer1x1 is not None:
+            yield self.layer1x1
+        if self.head1x1 is not None:
+            yield self.head1x1
+        for film in self.films.values():
+            yield film.conv
+
+
+@dataclass(frozen=True)
+class ArraySpec:
+    rechannel: ConvSpec
+    layers: tuple[LayerSpec, ...]
+    head_rechannel: ConvSpec
+    head_width: int  # per-layer head width H1 (the accumulator's rows)
+
+    def tensors(self) -> Iterator[ConvSpec]:
+        yield self.rechannel
+        for layer in self.layers:
+            yield from layer.tensors()
+        yield self.head_rechannel
+
+    @property
+    def receptive_field(self) -> int:
+        return sum(layer.conv.context for layer in self.layers) + self.head_rechannel.context
+
+
+@dataclass(frozen=True)
+class WaveNetSpec:
+    arrays: tuple[ArraySpec, ...]
+    post_head: tuple[ConvSpec, ...] = ()
+    post_head_activation: ActivationSpec | None = None
+    in_channels: int = 1
+    extra: dict[str, int] = field(default_factory=dict)
+
+    def tensors(self) -> Iterator[ConvSpec]:
+        for array in self.arrays:
+            yield from array.tensors()
+        yield from self.post_head
+
+    @property
+    def n_weights(self) -> int:
+        return sum(t.n_weights for t in self.tensors()) + 1  # + head_scale
+
+    @property
+    def receptive_field(self) -> int:
+        """R of this stack alone (without a condition DSP)."""
+        heads = sum(c.context for c in self.post_head)
+        return 1 + sum(a.receptive_field for a in self.arrays) + heads
+
+    @property
+    def out_channels(self) -> int:
+        if self.post_head:
+            return self.post_head[-1].cout
+        return self.arrays[-1].head_rechannel.cout
+
+    @property
+    def macs_per_sample(self) -> int:
+        return sum(t.macs_per_sample for t in self.tensors())
+
+
+def film_dim(la: LayerArrayConfig, slot: str, layer: int) -> int:
+    """Rows a FiLM slot modulates (NAM_FORMAT §3.2 item e)."""
+    B = la.bottleneck_channels
+    Z = 2 * B if la.gating_of(layer) != "none" else B
+    return {
+        "conv_pre_film": la.channels,
+        "conv_post_film": Z,
+        "input_mixin_pre_film": la.condition_size,
+        "input_mixin_post_film": Z,
+        "activation_pre_film": Z,
+        "activation_post_film": B,
+        "layer1x1_post_film": la.channels,
+        "head1x1_post_film": la.layer_head_width,
+    }[slot]
+
+
+def array_spec(la: LayerArrayConfig) -> ArraySpec:
+    from namcheck.models.nam_file import FILM_SLOTS
+
+    C, B, Dc = la.channels, la.bottleneck_channels, la.condition_size
+    H1 = la.layer_head_width
+    layers = []
+    for i, dilation in enumerate(la.dilations):
+        gating = la.gating_of(i)
+        Z = 2 * B if gating != "none" else B
+        films = {}
+        for slot in FILM_SLOTS:
+            film = la.film(slot)
+            if film is None:
+                continue
+            dim = film_dim(la, slot, i)
+            out = dim * (2 if film.shift else 1)
+            films[slot] = FiLMSpec(slot, dim, film.shift, ConvSpec(Dc, out, groups=film.groups))
+        head1x1 = None
+        if la.head1x1_active:
+            assert la.head1x1 is not None
+            head1x1 = ConvSpec(B, H1, groups=la.head1x1.groups)
+        layers.append(
+            LayerSpec(
+                conv=ConvSpec(C, Z, la.kernel(i), dilation, la.groups_input, bias=True),
+                mixer=ConvSpec(Dc, Z, groups=la.groups_input_mixin, bias=False),
+                layer1x1=ConvSpec(B, C, groups=la.layer1x1_groups) if la.layer1x1_active else None,
+                head1x1=head1x1,
+                films=films,
+                activation=la.activation_of(i),
+                secondary=la.secondary_of(i),
+                gating=gating,
+                bottleneck=B,
+            )
+        )
+    return ArraySpec(
+        rechannel=ConvSpec(la.input_size, C, bias=False),
+        layers=tuple(layers),
+        head_rechannel=ConvSpec(
+            H1, la.head_out_channels, la.head_kernel, la.head_dilation, bias=la.head_has_bias
+        ),
+        head_width=H1,
+    )
+
+
+def wavenet_spec(cfg: WaveNetConfig) -> WaveNetSpec:
+    arrays = tuple(array_spec(la) for la in cfg.layers)
+    post_head: list[ConvSpec] = []
+    activation = None
+    if cfg.head is not None:
+        head = cfg.head
+        cin = cfg.layers[-1].head_out_channels
+        n = len(head.kernel_sizes)
+        for i, k in enumerate(head.kernel_sizes):
+            cout = head.out_channels if i == n - 1 else head.channels
+            post_head.append(ConvSpec(cin, cout, k, 1, 1, bias=True))
+            cin = head.channels
+        activation = head.activation
+    return WaveNetSpec(arrays, tuple(post_head), activation, cfg.in_channels)
+
+
+def lstm_weight_count(input_size: int, hidden: int, layers: int, out_channels: int) -> int:
+    total = 0
+    for layer in range(layers):
+        width = input_size if layer == 0 else hidden
+        total += 4 * hidden * (width + hidden) + 4 * hidden + 2 * hidden  # W, b, h0, c0
+    return total + out_channels * hidden + out_channels
+
+
+def convnet_specs(cfg: object) -> list[ConvSpec]:
+    from namcheck.models.nam_file import ConvNetConfig
+
+    assert isinstance(cfg, ConvNetConfig)
+    specs = []
+    cin = cfg.in_channels
+    for d in cfg.dilations:
+        specs.append(ConvSpec(cin, cfg.channels, 2, d, cfg.groups, bias=not cfg.batchnorm))
+        cin = cfg.channels
+    return specs
+
+
+def expected_weight_count(model: NamModel) -> int | None:
+    """Weights the config needs in `model.weights`; None where the runtime ignores them."""
+    from namcheck.models.nam_file import (
+        ContainerConfig,
+        ConvNetConfig,
+        LinearConfig,
+        LSTMConfig,
+        WaveNetConfig,
+    )
+
+    cfg = model.config
+    if isinstance(cfg, WaveNetConfig):
+        return wavenet_spec(cfg).n_weights
+    if isinstance(cfg, LSTMConfig):
+        return lstm_weight_count(cfg.input_size, cfg.hidden_size, cfg.num_layers, cfg.out_channels)
+    if isinstance(cfg, LinearConfig):
+        return cfg.receptive_field + (1 if cfg.bias else 0)
+    if isinstance(cfg, ConvNetConfig):
+        blocks = sum(s.n_weights for s in convnet_specs(cfg))
+        if cfg.batchnorm:
+            blocks += len(cfg.dilations) * (4 * cfg.channels + 1)
+        return blocks + cfg.out_channels * cfg.channels + cfg.out_channels
+    assert isinstance(cfg, ContainerConfig)
+    return None
+
+
+def receptive_field(model: NamModel) -> int:
+    """Samples of input that one output sample depends on (1 = memoryless).
+
+    LSTM has unbounded memory; its receptive field is reported as 1 (it is prewarmed
+    separately, NAM_FORMAT §5). A container reports its largest submodel's.
+    """
+    from namcheck.models.nam_file import ConvNetConfig, LinearConfig, WaveNetConfig
+
+    cfg = model.config
+    if isinstance(cfg, WaveNetConfig):
+        r = wavenet_spec(cfg).receptive_field
+        if model.condition_dsp is not None:
+            r += receptive_field(model.condition_dsp) - 1
+        return r
+    if isinstance(cfg, LinearConfig):
+        return cfg.receptive_field
+    if isinstance(cfg, ConvNetConfig):
+        return 1 + sum(cfg.dilations)
+    if model.submodels:
+        return receptive_field(model.submodels[-1].model)
+    return 1
+
+
+def output_channels(model: NamModel) -> int:
+    from namcheck.models.nam_file import WaveNetConfig
+
+    cfg = model.config
+    if isinstance(cfg, WaveNetConfig):
+        return wavenet_spec(cfg).out_channels
+    if model.submodels:
+        return 1
+    return int(getattr(cfg, "out_channels", 1))
