@@ -14,6 +14,7 @@ dict and validated again (:meth:`NamModel.replace_data`).
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 import math
 import os
@@ -397,9 +398,6 @@ class NamModel:
         value = self.metadata.get("gain")
         return float(value) if isinstance(value, (int, float)) else None
 
-    def all_warnings(self) -> list[NamWarning]:
-        return list(self.warnings)
-
     def to_dict(self) -> dict[str, Any]:
         """A deep copy of the JSON document (unknown keys included)."""
         return copy.deepcopy(self.data)
@@ -421,8 +419,6 @@ def _json_path(prefix: str, loc: tuple[Any, ...]) -> str:
             path += f"[{part}]"
         elif isinstance(part, str) and (part.startswith("function-") or "[" in part):
             continue  # pydantic's internal validator names, not JSON keys
-        elif part in ("literal['none','gated','blended']", "list[literal['none','gated','blended']]"):
-            continue
         else:
             path += f".{part}" if path else str(part)
     return path
@@ -712,8 +708,8 @@ def _check_wavenet(model: NamModel, cfg: WaveNetConfig, fail: Callable[..., None
                 fail(f"{p}.input_size", f"expected {prev.channels} (channels of layers[{a - 1}]),"
                      f" found {la.input_size}")
             if la.channels != prev.head_out_channels:
-                fail(f"{p}.channels", f"expected {prev.head_out_channels} (head size of layers[{a - 1}]),"
-                     f" found {la.channels}")
+                fail(f"{p}.channels", f"expected {prev.head_out_channels} (head size of "
+                     f"layers[{a - 1}]), found {la.channels}")
             if la.layer_head_width != prev.head_out_channels:
                 fail(p, f"per-layer head width {la.layer_head_width} must equal the head size "
                      f"{prev.head_out_channels} of layers[{a - 1}]")
@@ -755,7 +751,7 @@ def _check_slimmable(
     if not allowed or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0
                               for c in allowed):
         fail(f"{p}.slimmable.kwargs.allowed_channels", "expected a list of positive integers")
-    if any(b <= a for a, b in zip(allowed, allowed[1:], strict=False)):
+    if any(b <= a for a, b in itertools.pairwise(allowed)):
         fail(f"{p}.slimmable.kwargs.allowed_channels", "must be strictly ascending")
     if allowed[-1] != la.channels:
         fail(f"{p}.slimmable.kwargs.allowed_channels", f"last entry {allowed[-1]} must equal "

@@ -1,1 +1,1 @@
-"""namcheck.signals"""
+"""namcheck.signals: test signals and level measures."""

@@ -1,0 +1,59 @@
+"""`namcheck inspect`: the facts of one `.nam` file, as a dict and as text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from namcheck.models.nam_file import NamModel
+
+
+def describe(model: NamModel) -> dict[str, Any]:
+    """Architecture, version, rate, sizes, head_scale (config and tail), level metadata."""
+    info: dict[str, Any] = {
+        "path": model.source,
+        "architecture": model.architecture,
+        "version": ".".join(map(str, model.version)),
+        "sample_rate": model.sample_rate,
+        "parameters": model.parameter_count,
+        "receptive_field": model.receptive_field,
+        "loudness": model.loudness,
+        "gain": model.gain,
+        "input_level_dbu": model.metadata.get("input_level_dbu"),
+        "output_level_dbu": model.metadata.get("output_level_dbu"),
+    }
+    if model.head_scale is not None:
+        info["head_scale_config"] = model.head_scale_config
+        info["head_scale_weights_tail"] = model.head_scale
+        info["post_stack_head"] = model.has_post_head
+    if model.condition_dsp is not None:
+        info["condition_dsp"] = describe(model.condition_dsp)
+    if model.submodels:
+        info["submodels"] = [
+            {"max_value": s.max_value, **describe(s.model)} for s in model.submodels
+        ]
+    info["warnings"] = [str(w) for w in model.warnings]
+    return info
+
+
+def format_text(info: dict[str, Any], indent: str = "") -> str:
+    skip = {"submodels", "condition_dsp", "warnings", "path"}
+    width = max(len(k) for k in info)
+    lines = [f"{indent}{k:<{width}}  {_fmt(v)}" for k, v in info.items() if k not in skip]
+    if "condition_dsp" in info:
+        lines.append(f"{indent}condition_dsp:")
+        lines.append(format_text(info["condition_dsp"], indent + "    "))
+    for i, sub in enumerate(info.get("submodels", [])):
+        lines.append(f"{indent}submodel {i} (max_value {sub['max_value']}):")
+        lines.append(format_text({k: v for k, v in sub.items() if k != "max_value"},
+                                 indent + "    "))
+    if indent == "":
+        lines.extend(f"warning: {w}" for w in info["warnings"])
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.10g}"
+    return str(value)

@@ -1,0 +1,79 @@
+"""What every reference model module offers: offline forward, streaming, receptive field."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from namcheck.models.conv import StreamState, right_align
+
+
+class NamModule(nn.Module):
+    """A `.nam` model as a torch module.
+
+    ``forward(x)`` takes ``(N,)`` or ``(B, N)`` mono samples and returns the same shape: the
+    output with zero history before the first sample (R-1 zeros prepended, R the receptive
+    field). Subclasses implement :meth:`forward_valid` on ``(B, C, T)`` tensors.
+    """
+
+    receptive_field: int = 1
+    out_channels: int = 1
+
+    def forward_valid(self, x: torch.Tensor, state: StreamState | None) -> torch.Tensor:
+        """Offline (state None): output T-(R-1) samples. Streaming: T samples, state kept."""
+        raise NotImplementedError
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return next(iter(self.buffers_and_params())).dtype
+
+    @property
+    def device(self) -> torch.device:
+        return next(iter(self.buffers_and_params())).device
+
+    def buffers_and_params(self) -> list[torch.Tensor]:
+        return [*self.parameters(), *self.buffers()]
+
+    def _as_batch(self, x: torch.Tensor) -> tuple[torch.Tensor, bool]:
+        if x.dim() not in (1, 2):
+            raise ValueError(f"expected (N,) or (B, N) mono samples, got shape {tuple(x.shape)}")
+        single = x.dim() == 1
+        x = x.to(dtype=self.dtype, device=self.device)
+        return (x[None, None, :] if single else x[:, None, :]), single
+
+    def _as_output(self, y: torch.Tensor, single: bool) -> torch.Tensor:
+        y = y[:, 0, :] if self.out_channels == 1 else y
+        return y[0] if single else y
+
+    @torch.no_grad()
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xb, single = self._as_batch(x)
+        pad = self.receptive_field - 1
+        if pad:
+            xb = torch.cat((xb.new_zeros(xb.shape[0], xb.shape[1], pad), xb), dim=-1)
+        n = xb.shape[-1] - pad
+        return self._as_output(right_align(self.forward_valid(xb, None), n), single)
+
+    def stream(self, batch: int = 1) -> Streamer:
+        """A block-by-block processor with state kept between calls, prewarmed like a plugin."""
+        return Streamer(self, batch)
+
+
+class Streamer:
+    """Feeds consecutive blocks through a model; the concatenated output equals forward()."""
+
+    def __init__(self, model: NamModule, batch: int = 1) -> None:
+        self.model, self.batch = model, batch
+        self.state: StreamState = {}
+        pad = model.receptive_field - 1
+        if pad:  # prewarm: the runtime's zero history
+            with torch.no_grad():
+                zeros = torch.zeros(batch, 1, pad, dtype=model.dtype, device=model.device)
+                model.forward_valid(zeros, self.state)
+
+    @torch.no_grad()
+    def process(self, block: torch.Tensor) -> torch.Tensor:
+        xb, single = self.model._as_batch(block)
+        if xb.shape[0] != self.batch:
+            raise ValueError(f"this stream was opened for batch {self.batch}, got {xb.shape[0]}")
+        return self.model._as_output(self.model.forward_valid(xb, self.state), single)

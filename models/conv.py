@@ -1,0 +1,83 @@
+"""The causal dilated convolution every feed-forward architecture is built from.
+
+Offline, convolutions run "valid" (no padding): the caller prepends R-1 zeros to the input,
+which reproduces the runtime's prewarmed zero history exactly (NAM_FORMAT §2.4), and each
+conv's output is shorter than its input by its context. Streaming, each conv keeps the
+last `context` samples of its input in a state slot, so every block of n samples gives n
+outputs and no receptive field is recomputed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from namcheck.models.layout import ConvSpec
+
+StreamState = dict[int, torch.Tensor]
+
+
+class WeightStream:
+    """Reads consecutive tensors from a `.nam` weight list, in the file's order."""
+
+    def __init__(self, weights: np.ndarray, dtype: torch.dtype, device: torch.device | str):
+        self.values = torch.tensor(np.array(weights, dtype=np.float64))
+        self.dtype, self.device, self.pos = dtype, device, 0
+
+    def take(self, *shape: int) -> torch.Tensor:
+        n = int(np.prod(shape))
+        if self.pos + n > self.values.numel():
+            raise ValueError("weight stream exhausted (the layout and the file disagree)")
+        chunk = self.values[self.pos : self.pos + n].reshape(shape)
+        self.pos += n
+        return chunk.to(dtype=self.dtype, device=self.device)
+
+    def finish(self) -> None:
+        if self.pos != self.values.numel():
+            raise ValueError(f"{self.values.numel() - self.pos} weights left unread")
+
+
+class CausalConv(nn.Module):
+    """`y[t] = b + sum_k W[:, :, k] x[t - (K-1-k) d]` with grouped channels."""
+
+    _counter = 0
+
+    def __init__(self, spec: ConvSpec, stream: WeightStream) -> None:
+        super().__init__()
+        self.spec = spec
+        self.weight = nn.Parameter(stream.take(*spec.weight_shape), requires_grad=False)
+        self.bias = (
+            nn.Parameter(stream.take(spec.cout), requires_grad=False) if spec.bias else None
+        )
+        CausalConv._counter += 1
+        self.slot = CausalConv._counter  # key of this conv's history in a StreamState
+
+    @property
+    def context(self) -> int:
+        return self.spec.context
+
+    def forward(self, x: torch.Tensor, state: StreamState | None = None) -> torch.Tensor:
+        ctx = self.context
+        if state is not None and ctx:
+            history = state.get(self.slot)
+            if history is None:
+                history = x.new_zeros(x.shape[0], x.shape[1], ctx)
+            x = torch.cat((history, x), dim=-1)
+            state[self.slot] = x[..., -ctx:]
+        return F.conv1d(x, self.weight, self.bias, dilation=self.spec.dilation,
+                        groups=self.spec.groups)
+
+
+def right_align(x: torch.Tensor, length: int) -> torch.Tensor:
+    """The last `length` samples (offline tensors shrink from the left as convs consume)."""
+    return x if x.shape[-1] == length else x[..., x.shape[-1] - length :]
+
+
+def convs_of(module: nn.Module) -> Iterator[CausalConv]:
+    for m in module.modules():
+        if isinstance(m, CausalConv):
+            yield m

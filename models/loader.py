@@ -1,0 +1,85 @@
+"""`load()`: a `.nam` file to a reference torch module on a device, in a dtype."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import torch
+
+from namcheck.models.base import NamModule
+from namcheck.models.container import Container
+from namcheck.models.conv import WeightStream
+from namcheck.models.feedforward import ConvNet, Linear
+from namcheck.models.layout import wavenet_spec
+from namcheck.models.nam_file import (
+    ConvNetConfig,
+    LinearConfig,
+    LSTMConfig,
+    NamModel,
+    WaveNetConfig,
+    read_nam,
+)
+from namcheck.models.recurrent import DEFAULT_BUFFER, LSTM, lstm_prewarm_samples
+from namcheck.models.slimming import is_slimmable, select_submodel, slim_wavenet
+from namcheck.models.wavenet import WaveNet
+
+NamSource = str | os.PathLike[str] | dict[str, Any] | NamModel
+
+
+def load(
+    source: NamSource,
+    *,
+    dtype: torch.dtype = torch.float32,
+    device: str | torch.device = "cpu",
+    slim: float | None = None,
+    buffer_size: int = DEFAULT_BUFFER,
+) -> NamModule:
+    """Build the reference forward of a `.nam` model.
+
+    `slim` (in [0, 1]) slims a slimmable WaveNet or selects a container's submodel by the
+    runtime's rule; None means full size, as a runtime loads by default. `buffer_size` is
+    the host buffer the LSTM prewarm is rounded up to (render's 64).
+    """
+    model = read_nam(source)
+    if slim is not None and not 0.0 <= slim <= 1.0:
+        raise ValueError(f"slim value must lie in [0, 1], got {slim}")
+    return _build(model, dtype, torch.device(device), slim, buffer_size)
+
+
+def _build(model: NamModel, dtype: torch.dtype, device: torch.device, slim: float | None,
+           buffer_size: int) -> NamModule:
+    if model.submodels:
+        subs = [_build(s.model, dtype, device, None, buffer_size) for s in model.submodels]
+        active = select_submodel(model, slim)
+        if slim is not None:  # the chosen submodel itself may be slimmable
+            subs[active] = _build(model.submodels[active].model, dtype, device, slim,
+                                  buffer_size)
+        return Container(subs, [s.max_value for s in model.submodels], active)
+    if slim is not None and is_slimmable(model):
+        model = slim_wavenet(model, slim)
+    stream = WeightStream(model.weights, dtype, device)
+    cfg = model.config
+    module: NamModule
+    if isinstance(cfg, WaveNetConfig):
+        dsp = None
+        if model.condition_dsp is not None:
+            dsp = _build(model.condition_dsp, dtype, device, None, buffer_size)
+        module = WaveNet(wavenet_spec(cfg), stream, dsp)
+    elif isinstance(cfg, LSTMConfig):
+        module = LSTM(cfg, stream, lstm_prewarm_samples(model.sample_rate, buffer_size))
+    elif isinstance(cfg, LinearConfig):
+        module = Linear(cfg, stream)
+    elif isinstance(cfg, ConvNetConfig):
+        module = ConvNet(cfg, stream)
+    else:  # pragma: no cover - every architecture is handled above
+        raise ValueError(f"cannot build {model.architecture}")
+    return module.to(device=device).eval()
+
+
+def load_submodels(source: NamSource, **kwargs: Any) -> list[NamModule]:
+    """Every submodel of a container (ascending max_value), each as its own module."""
+    model = read_nam(source)
+    if not model.submodels:
+        raise ValueError(f"{model.source}: not a SlimmableContainer")
+    return [load(s.model, **kwargs) for s in model.submodels]

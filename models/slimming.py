@@ -1,0 +1,96 @@
+"""Channel-slicing slimmable WaveNets (NAM_FORMAT §7.1) and container selection (§7.2).
+
+A slimmed WaveNet is an ordinary WaveNet: we build its config, then take from every tensor
+of the full weight stream its leading output rows and input columns (all taps), exactly as
+the runtime does, so the forward pass needs no special case.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from namcheck.models.layout import wavenet_spec
+from namcheck.models.nam_file import NamModel, WaveNetConfig, parse_nam
+
+
+def is_slimmable(model: NamModel) -> bool:
+    return isinstance(model.config, WaveNetConfig) and any(
+        la.slimmable is not None for la in model.config.layers
+    )
+
+
+def slim_channels(allowed: tuple[int, ...], value: float) -> int:
+    """The runtime's choice: allowed[min(floor(v * n), n - 1)]."""
+    n = len(allowed)
+    return allowed[min(max(math.floor(value * n), 0), n - 1)]
+
+
+def slim_wavenet(model: NamModel, value: float) -> NamModel:
+    """The plain WaveNet the runtime runs at slim value `value` in [0, 1]."""
+    if not 0.0 <= value <= 1.0:
+        raise ValueError(f"slim value must lie in [0, 1], got {value}")
+    cfg = model.config
+    assert isinstance(cfg, WaveNetConfig)
+    doc = model.to_dict()
+    layers = doc["config"]["layers"]
+    chosen = [
+        slim_channels(la.allowed_channels, value) if la.allowed_channels else la.channels
+        for la in cfg.layers
+    ]
+    if chosen == [la.channels for la in cfg.layers]:
+        return model
+    for a, (la, raw) in enumerate(zip(cfg.layers, layers, strict=True)):
+        c = chosen[a]
+        b = max(1, (la.bottleneck_channels * c) // la.channels) if la.layer1x1_active else c
+        raw["channels"] = c
+        raw["bottleneck"] = b
+        if a > 0:
+            raw["input_size"] = chosen[a - 1]
+        if a + 1 < len(layers):
+            head_out = chosen[a + 1]
+            if "head" in raw and isinstance(raw["head"], dict):
+                raw["head"]["out_channels"] = head_out
+            else:
+                raw["head_size"] = head_out
+        raw.pop("slimmable", None)
+        if raw.get("slimmable", None) is None and "kwargs" in raw:
+            raw.pop("kwargs")
+    slim_cfg = WaveNetConfig.model_validate(doc["config"])
+    doc["weights"] = _slice_stream(model.weights, cfg, slim_cfg).tolist()
+    return parse_nam(doc, source=model.source)
+
+
+def _slice_stream(weights: np.ndarray, full: WaveNetConfig, slim: WaveNetConfig) -> np.ndarray:
+    out: list[np.ndarray] = []
+    pos = 0
+    for f, s in zip(wavenet_spec(full).tensors(), wavenet_spec(slim).tensors(), strict=True):
+        n = int(np.prod(f.weight_shape))
+        w = weights[pos : pos + n].reshape(f.weight_shape)
+        o, i, _k = s.weight_shape
+        out.append(w[:o, :i, :].ravel())
+        pos += n
+        if f.bias:
+            out.append(weights[pos : pos + s.cout])
+            pos += f.cout
+    out.append(weights[-1:])  # head_scale
+    return np.concatenate(out)
+
+
+def select_submodel(model: NamModel, value: float | None) -> int:
+    """Index of the submodel a container runs at `value` (None: full size, the last)."""
+    if value is None:
+        return len(model.submodels) - 1
+    for i, sub in enumerate(model.submodels):
+        if sub.max_value > value:
+            return i
+    return len(model.submodels) - 1
+
+
+def nested_models(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """Submodel documents of a container document (empty for other architectures)."""
+    if data.get("architecture") != "SlimmableContainer":
+        return []
+    return [entry["model"] for entry in data["config"]["submodels"]]
