@@ -4,15 +4,33 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from namcheck.harness.hooks import (
+    HookRefusedError,
+    check_scale,
+    scale_output,
+    upstream_available,
+)
 from namcheck.harness.inspect_report import describe, format_text
-from namcheck.models import NamFileError, load, read_nam
+from namcheck.harness.report import format_table, json_document, write_json
+from namcheck.harness.verify import (
+    ModelReport,
+    Options,
+    Signal,
+    audit_model,
+    default_models,
+    standard_input_path,
+    verify_model,
+)
+from namcheck.models import NamFileError, load, read_nam, write_nam
 from namcheck.models.examples import builtin_model
 from namcheck.models.nam_file import NamModel
 from namcheck.signals.wav import SignalError, read_mono, write_mono
@@ -72,6 +90,124 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _signal(args: argparse.Namespace) -> Signal:
+    if args.signal:
+        return Signal.from_wav(args.signal)
+    path = standard_input_path() if getattr(args, "find_standard", False) else None
+    return Signal.from_wav(path) if path else Signal.default()
+
+
+def _options(args: argparse.Namespace) -> Options:
+    slim = getattr(args, "slim", None)
+    if slim is not None and not 0.0 <= slim <= 1.0:
+        raise BadInputError(f"--slim {slim}: expected a value in [0, 1]")
+    return Options(DTYPES[args.dtype], _device(args.device), slim, not args.no_gain)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    scales = args.scale or [0.5, 2.0]
+    for s in scales:
+        check_scale(s)
+    if args.hook == "upstream" and not upstream_available():
+        raise BadInputError("--hook upstream: neural-amp-modeler is not installed "
+                            "(pip install 'namcheck[upstream]')")
+    signal, opts = _signal(args), _options(args)
+    models = [read_nam(p) for p in args.models] if args.models else default_models()
+    print(f"signal: {signal.name}; dtype {args.dtype}, device {opts.device}, hook {args.hook}, "
+          f"scales {', '.join(f'{s:g}' for s in scales)}")
+    reports = []
+    for model in models:
+        reports.append(verify_model(model, scales, args.hook, signal, opts))
+        print(format_table(reports[-1]))
+    doc = json_document(reports, signal=signal.name, dtype=args.dtype, hook=args.hook,
+                        scales=scales)
+    if args.json:
+        write_json(doc, args.json)
+    return EXIT_OK if doc["passed"] else EXIT_FAILED
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    model = read_nam(args.model)
+    scaled = scale_output(model, args.by, force=args.force)
+    if Path(args.output).resolve() == Path(args.model).resolve() and not args.in_place:
+        raise BadInputError(f"-o {args.output} is the input file; add --in-place to overwrite")
+    write_nam(scaled, args.output)
+    print(f"wrote {args.output}: head_scale x {args.by:g}, loudness "
+          f"{model.loudness} -> {scaled.loudness}")
+    report = verify_model(read_nam(args.output), [], "reference", _signal(args), _options(args))
+    before = verify_model(model, [args.by], "reference", _signal(args), _options(args))
+    report.checks = before.checks[:1] + report.checks + before.checks[1:]
+    print(format_table(report))
+    return EXIT_OK if report.passed else EXIT_FAILED
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    files: list[Path] = []
+    for root in args.paths:
+        if root.is_dir():
+            files.extend(sorted(root.rglob("*.nam")))
+        elif root.exists():
+            files.append(root)
+        else:
+            raise BadInputError(f"{root}: no such file or folder")
+    if not files:
+        raise BadInputError(f"no .nam files under {', '.join(map(str, args.paths))}")
+    args.find_standard = True
+    signal, opts = _signal(args), _options(args)
+    print(f"signal: {signal.name}; {len(files)} files")
+    reports = run_audit(files, signal, opts, args.workers)
+    for report in reports:
+        print(format_table(report))
+    bad = sum(not r.passed for r in reports)
+    print(f"audit: {len(reports)} files, {len(reports) - bad} passed, {bad} with findings")
+    if args.json:
+        write_json(json_document(reports, signal=signal.name, dtype=args.dtype), args.json)
+    return EXIT_OK if bad == 0 else EXIT_FAILED
+
+
+def run_audit(files: list[Path], signal: Signal, opts: Options, workers: int
+              ) -> list[ModelReport]:
+    """Audit files (in parallel processes if workers > 1), a progress line on stderr."""
+    reports: list[ModelReport | None] = [None] * len(files)
+
+    def progress(done: int, path: Path) -> None:
+        if sys.stderr.isatty() or os.environ.get("NAMCHECK_PROGRESS"):
+            print(f"\r[{done}/{len(files)}] {path}"[:120].ljust(120), end="", file=sys.stderr)
+
+    if workers <= 1:
+        for i, path in enumerate(files):
+            reports[i] = audit_model(path, signal, opts)
+            progress(i + 1, path)
+    else:
+        with ProcessPoolExecutor(workers, initializer=torch.set_num_threads,
+                                 initargs=(1,)) as pool:
+            futures = {pool.submit(audit_model, p, signal, opts): i for i, p in enumerate(files)}
+            for done, future in enumerate(as_completed(futures), 1):
+                i = futures[future]
+                try:
+                    reports[i] = future.result()
+                except Exception as exc:  # one bad file never stops the audit
+                    reports[i] = ModelReport(str(files[i]), None, error=f"{files[i]}: {exc}")
+                progress(done, files[i])
+    if sys.stderr.isatty() or os.environ.get("NAMCHECK_PROGRESS"):
+        print(file=sys.stderr)
+    return [r for r in reports if r is not None]
+
+
+def _add_run_options(p: argparse.ArgumentParser, slim: bool = True) -> None:
+    p.add_argument("--signal", type=Path, metavar="WAV",
+                   help="mono WAV at the model's rate, treated as NAM's standard loudness "
+                   "input (stored loudness is compared against it); default: a built-in "
+                   "generated signal, against which stored loudness is not compared")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    if slim:
+        p.add_argument("--slim", type=float, default=None,
+                       help="slim value in [0, 1] for slimmable models; default full size")
+    p.add_argument("--no-gain", action="store_true",
+                   help="skip the gain heuristic (11 extra forwards per model)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="namcheck",
@@ -104,6 +240,48 @@ def build_parser() -> argparse.ArgumentParser:
                    help="process in streaming blocks of N samples, as a plugin does "
                    "(default: offline, all at once)")
     p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("verify", help="prove an output-scaling hook's claims by measurement",
+                       description="Apply an output-scaling hook at each scale and check by "
+                       "running the model: the measured loudness shift equals 20*log10(s), the "
+                       "output scales exactly (linearity), stored loudness moved by the closed "
+                       "form, gain is unchanged, head_scale config agrees with weights[-1], and "
+                       "container metadata follows its top submodel. With no model, verifies "
+                       "the built-in model. Exit 0 all pass, 1 a check failed, 2 bad input.")
+    p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam")
+    p.add_argument("--scale", type=float, action="append", metavar="S",
+                   help="scale to apply (repeatable; default 0.5 and 2)")
+    p.add_argument("--hook", choices=["reference", "upstream"], default="reference",
+                   help="namcheck's reference hook, or upstream's _ScaleOutputHook "
+                   "(needs the 'upstream' extra)")
+    p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout)")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_verify)
+
+    p = sub.add_parser("scale", help="apply the reference hook to a file, then verify it",
+                       description="Scale MODEL's output by S (head_scale and weights[-1], "
+                       "loudness + 20*log10(S)), write OUT atomically, then verify the result.")
+    p.add_argument("model", type=Path, metavar="MODEL.nam")
+    p.add_argument("--by", type=float, required=True, metavar="S")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.nam")
+    p.add_argument("--force", action="store_true",
+                   help="scale a model with a post-stack head anyway (the closed form fails)")
+    p.add_argument("--in-place", action="store_true", help="allow OUT to be MODEL")
+    _add_run_options(p, slim=False)
+    p.set_defaults(func=cmd_scale, slim=None)
+
+    p = sub.add_parser("audit", help="check existing .nam files as they are",
+                       description="For every .nam under the paths: stored vs measured "
+                       "loudness and gain (on NAM's standard input: --signal, or found in an "
+                       "installed neural-amp-modeler), head_scale config vs weights[-1], "
+                       "container metadata vs its top submodel. A bad file is reported, never "
+                       "stops the audit.")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout)")
+    p.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="parallel processes (default 1)")
+    _add_run_options(p, slim=False)
+    p.set_defaults(func=cmd_audit)
     return parser
 
 
@@ -112,7 +290,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args))
-    except (NamFileError, SignalError, BadInputError) as exc:
+    except (NamFileError, SignalError, BadInputError, HookRefusedError) as exc:
         print(f"namcheck: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
 

@@ -1,0 +1,196 @@
+"""Checks: each compares one measured quantity with what a claim says, within a tolerance
+derived from the dtype's precision and written here.
+
+A check whose premise does not hold (e.g. stored loudness when the signal is not NAM's
+standard input) is `passed=None`, "not applicable", with the reason: never a false pass.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from namcheck.harness.hooks import closed_form_shift_db, linearity_obstacle
+from namcheck.models.base import NamModule
+from namcheck.models.nam_file import HEAD_SCALE_REL_TOL, NamModel
+from namcheck.models.numerics import eps, forward_tolerance
+from namcheck.signals.levels import gain_from_levels, gain_levels, rms, to_db
+
+DB_PER_REL = 20.0 / math.log(10.0)  # d(20 log10 r)/dr at r = 1: dB per unit relative error
+# A stored value is a float32 (exporters write float32 results): half an ulp, relative.
+STORED_REL = 2.0**-24
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    name: str
+    passed: bool | None  # None: not applicable
+    measured: float | None
+    expected: float | None
+    error: float | None
+    tolerance: float | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _result(name: str, measured: float, expected: float, tol: float, detail: str
+            ) -> CheckResult:
+    error = abs(measured - expected)
+    return CheckResult(name, bool(error <= tol), measured, expected, error, tol, detail)
+
+
+def not_applicable(name: str, why: str) -> CheckResult:
+    return CheckResult(name, None, None, None, None, None, f"not applicable: {why}")
+
+
+@dataclass
+class Measurement:
+    """One model's output on the signal, kept so checks share forwards."""
+
+    output: torch.Tensor
+    levels: list[float] | None = None  # RMS at the 11 gain steps, when measured
+
+    @property
+    def loudness(self) -> float:
+        return to_db(rms(self.output))
+
+
+def measure(net: NamModule, signal: np.ndarray, with_gain: bool) -> Measurement:
+    x = torch.from_numpy(np.asarray(signal, dtype=np.float64))
+    return Measurement(net(x), gain_levels(net, signal) if with_gain else None)
+
+
+def scale_tolerance_db(dtype: torch.dtype) -> float:
+    """Error of a measured dB shift when only head_scale changed between two runs.
+
+    Every op before the final multiply is identical in both runs, so the outputs differ
+    only by the rounding of that product (eps/2 each side), of the scaled weight held in
+    `dtype` (eps/2) and of the float64 RMS (negligible). 4 eps covers them with margin x2.
+    """
+    return DB_PER_REL * 4 * eps(dtype)
+
+
+def loudness_shift(before: Measurement, after: Measurement, scale: float,
+                   dtype: torch.dtype) -> CheckResult:
+    measured = after.loudness - before.loudness
+    expected = closed_form_shift_db(scale)
+    return _result("loudness_shift", measured, expected, scale_tolerance_db(dtype),
+                   f"measured loudness after - before vs 20*log10({scale:g})")
+
+
+def linearity(model: NamModel, before: Measurement, after: Measurement, scale: float,
+              dtype: torch.dtype) -> CheckResult:
+    """Does the output scale by exactly `scale`? (peak-relative error of after vs s*before)"""
+    ref = scale * before.output.double()
+    peak = float(ref.abs().max())
+    err = float((after.output.double() - ref).abs().max()) / (peak if peak > 0 else 1.0)
+    tol = 4 * eps(dtype)  # the same roundings as scale_tolerance_db, per sample
+    passed = err <= tol
+    if passed:
+        detail = f"output scales by exactly {scale:g}: the closed form holds"
+    else:
+        why = linearity_obstacle(model) or "output is not linear in head_scale"
+        shift = after.loudness - before.loudness
+        detail = (f"output does not scale by {scale:g} ({why}); measured shift {shift:+.4f} dB "
+                  f"vs closed form {closed_form_shift_db(scale):+.4f} dB: the closed form does "
+                  "not hold for this model")
+    return CheckResult("linearity", passed, err, 0.0, err, tol, detail)
+
+
+def metadata_shift(before: NamModel, after: NamModel, scale: float) -> CheckResult:
+    """Stored loudness after - before vs the closed form (what the hook claims to write)."""
+    if before.loudness is None or after.loudness is None:
+        return not_applicable("metadata_shift", "no metadata.loudness stored")
+    measured = after.loudness - before.loudness
+    # Both values may be float32-rounded when written: half an ulp of each.
+    tol = STORED_REL * (abs(before.loudness) + abs(after.loudness)) + 1e-12
+    return _result("metadata_shift", measured, closed_form_shift_db(scale), tol,
+                   "stored loudness after - before vs 20*log10(scale)")
+
+
+def metadata_loudness(model: NamModel, m: Measurement, standard_input: bool,
+                      dtype: torch.dtype, label: str = "") -> CheckResult:
+    """Stored `metadata.loudness` vs the loudness measured on NAM's standard input.
+
+    Tolerance: the exporter measured in float32 with its own forward, we with ours; their
+    outputs may differ by forward_tolerance(float32, both rounding) of the peak, i.e. that
+    times peak/rms relative to the RMS, plus the float32 rounding of the stored number."""
+    name = f"metadata_loudness{label}"
+    if model.loudness is None:
+        return not_applicable(name, "no metadata.loudness stored")
+    if not standard_input:
+        return not_applicable(name, "the signal is not NAM's standard loudness input "
+                                    "(pass --signal loudness_input.wav)")
+    out = m.output.double()
+    level = rms(out)
+    if level == 0:
+        return not_applicable(name, "the model's output is silent")
+    crest = float(out.abs().max()) / level
+    rel = forward_tolerance(model, torch.float32, implementations=2) * crest
+    if dtype == torch.float64:
+        rel /= 2  # our side is exact to float64 precision
+    tol = DB_PER_REL * rel + STORED_REL * abs(model.loudness)
+    return _result(name, m.loudness, model.loudness, tol,
+                   "stored metadata.loudness vs measured on the standard input")
+
+
+def head_scale_tail(model: NamModel) -> CheckResult:
+    """config.head_scale vs weights[-1] (the runtime uses the tail)."""
+    if model.submodels:
+        bad = [i for i, s in enumerate(model.submodels) if head_scale_tail(s.model).passed is False]
+        detail = f"submodels disagreeing: {bad}" if bad else "every submodel agrees"
+        return CheckResult("head_scale_tail", not bad, None, None, None, None, detail)
+    if model.head_scale is None or model.head_scale_config is None:
+        return not_applicable("head_scale_tail", f"{model.architecture} has no head_scale")
+    tail, cfg = model.head_scale, model.head_scale_config
+    tol = HEAD_SCALE_REL_TOL * max(abs(tail), abs(cfg))  # float32 rounding of the tail
+    return _result("head_scale_tail", tail, cfg, tol,
+                   "weights[-1] (what plugins run) vs config.head_scale")
+
+
+def gain_invariant(before: Measurement, after: Measurement, dtype: torch.dtype) -> CheckResult:
+    """The gain heuristic measured before vs after: scaling must not change it.
+
+    Gain = 2*sum(levels)/(11*top) - 1; all levels scale alike, so only rounding moves it:
+    each level carries the relative error of scale_tolerance_db's 4 eps, and the ratio's
+    error is amplified by 2*sum/(11*top) (at most 2 for a monotone curve)."""
+    assert before.levels is not None and after.levels is not None
+    g0, g1 = gain_from_levels(before.levels), gain_from_levels(after.levels)
+    top = before.levels[-1]
+    factor = 2 * sum(before.levels) / (len(before.levels) * top) if top > 0 else 2.0
+    tol = factor * 2 * 4 * eps(dtype)
+    return _result("gain_invariant", g1, g0, tol, "measured gain after vs before the hook")
+
+
+def metadata_gain_kept(before: NamModel, after: NamModel) -> CheckResult:
+    if before.gain is None:
+        return not_applicable("metadata_gain_kept", "no metadata.gain stored")
+    if after.gain is None:
+        return CheckResult("metadata_gain_kept", False, None, before.gain, None, 0.0,
+                           "the hook removed metadata.gain")
+    return _result("metadata_gain_kept", after.gain, before.gain, 0.0,
+                   "stored gain after vs before (the hook must leave it)")
+
+
+def container_metadata(model: NamModel) -> CheckResult:
+    """The container's stored loudness and gain equal its top (largest max_value) submodel's."""
+    if not model.submodels:
+        return not_applicable("container_metadata", "not a SlimmableContainer")
+    top = model.submodels[-1].model
+    problems = []
+    for key, mine, theirs in (("loudness", model.loudness, top.loudness),
+                              ("gain", model.gain, top.gain)):
+        if mine != theirs:
+            problems.append(f"{key} {mine} vs top submodel's {theirs}")
+    detail = "; ".join(problems) if problems else "loudness and gain equal the top submodel's"
+    err = None
+    if model.loudness is not None and top.loudness is not None:
+        err = abs(model.loudness - top.loudness)
+    return CheckResult("container_metadata", not problems, model.loudness, top.loudness, err,
+                       0.0, detail)

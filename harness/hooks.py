@@ -1,0 +1,118 @@
+"""Output-scaling hooks: the reference hook, and upstream's hook as a subject under test.
+
+A hook multiplies a WaveNet's `config.head_scale` and `weights[-1]` by `s` and shifts
+`metadata.loudness` by the closed form 20*log10(s) (upstream PR #668), leaving `gain`.
+The closed form holds only where the output is linear in head_scale: a WaveNet without a
+post-stack head. Containers recurse, and their metadata follows the top submodel.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from typing import Any
+
+from namcheck.models.nam_file import NamFileError, NamModel, read_nam
+
+
+class HookRefusedError(ValueError):
+    """The hook will not apply: bad scale, or a model whose output it cannot scale exactly."""
+
+
+def closed_form_shift_db(scale: float) -> float:
+    return 20.0 * math.log10(scale)
+
+
+def check_scale(scale: float) -> None:
+    if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(
+            scale) or scale <= 0:
+        raise HookRefusedError(f"scale must be a finite number > 0, got {scale!r}")
+
+
+def linearity_obstacle(model: NamModel) -> str | None:
+    """Why output is not exactly linear in head_scale, or None where the closed form holds."""
+    if model.submodels:
+        for i, sub in enumerate(model.submodels):
+            reason = linearity_obstacle(sub.model)
+            if reason:
+                return f"submodel {i} (max_value {sub.max_value}): {reason}"
+        return None
+    if model.architecture != "WaveNet":
+        return f"{model.architecture} has no head_scale to scale"
+    if model.has_post_head:
+        return "a post-stack (top-level) head applies a nonlinearity after head_scale"
+    return None
+
+
+def _scale_doc(doc: dict[str, Any], scale: float, force: bool, where: str) -> None:
+    if doc["architecture"] == "SlimmableContainer":
+        subs = doc["config"]["submodels"]
+        for i, entry in enumerate(subs):
+            _scale_doc(entry["model"], scale, force, f"{where}config.submodels[{i}].model.")
+        top = subs[-1]["model"].get("metadata") or {}
+        meta = doc.setdefault("metadata", {})
+        for key in ("loudness", "gain"):
+            if key in top:
+                meta[key] = top[key]
+        return
+    if doc["architecture"] != "WaveNet":
+        raise HookRefusedError(f"{where or 'model'}: {doc['architecture']} has no head_scale")
+    if doc["config"].get("head") is not None and not force:
+        raise HookRefusedError(
+            f"{where}config.head: a post-stack head makes the output nonlinear in head_scale; "
+            "the closed-form loudness shift would be wrong (use force to scale anyway)")
+    doc["config"]["head_scale"] = doc["config"]["head_scale"] * scale
+    doc["weights"][-1] = doc["weights"][-1] * scale
+    meta = doc.get("metadata")
+    if meta and isinstance(meta.get("loudness"), (int, float)):
+        meta["loudness"] = meta["loudness"] + closed_form_shift_db(scale)
+
+
+def scale_output(model: NamModel | dict[str, Any] | str, scale: float, *,
+                 force: bool = False) -> NamModel:
+    """The reference hook: a new model scaled by `scale`; the input is never changed.
+
+    Refuses (HookRefusedError, nothing changed) a scale <= 0, NaN or Inf; architectures
+    without a head_scale (LSTM, Linear, ConvNet, or a container holding one); and a
+    post-stack head unless `force` (then the output is scaled but not by exactly `scale`).
+    """
+    check_scale(scale)
+    nam = read_nam(model)
+    doc = copy.deepcopy(nam.data)
+    _scale_doc(doc, float(scale), force, "")
+    return read_nam(doc) if nam.source == "<dict>" else nam.replace_data(
+        lambda d: (d.clear(), d.update(doc)))
+
+
+def upstream_available() -> bool:
+    try:
+        from nam.data import Dataset  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+def upstream_scale_output(model: NamModel | dict[str, Any] | str, scale: float) -> NamModel:
+    """Upstream's `Dataset._ScaleOutputHook` applied to a copy of the model's JSON.
+
+    Needs the optional extra `upstream` (neural-amp-modeler). Whatever upstream writes is
+    validated by our reader, so a hook that corrupts the file is reported as such.
+    """
+    try:
+        from nam.data import Dataset
+    except Exception as exc:
+        raise HookRefusedError(
+            f"upstream hook unavailable: install the 'upstream' extra ({exc})") from None
+    nam = read_nam(model)
+    doc = copy.deepcopy(nam.data)
+    try:
+        result = Dataset._ScaleOutputHook(scale=scale).apply(doc)
+    except Exception as exc:
+        half = "; it had already changed the model dict" if doc != nam.data else ""
+        raise HookRefusedError(
+            f"upstream hook raised {type(exc).__name__}: {exc}{half}") from None
+    doc = result if isinstance(result, dict) else doc
+    try:
+        return nam.replace_data(lambda d: (d.clear(), d.update(doc)))
+    except NamFileError as exc:
+        raise HookRefusedError(f"upstream hook wrote an invalid model: {exc}") from None

@@ -1,0 +1,53 @@
+"""Level measures: NAM's loudness definition and gain heuristic, in one place each."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from namcheck.models.base import NamModule
+
+GAIN_STEPS = 11  # input gains 0, 0.1, ..., 1 (upstream's heuristic)
+
+
+def rms(y: torch.Tensor) -> float:
+    """Root mean square, accumulated in float64 whatever the output dtype."""
+    y64 = y.detach().double()
+    return math.sqrt(float(torch.mean(y64 * y64)))
+
+
+def to_db(value: float) -> float:
+    return 20.0 * math.log10(value) if value > 0 else -math.inf
+
+
+def loudness(model: NamModule, signal: np.ndarray | torch.Tensor, gain: float = 1.0) -> float:
+    """NAM's `metadata.loudness`: 20*log10(rms(y)) in dB, y the model's output for
+    `gain * signal` with zero history before it (receptive field - 1 zeros prepended)."""
+    return to_db(output_rms(model, signal, gain))
+
+
+def output_rms(model: NamModule, signal: np.ndarray | torch.Tensor, gain: float = 1.0) -> float:
+    x = torch.as_tensor(np.asarray(signal)) if not isinstance(signal, torch.Tensor) else signal
+    return rms(model(gain * x.to(torch.float64)))
+
+
+def gain_from_levels(levels: list[float]) -> float:
+    """Upstream's normalisation of the RMS at 11 input gains: 0 when the output grows
+    linearly with the input ("triangle", sum = 0.5 * 11 * top), 1 when it is constant from
+    the first step ("square", sum = 11 * top); clipped to [0, 1]."""
+    top = levels[-1] * len(levels)
+    low = 0.5 * top
+    if top - low <= 0:
+        return 0.0
+    return float(np.clip((sum(levels) - low) / (top - low), 0.0, 1.0))
+
+
+def gain_levels(model: NamModule, signal: np.ndarray | torch.Tensor) -> list[float]:
+    return [output_rms(model, signal, g) for g in np.linspace(0.0, 1.0, GAIN_STEPS)]
+
+
+def gain(model: NamModule, signal: np.ndarray | torch.Tensor) -> float:
+    """NAM's `metadata.gain` heuristic (between 0 and 1: how compressed the model seems)."""
+    return gain_from_levels(gain_levels(model, signal))
