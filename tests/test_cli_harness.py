@@ -1,0 +1,98 @@
+"""`namcheck verify / scale / audit` through the CLI, and the pytest plugin via pytester."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from namcheck.harness.cli import main
+from namcheck.models import read_nam, write_nam
+from namcheck.models.examples import builtin_doc, wavenet_doc
+
+pytest_plugins = ["pytester"]
+
+
+def headed_doc() -> dict:
+    layers = [{"input_size": 1, "condition_size": 1, "channels": 2, "kernel_size": 2,
+               "dilations": [1], "activation": "Tanh",
+               "head": {"out_channels": 2, "kernel_size": 1, "bias": True}}]
+    return wavenet_doc(layers, seed=1, head={"channels": 2, "out_channels": 1,
+                                             "kernel_sizes": [1], "activation": "Tanh"})
+
+
+@pytest.fixture
+def files(tmp_path: Path) -> dict[str, Path]:
+    paths = {"good": tmp_path / "good.nam", "headed": tmp_path / "headed.nam",
+             "bad": tmp_path / "bad.nam"}
+    good = builtin_doc()
+    good["metadata"] = {"loudness": -20.0, "gain": 0.5}
+    write_nam(good, paths["good"])
+    write_nam(headed_doc(), paths["headed"])
+    paths["bad"].write_text("{}")
+    return paths
+
+
+def test_verify_builtin_passes_with_json(tmp_path: Path) -> None:
+    out = tmp_path / "r.json"
+    assert main(["verify", "--no-gain", "--json", str(out)]) == 0
+    doc = json.loads(out.read_text())
+    assert doc["passed"] is True and len(doc["models"]) == 1
+    model = doc["models"][0]
+    assert set(model) >= {"path", "architecture", "checks", "passed"}
+    assert {"name", "passed", "measured", "expected", "error", "tolerance", "detail"} <= set(
+        model["checks"][0])
+
+
+def test_verify_exit_codes(files: dict[str, Path]) -> None:
+    assert main(["verify", str(files["good"]), "--no-gain", "--scale", "0.25"]) == 0
+    assert main(["verify", str(files["headed"]), "--no-gain"]) == 1  # closed form fails
+    assert main(["verify", str(files["bad"])]) == 2
+    assert main(["verify", str(files["good"]), "--scale", "0"]) == 2
+    assert main(["verify", str(files["good"]), "--scale", "nan"]) == 2
+
+
+def test_scale_writes_atomically_and_verifies(files: dict[str, Path], tmp_path: Path,
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "scaled.nam"
+    assert main(["scale", str(files["good"]), "--by", "0.5", "-o", str(out), "--no-gain"]) == 0
+    scaled, original = read_nam(out), read_nam(files["good"])
+    assert scaled.head_scale == pytest.approx(0.5 * original.head_scale)
+    assert scaled.loudness == pytest.approx(-20.0 - 6.020599913279624)
+    assert "passed" in capsys.readouterr().out
+
+
+def test_scale_refusals_write_nothing(files: dict[str, Path], tmp_path: Path) -> None:
+    before = files["good"].read_bytes()
+    assert main(["scale", str(files["good"]), "--by", "-1", "-o", str(tmp_path / "o.nam")]) == 2
+    assert main(["scale", str(files["headed"]), "--by", "2", "-o", str(tmp_path / "o.nam")]) == 2
+    assert main(["scale", str(files["good"]), "--by", "2", "-o", str(files["good"])]) == 2
+    assert not (tmp_path / "o.nam").exists() and files["good"].read_bytes() == before
+
+
+def test_audit_reports_bad_file_and_continues(files: dict[str, Path], tmp_path: Path) -> None:
+    out = tmp_path / "audit.json"
+    code = main(["audit", str(tmp_path), "--json", str(out), "--no-gain"])
+    doc = json.loads(out.read_text())
+    by_name = {Path(m["path"]).name: m for m in doc["models"]}
+    assert code == 1  # the bad file is a finding
+    assert set(by_name) == {"good.nam", "headed.nam", "bad.nam"}
+    assert by_name["bad.nam"]["passed"] is False and "required key" in by_name["bad.nam"]["error"]
+    assert by_name["good.nam"]["passed"] is True
+    assert main(["audit", str(tmp_path / "nothing-here")]) == 2
+
+
+def test_pytest_plugin(pytester: pytest.Pytester, files: dict[str, Path]) -> None:
+    pytester.makepyfile(f"""
+        def test_good(namcheck_verify):
+            report = namcheck_verify({str(files['good'])!r}, scales=[0.5])
+            assert report.passed
+
+        def test_headed(namcheck_verify):
+            namcheck_verify({str(files['headed'])!r}, scales=[2.0])
+        """)
+    result = pytester.runpytest_subprocess(
+        "-p", "no:cacheprovider", "--namcheck-models", str(files["good"]))
+    result.assert_outcomes(passed=2, failed=1)
+    result.stdout.fnmatch_lines(["*closed form does not hold*"])
