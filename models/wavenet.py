@@ -68,7 +68,7 @@ class Layer(nn.Module):
             r = self.layer1x1(y)
             if self.use_layer1x1_film:
                 r = self.films["layer1x1_post_film"](r, cT)
-            residual = residual + r
+            residual = r.add_(residual)  # r is freshly computed: add in place
         h = y
         if self.head1x1 is not None:
             h = self._film("head1x1_post_film", self.head1x1(y), cT)
@@ -91,9 +91,11 @@ class LayerArray(nn.Module):
             r, h = layer(r, c, state)
             if acc is None:
                 acc = h
+            elif h.shape[-1] <= acc.shape[-1]:  # h is fresh (not used after): in place
+                acc = h.add_(right_align(acc, h.shape[-1]))
             else:  # offline, the previous array's head output may be the shorter one
-                n = min(acc.shape[-1], h.shape[-1])
-                acc = right_align(acc, n) + right_align(h, n)
+                n = acc.shape[-1]
+                acc = acc + right_align(h, n)
         assert acc is not None
         return r, self.head_rechannel(acc, state)
 
