@@ -13,6 +13,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from namcheck.harness.bench import (
+    SpeedRow,
+    format_rows,
+    matmul_peak_gflops,
+    offline_rtf,
+    stream_rtf,
+)
 from namcheck.harness.hooks import (
     HookRefusedError,
     check_scale,
@@ -32,7 +39,9 @@ from namcheck.harness.verify import (
 )
 from namcheck.models import NamFileError, load, read_nam, write_nam
 from namcheck.models.examples import builtin_model
+from namcheck.models.layout import flops_per_sample
 from namcheck.models.nam_file import NamModel
+from namcheck.signals.generate import default_signal
 from namcheck.signals.wav import SignalError, read_mono, write_mono
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -90,10 +99,11 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _signal(args: argparse.Namespace) -> Signal:
+def _signal(args: argparse.Namespace, find_standard: bool = False) -> Signal:
+    """--signal, else (audit) NAM's input from an installed nam, else the built-in one."""
     if args.signal:
         return Signal.from_wav(args.signal)
-    path = standard_input_path() if getattr(args, "find_standard", False) else None
+    path = standard_input_path() if find_standard else None
     return Signal.from_wav(path) if path else Signal.default()
 
 
@@ -128,15 +138,17 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_scale(args: argparse.Namespace) -> int:
     model = read_nam(args.model)
-    scaled = scale_output(model, args.by, force=args.force)
     if Path(args.output).resolve() == Path(args.model).resolve() and not args.in_place:
         raise BadInputError(f"-o {args.output} is the input file; add --in-place to overwrite")
+    scaled = scale_output(model, args.by, force=args.force)
     write_nam(scaled, args.output)
+    if read_nam(args.output).data != scaled.data:
+        raise BadInputError(f"{args.output}: the file read back differs from what was written")
     print(f"wrote {args.output}: head_scale x {args.by:g}, loudness "
           f"{model.loudness} -> {scaled.loudness}")
-    report = verify_model(read_nam(args.output), [], "reference", _signal(args), _options(args))
-    before = verify_model(model, [args.by], "reference", _signal(args), _options(args))
-    report.checks = before.checks[:1] + report.checks + before.checks[1:]
+    # The written file is exactly the hooked model, so verifying the hook verifies the file.
+    report = verify_model(model, [args.by], "reference", _signal(args), _options(args))
+    report.path = str(args.output)
     print(format_table(report))
     return EXIT_OK if report.passed else EXIT_FAILED
 
@@ -152,8 +164,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
             raise BadInputError(f"{root}: no such file or folder")
     if not files:
         raise BadInputError(f"no .nam files under {', '.join(map(str, args.paths))}")
-    args.find_standard = True
-    signal, opts = _signal(args), _options(args)
+    signal, opts = _signal(args, find_standard=True), _options(args)
     print(f"signal: {signal.name}; {len(files)} files")
     reports = run_audit(files, signal, opts, args.workers)
     for report in reports:
@@ -192,6 +203,54 @@ def run_audit(files: list[Path], signal: Signal, opts: Options, workers: int
     if sys.stderr.isatty() or os.environ.get("NAMCHECK_PROGRESS"):
         print(file=sys.stderr)
     return [r for r in reports if r is not None]
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    if args.threads < 1 or args.block < 1:
+        raise BadInputError("--threads and --block must be >= 1")
+    torch.set_num_threads(args.threads)
+    device, dtype = _device(args.device), DTYPES[args.dtype]
+    model = read_nam(args.model) if args.model else builtin_model()
+    rate = model.sample_rate or 48000.0
+    n = int(rate * args.seconds)
+    reps = -(-n // int(rate))  # whole default signals to cover the requested length
+    x = torch.from_numpy(default_signal(int(rate))).repeat(reps)[:n].to(device, dtype)
+    net = load(model, dtype=dtype, device=device)
+    flops = flops_per_sample(model)
+    peak = matmul_peak_gflops(device, torch.float32)
+    off = offline_rtf(net, x, rate, device, args.repeats)
+    stream = stream_rtf(net, x, args.block, rate, device, max(1, args.repeats // 2))
+    gflops = flops * rate * off / 1e9
+    rows = [SpeedRow("namcheck (reference)", off, stream, gflops, 100 * gflops / peak)]
+    if args.upstream:
+        rows.append(upstream_row(model, x, rate, device, dtype, args.repeats, flops, peak))
+    header = (f"model: {model.source} ({model.architecture}, {flops} FLOP/sample); "
+              f"{x.shape[-1] / rate:g} s at {rate:g} Hz; {args.dtype} on {device}, "
+              f"{args.threads} thread(s); stream block {args.block}; float32 matmul peak "
+              f"{peak:.1f} GFLOP/s; torch {torch.__version__}")
+    print(format_rows(rows, header))
+    return EXIT_OK
+
+
+def upstream_row(model: NamModel, x: torch.Tensor, rate: float, device: str,
+                 dtype: torch.dtype, repeats: int, flops: int, peak: float) -> SpeedRow:
+    """Upstream nam's own forward on the same file (pad_start: zero history, like ours)."""
+    try:
+        from nam.models import init_from_nam  # type: ignore[import-not-found]
+
+        up = init_from_nam(model.to_dict()).to(device=device, dtype=dtype).eval()
+    except Exception as exc:
+        return SpeedRow("upstream nam", None, None, None, None,
+                        f"n/a: {type(exc).__name__}: {exc}"[:120])
+
+    def run(signal: torch.Tensor) -> torch.Tensor:
+        with torch.no_grad():
+            return up(signal, pad_start=True)
+
+    off = offline_rtf(run, x, rate, device, repeats)
+    gflops = flops * rate * off / 1e9
+    return SpeedRow("upstream nam", off, None, gflops, 100 * gflops / peak,
+                    "no streaming API upstream")
 
 
 def _add_run_options(p: argparse.ArgumentParser, slim: bool = True) -> None:
@@ -282,6 +341,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parallel processes (default 1)")
     _add_run_options(p, slim=False)
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("bench", help="measure forward speed (real-time factor, GFLOP/s)",
+                       description="Time the reference forward offline (whole signal) and "
+                       "streaming (blocks of --block samples), report the real-time factor "
+                       "(seconds of audio per second of compute), achieved GFLOP/s and its "
+                       "share of this machine's float32 matmul peak, measured in the same run. "
+                       "With --upstream, the same for upstream nam's forward on the same file.")
+    p.add_argument("model", nargs="?", type=Path, metavar="MODEL.nam",
+                   help="default: the built-in model")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--block", type=int, default=64, metavar="N")
+    p.add_argument("--seconds", type=float, default=1.0, help="audio length (default 1)")
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--upstream", action="store_true",
+                   help="add a row for upstream nam's forward (needs the 'upstream' extra)")
+    p.set_defaults(func=cmd_bench)
     return parser
 
 

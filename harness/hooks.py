@@ -12,7 +12,7 @@ import copy
 import math
 from typing import Any
 
-from namcheck.models.nam_file import NamFileError, NamModel, read_nam
+from namcheck.models.nam_file import NamFileError, NamModel, parse_nam, read_nam
 
 
 class HookRefusedError(ValueError):
@@ -80,8 +80,7 @@ def scale_output(model: NamModel | dict[str, Any] | str, scale: float, *,
     nam = read_nam(model)
     doc = copy.deepcopy(nam.data)
     _scale_doc(doc, float(scale), force, "")
-    return read_nam(doc) if nam.source == "<dict>" else nam.replace_data(
-        lambda d: (d.clear(), d.update(doc)))
+    return parse_nam(doc, source=nam.source)
 
 
 def upstream_available() -> bool:
@@ -113,6 +112,6 @@ def upstream_scale_output(model: NamModel | dict[str, Any] | str, scale: float) 
             f"upstream hook raised {type(exc).__name__}: {exc}{half}") from None
     doc = result if isinstance(result, dict) else doc
     try:
-        return nam.replace_data(lambda d: (d.clear(), d.update(doc)))
+        return parse_nam(doc, source=nam.source)
     except NamFileError as exc:
         raise HookRefusedError(f"upstream hook wrote an invalid model: {exc}") from None

@@ -126,7 +126,7 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
             obstacle = linearity_obstacle(model)
             out.append(C.CheckResult(_tag("hook", s), None, None, None, None, None,
                                      f"not applicable: {hook} hook refused: {exc}"))
-            if obstacle is None or not model.architecture == "WaveNet":
+            if obstacle is None or model.architecture != "WaveNet":
                 continue
             hooked, forced = scale_output(model, s, force=True), True  # measure anyway
         after = _measure(hooked, signal, opts, opts.slim)

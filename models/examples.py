@@ -40,6 +40,33 @@ def wavenet_doc(layers: list[dict[str, Any]], *, seed: int, head_scale: float = 
             "metadata": {"name": "namcheck built-in"}}
 
 
+A1_PRESETS = {"standard": (16, 8), "lite": (12, 6), "feather": (8, 4), "nano": (4, 2)}
+A1_STANDARD_DILATIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
+
+
+def a1_doc(preset: str, seed: int = 0) -> dict[str, Any]:
+    """NAM's A1 presets: standard has two arrays of dilations 1..512; the smaller presets
+    split them 7 + 13 as the trainer does."""
+    channels, head = A1_PRESETS[preset]
+    if preset != "standard":
+        return wavenet_doc(_a1_arrays(channels, head), seed=seed)
+    layers = _a1_arrays(channels, head)
+    layers[0]["dilations"] = list(A1_STANDARD_DILATIONS)
+    layers[1]["dilations"] = list(A1_STANDARD_DILATIONS)
+    return wavenet_doc(layers, seed=seed)
+
+
+def a2_doc(channels: int = 8, seed: int = 0) -> dict[str, Any]:
+    """The A2 shape (one array of 23 layers, kernels 6/15, LeakyReLU, head kernel 16)."""
+    block = [1, 3, 7, 17, 41, 101, 239]
+    layer = {"input_size": 1, "condition_size": 1, "channels": channels,
+             "bottleneck": channels, "kernel_sizes": [6] * 14 + [15, 15] + [6] * 7,
+             "dilations": block * 2 + [1, 13] + block,
+             "activation": {"type": "LeakyReLU", "negative_slope": 0.01},
+             "head": {"out_channels": 1, "kernel_size": 16, "bias": True}}
+    return wavenet_doc([layer], seed=seed, head_scale=0.01, weight_std=0.2)
+
+
 def builtin_doc() -> dict[str, Any]:
     """NAM's A1 "nano" shape (4/2 channels, 20 layers, R = 4093) with seed-0 weights."""
     return wavenet_doc(_a1_arrays(4, 2), seed=0)

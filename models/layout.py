@@ -287,3 +287,24 @@ def output_channels(model: NamModel) -> int:
     if model.submodels:
         return 1
     return int(getattr(cfg, "out_channels", 1))
+
+
+def flops_per_sample(model: NamModel) -> int:
+    """Multiply-adds x 2 of the convolutions (or LSTM gates) per output sample; activations
+    and element-wise adds are not counted. A container counts its largest submodel."""
+    from namcheck.models.nam_file import ConvNetConfig, LinearConfig, LSTMConfig, WaveNetConfig
+
+    cfg = model.config
+    if isinstance(cfg, WaveNetConfig):
+        macs = wavenet_spec(cfg).macs_per_sample
+        extra = flops_per_sample(model.condition_dsp) if model.condition_dsp else 0
+        return 2 * macs + extra
+    if isinstance(cfg, LSTMConfig):
+        return 2 * lstm_weight_count(cfg.input_size, cfg.hidden_size, cfg.num_layers,
+                                     cfg.out_channels)
+    if isinstance(cfg, LinearConfig):
+        return 2 * cfg.receptive_field
+    if isinstance(cfg, ConvNetConfig):
+        return 2 * (sum(s.macs_per_sample for s in convnet_specs(cfg))
+                    + cfg.out_channels * cfg.channels)
+    return flops_per_sample(model.submodels[-1].model) if model.submodels else 0

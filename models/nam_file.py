@@ -64,37 +64,30 @@ PosInt = Annotated[int, Field(strict=True, gt=0)]
 NonNegInt = Annotated[int, Field(strict=True, ge=0)]
 
 
-def _activation_or_list(value: Any) -> Any:
-    if isinstance(value, list):
+def _one_or_list(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """A validator for a per-layer field: one value for every layer, or a list of them."""
+
+    def validate(value: Any) -> Any:
+        if not isinstance(value, list):
+            return parse(value)
         out = []
         for i, item in enumerate(value):
             try:
-                out.append(parse_activation(item))
+                out.append(parse(item))
             except ValueError as exc:
                 raise ValueError(f"entry {i}: {exc}") from None
         return tuple(out)
-    return parse_activation(value)
+
+    return validate
 
 
 def _secondary(value: Any) -> ActivationSpec | None:
     return None if value in (None, "") else parse_activation(value)
 
 
-def _secondary_or_list(value: Any) -> Any:
-    if isinstance(value, list):
-        out = []
-        for i, item in enumerate(value):
-            try:
-                out.append(_secondary(item))
-            except ValueError as exc:
-                raise ValueError(f"entry {i}: {exc}") from None
-        return tuple(out)
-    return _secondary(value)
-
-
 GatingMode = Literal["none", "gated", "blended"]
-Activations = Annotated[Any, BeforeValidator(_activation_or_list)]
-Secondaries = Annotated[Any, BeforeValidator(_secondary_or_list)]
+Activations = Annotated[Any, BeforeValidator(_one_or_list(parse_activation))]
+Secondaries = Annotated[Any, BeforeValidator(_one_or_list(_secondary))]
 
 
 class _Schema(BaseModel):

@@ -96,3 +96,11 @@ def test_pytest_plugin(pytester: pytest.Pytester, files: dict[str, Path]) -> Non
         "-p", "no:cacheprovider", "--namcheck-models", str(files["good"]))
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["*closed form does not hold*"])
+
+
+def test_bench_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
+    """Speed is not asserted (benchmarks/ measure it); the command must run and report."""
+    assert main(["bench", "--seconds", "0.1", "--repeats", "1", "--block", "256"]) == 0
+    out = capsys.readouterr().out
+    assert "namcheck (reference)" in out and "matmul peak" in out
+    assert main(["bench", "--threads", "0"]) == 2

@@ -1,0 +1,88 @@
+"""Speed measurement: real-time factor, GFLOP/s, share of the machine's matmul peak.
+
+Speed is measured here and in benchmarks/, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from namcheck.models.base import NamModule
+
+
+def synchronize(device: str | torch.device) -> None:
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def median_seconds(fn: Callable[[], Any], device: str | torch.device = "cpu", repeats: int = 5,
+                   warmup: int = 1) -> float:
+    """Median wall time of `fn` (the device synchronised inside each timing)."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def matmul_peak_gflops(device: str = "cpu", dtype: torch.dtype = torch.float32,
+                       size: int = 1024) -> float:
+    """Achieved GFLOP/s of a large square matmul: the practical peak for this config."""
+    a = torch.randn(size, size, dtype=dtype, device=device)
+    b = torch.randn(size, size, dtype=dtype, device=device)
+    seconds = median_seconds(lambda: a @ b, device, repeats=5, warmup=2)
+    return 2 * size**3 / seconds / 1e9
+
+
+@dataclass
+class SpeedRow:
+    label: str
+    offline_rtf: float | None
+    stream_rtf: float | None
+    gflops: float | None
+    peak_share: float | None
+    note: str = ""
+
+
+def offline_rtf(net: NamModule | Callable[[torch.Tensor], Any], x: torch.Tensor,
+                rate: float, device: str, repeats: int = 5) -> float:
+    """Seconds of audio per second of compute, whole signal at once."""
+    return x.shape[-1] / rate / median_seconds(lambda: net(x), device, repeats)
+
+
+def stream_rtf(net: NamModule, x: torch.Tensor, block: int, rate: float, device: str,
+               repeats: int = 3) -> float:
+    """Real-time factor of block-by-block processing of `x` (a fresh prewarmed stream)."""
+    blocks = [x[i : i + block] for i in range(0, x.shape[-1] - block + 1, block)]
+    stream = net.stream()
+
+    def run() -> None:
+        for b in blocks:
+            stream.process(b)
+
+    return len(blocks) * block / rate / median_seconds(run, device, repeats)
+
+
+def format_rows(rows: list[SpeedRow], header: str) -> str:
+    def f(v: float | None, spec: str, unit: str) -> str:
+        width = int(spec.split(".")[0]) + len(unit)
+        return "-".rjust(width) if v is None else format(v, spec) + unit
+
+    lines = [header, f"{'forward':<28} {'offline RTF':>11} {'stream RTF':>10} "
+             f"{'GFLOP/s':>8} {'% peak':>7}  note"]
+    for r in rows:
+        lines.append(f"{r.label:<28} {f(r.offline_rtf, '10.1f', 'x')} "
+                     f"{f(r.stream_rtf, '9.2f', 'x')} {f(r.gflops, '8.2f', '')} "
+                     f"{f(r.peak_share, '6.1f', '%')}  {r.note}")
+    return "\n".join(lines)
