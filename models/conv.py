@@ -43,34 +43,43 @@ class WeightStream:
 
 def conv_torch(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
                dilation: int, groups: int) -> torch.Tensor:
-    """Valid causal conv by `torch.nn.functional.conv1d` (any groups)."""
+    """Valid causal conv by `torch.nn.functional.conv1d`; weight `(O, I/G, K)`, any groups."""
     return F.conv1d(x, weight, bias, dilation=dilation, groups=groups)
 
 
-def conv_taps(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None,
+def conv_taps(x: torch.Tensor, taps: torch.Tensor, bias: torch.Tensor | None,
               dilation: int, groups: int) -> torch.Tensor:
     """Valid causal conv as one matmul per kernel tap on shifted views (no copies), summed.
 
-    Faster than conv1d for NAM's small channel counts on CPU (benchmarks/); groups 1 only.
+    `taps` is the weight as `(K, O, I)`, contiguous so each tap is a plain matrix. Faster
+    than conv1d for NAM's small channel counts on CPU (benchmarks/); groups 1 only.
     """
     assert groups == 1
-    K = weight.shape[-1]
+    K = taps.shape[0]
     n = x.shape[-1] - (K - 1) * dilation
     if x.shape[0] == 1:  # 2-D matmuls: the fast BLAS path
         x2 = x[0]
-        y = torch.mm(weight[:, :, 0], x2[:, 0:n])
+        y = torch.mm(taps[0], x2[:, 0:n])
         for k in range(1, K):
-            y.addmm_(weight[:, :, k], x2[:, k * dilation : k * dilation + n])
+            y.addmm_(taps[k], x2[:, k * dilation : k * dilation + n])
         if bias is not None:
             y += bias[:, None]
         return y[None]
-    y = torch.matmul(weight[:, :, 0], x[..., 0:n])
+    y = torch.matmul(taps[0], x[..., 0:n])
     for k in range(1, K):
-        y += torch.matmul(weight[:, :, k], x[..., k * dilation : k * dilation + n])
+        y += torch.matmul(taps[k], x[..., k * dilation : k * dilation + n])
     return y if bias is None else y + bias[:, None]
 
 
-CONV_IMPLEMENTATIONS = {"torch": conv_torch, "taps": conv_taps}
+def weight_as_taps(weight: torch.Tensor) -> torch.Tensor:
+    return weight.permute(2, 0, 1).contiguous()
+
+
+# name -> (how the `(O, I/G, K)` weight is stored for it, the conv itself)
+CONV_IMPLEMENTATIONS = {
+    "torch": (lambda w: w, conv_torch),
+    "taps": (weight_as_taps, conv_taps),
+}
 
 
 class CausalConv(nn.Module):
@@ -86,6 +95,7 @@ class CausalConv(nn.Module):
         self.bias = (
             nn.Parameter(stream.take(spec.cout), requires_grad=False) if spec.bias else None
         )
+        self.register_buffer("taps", weight_as_taps(self.weight.data), persistent=False)
         CausalConv._counter += 1
         self.slot = CausalConv._counter  # key of this conv's history in a StreamState
 
@@ -101,9 +111,9 @@ class CausalConv(nn.Module):
                 history = x.new_zeros(x.shape[0], x.shape[1], ctx)
             x = torch.cat((history, x), dim=-1)
             state[self.slot] = x[..., -ctx:]
-        impl = CausalConv.implementation if self.spec.groups == 1 else "torch"
-        return CONV_IMPLEMENTATIONS[impl](x, self.weight, self.bias, self.spec.dilation,
-                                          self.spec.groups)
+        if CausalConv.implementation == "taps" and self.spec.groups == 1:
+            return conv_taps(x, self.taps, self.bias, self.spec.dilation, 1)
+        return conv_torch(x, self.weight, self.bias, self.spec.dilation, self.spec.groups)
 
 
 def right_align(x: torch.Tensor, length: int) -> torch.Tensor:

@@ -21,6 +21,7 @@ class Linear(NamModule):
         self.conv = CausalConv(ConvSpec(1, 1, R, 1, 1, bias=cfg.bias), stream)
         with torch.no_grad():  # stored newest-first; conv1d's last tap is the newest sample
             self.conv.weight.copy_(self.conv.weight.flip(-1))
+            self.conv.taps.copy_(self.conv.taps.flip(0))
         stream.finish()
         self.receptive_field = R
 
