@@ -72,7 +72,8 @@ def conv_taps(x: torch.Tensor, taps: torch.Tensor, bias: torch.Tensor | None,
 
 
 def weight_as_taps(weight: torch.Tensor) -> torch.Tensor:
-    return weight.permute(2, 0, 1).contiguous()
+    """`(O, I, K)` -> `(K, O, I)`, always a copy (`contiguous()` may return a view)."""
+    return weight.permute(2, 0, 1).clone(memory_format=torch.contiguous_format)
 
 
 # name -> (how the `(O, I/G, K)` weight is stored for it, the conv itself)

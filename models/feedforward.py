@@ -7,7 +7,7 @@ from torch import nn
 
 from namcheck.models.activations import make_activation
 from namcheck.models.base import NamModule
-from namcheck.models.conv import CausalConv, StreamState, WeightStream
+from namcheck.models.conv import CausalConv, StreamState, WeightStream, weight_as_taps
 from namcheck.models.layout import ConvSpec, convnet_specs
 from namcheck.models.nam_file import ConvNetConfig, LinearConfig
 
@@ -21,7 +21,7 @@ class Linear(NamModule):
         self.conv = CausalConv(ConvSpec(1, 1, R, 1, 1, bias=cfg.bias), stream)
         with torch.no_grad():  # stored newest-first; conv1d's last tap is the newest sample
             self.conv.weight.copy_(self.conv.weight.flip(-1))
-            self.conv.taps.copy_(self.conv.taps.flip(0))
+            self.conv.taps.copy_(weight_as_taps(self.conv.weight))
         stream.finish()
         self.receptive_field = R
 
