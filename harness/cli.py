@@ -222,6 +222,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     stream = stream_rtf(net, x, args.block, rate, device, max(1, args.repeats // 2))
     gflops = flops * rate * off / 1e9
     rows = [SpeedRow("namcheck (reference)", off, stream, gflops, 100 * gflops / peak)]
+    if args.compile:
+        fast = stream_rtf(net, x, args.block, rate, device, max(1, args.repeats // 2), True)
+        rows.append(SpeedRow("namcheck stream(compile)", None, fast, flops * rate * fast / 1e9,
+                             100 * flops * rate * fast / 1e9 / peak,
+                             "torch.compile per block (compile time not counted)"))
     if args.upstream:
         rows.append(upstream_row(model, x, rate, device, dtype, args.repeats, flops, peak))
     header = (f"model: {model.source} ({model.architecture}, {flops} FLOP/sample); "
@@ -356,6 +361,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block", type=int, default=64, metavar="N")
     p.add_argument("--seconds", type=float, default=1.0, help="audio length (default 1)")
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--compile", action="store_true",
+                   help="add a row for streaming through torch.compile (compiles for tens of "
+                   "seconds first)")
     p.add_argument("--upstream", action="store_true",
                    help="add a row for upstream nam's forward (needs the 'upstream' extra)")
     p.set_defaults(func=cmd_bench)

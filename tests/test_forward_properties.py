@@ -142,3 +142,17 @@ def test_zero_history_is_bias_propagated() -> None:
     y = net(torch.zeros(100))
     assert torch.allclose(y, y[-1].expand(100), rtol=0, atol=1e-15)
     assert y.abs().max() > 0
+
+
+def test_compiled_stream_equals_offline() -> None:
+    """stream(compile=True) on a small model (a short compile), uneven blocks included."""
+    layers = [{"input_size": 1, "condition_size": 1, "channels": 3, "kernel_size": 3,
+               "dilations": [1, 4], "activation": "Tanh",
+               "head": {"out_channels": 1, "kernel_size": 1, "bias": True}}]
+    model = read_nam(wavenet_doc(layers, seed=7))
+    net = load(model)
+    x = torch.from_numpy(np.random.default_rng(8).uniform(-1, 1, 64 * 6 + 10))
+    stream = net.stream(compile=True)
+    blocks = [x[i : i + 64] for i in range(0, len(x), 64)]
+    y = torch.cat([stream.process(b) for b in blocks])
+    assert peak_relative_error(y, net(x)) <= forward_tolerance(model, torch.float32, 2)
