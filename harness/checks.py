@@ -18,7 +18,7 @@ from namcheck.harness.hooks import closed_form_shift_db, linearity_obstacle
 from namcheck.models.base import NamModule
 from namcheck.models.nam_file import HEAD_SCALE_REL_TOL, NamModel
 from namcheck.models.numerics import eps, forward_tolerance
-from namcheck.signals.levels import gain_from_levels, gain_levels, rms, to_db
+from namcheck.signals.levels import crest_factor, gain_from_levels, gain_levels, rms, to_db
 
 DB_PER_REL = 20.0 / math.log(10.0)  # d(20 log10 r)/dr at r = 1: dB per unit relative error
 # A stored value is a float32 (exporters write float32 results): half an ulp, relative.
@@ -39,7 +39,7 @@ class CheckResult:
         return asdict(self)
 
 
-def _result(name: str, measured: float, expected: float, tol: float, detail: str
+def result(name: str, measured: float, expected: float, tol: float, detail: str
             ) -> CheckResult:
     error = abs(measured - expected)
     return CheckResult(name, bool(error <= tol), measured, expected, error, tol, detail)
@@ -83,7 +83,7 @@ def loudness_shift(before: Measurement, after: Measurement, scale: float,
     # Plus float64 rounding of the dB numbers themselves (log10 and the subtraction), which
     # matters in float64 for large levels: |L| * eps64 for each side.
     tol = scale_tolerance_db(dtype) + (abs(l0) + abs(l1) + abs(expected)) * eps(torch.float64)
-    return _result("loudness_shift", l1 - l0, expected, tol,
+    return result("loudness_shift", l1 - l0, expected, tol,
                    f"measured loudness after - before vs 20*log10({scale:g})")
 
 
@@ -111,9 +111,11 @@ def metadata_shift(before: NamModel, after: NamModel, scale: float) -> CheckResu
     if before.loudness is None or after.loudness is None:
         return not_applicable("metadata_shift", "no metadata.loudness stored")
     measured = after.loudness - before.loudness
-    # Both values may be float32-rounded when written: half an ulp of each.
-    tol = STORED_REL * (abs(before.loudness) + abs(after.loudness)) + 1e-12
-    return _result("metadata_shift", measured, closed_form_shift_db(scale), tol,
+    # Both values may be float32-rounded when written (half an ulp of each), and the hook's
+    # float64 addition rounds too (an eps64 of each magnitude).
+    size = abs(before.loudness) + abs(after.loudness)
+    tol = STORED_REL * size + size * eps(torch.float64)
+    return result("metadata_shift", measured, closed_form_shift_db(scale), tol,
                    "stored loudness after - before vs 20*log10(scale)")
 
 
@@ -130,16 +132,13 @@ def metadata_loudness(model: NamModel, m: Measurement, standard_input: bool,
     if not standard_input:
         return not_applicable(name, "the signal is not NAM's standard loudness input "
                                     "(pass --signal loudness_input.wav)")
-    out = m.output.double()
-    level = rms(out)
-    if level == 0:
+    if rms(m.output) == 0:
         return not_applicable(name, "the model's output is silent")
-    crest = float(out.abs().max()) / level
-    rel = forward_tolerance(model, torch.float32, implementations=2) * crest
+    rel = forward_tolerance(model, torch.float32, implementations=2) * crest_factor(m.output)
     if dtype == torch.float64:
         rel /= 2  # our side is exact to float64 precision
     tol = DB_PER_REL * rel + STORED_REL * abs(model.loudness)
-    return _result(name, m.loudness, model.loudness, tol,
+    return result(name, m.loudness, model.loudness, tol,
                    "stored metadata.loudness vs measured on the standard input")
 
 
@@ -153,7 +152,7 @@ def head_scale_tail(model: NamModel) -> CheckResult:
         return not_applicable("head_scale_tail", f"{model.architecture} has no head_scale")
     tail, cfg = model.head_scale, model.head_scale_config
     tol = HEAD_SCALE_REL_TOL * max(abs(tail), abs(cfg))  # float32 rounding of the tail
-    return _result("head_scale_tail", tail, cfg, tol,
+    return result("head_scale_tail", tail, cfg, tol,
                    "weights[-1] (what plugins run) vs config.head_scale")
 
 
@@ -168,7 +167,7 @@ def gain_invariant(before: Measurement, after: Measurement, dtype: torch.dtype) 
     top = before.levels[-1]
     factor = 2 * sum(before.levels) / (len(before.levels) * top) if top > 0 else 2.0
     tol = factor * 2 * 4 * eps(dtype)
-    return _result("gain_invariant", g1, g0, tol, "measured gain after vs before the hook")
+    return result("gain_invariant", g1, g0, tol, "measured gain after vs before the hook")
 
 
 def metadata_gain_kept(before: NamModel, after: NamModel) -> CheckResult:
@@ -177,7 +176,7 @@ def metadata_gain_kept(before: NamModel, after: NamModel) -> CheckResult:
     if after.gain is None:
         return CheckResult("metadata_gain_kept", False, None, before.gain, None, 0.0,
                            "the hook removed metadata.gain")
-    return _result("metadata_gain_kept", after.gain, before.gain, 0.0,
+    return result("metadata_gain_kept", after.gain, before.gain, 0.0,
                    "stored gain after vs before (the hook must leave it)")
 
 

@@ -21,7 +21,9 @@ from namcheck.harness.hooks import (
 from namcheck.models import NamFileError, load, read_nam
 from namcheck.models.examples import builtin_model
 from namcheck.models.nam_file import NamModel
+from namcheck.models.numerics import forward_tolerance
 from namcheck.signals.generate import DEFAULT_SIGNAL_NAME, default_signal
+from namcheck.signals.levels import crest_factor
 from namcheck.signals.wav import SignalError, read_mono
 
 HOOKS: dict[str, Callable[[NamModel, float], NamModel]] = {
@@ -188,13 +190,10 @@ def stored_gain(model: NamModel, m: C.Measurement, standard_input: bool, label: 
     if not standard_input:
         return C.not_applicable(name, "the signal is not NAM's standard loudness input")
     assert m.levels is not None
-    from namcheck.models.numerics import forward_tolerance
-
-    out = m.output.double()
-    level = float(out.pow(2).mean().sqrt())
-    crest = float(out.abs().max()) / level if level > 0 else 1.0
-    tol = 2 * 2 * forward_tolerance(model, torch.float32, implementations=2) * crest + 1e-12
-    return C._result(name, C.gain_from_levels(m.levels), model.gain, tol,
+    rel = forward_tolerance(model, torch.float32, implementations=2) * crest_factor(m.output)
+    # + the float64 rounding of the stored number itself (gain is written as a Python float)
+    tol = 2 * 2 * rel + abs(model.gain) * float(torch.finfo(torch.float64).eps)
+    return C.result(name, C.gain_from_levels(m.levels), model.gain, tol,
                      "stored metadata.gain vs measured on the standard input")
 
 

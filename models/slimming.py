@@ -8,7 +8,6 @@ the runtime does, so the forward pass needs no special case.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import numpy as np
 
@@ -56,8 +55,6 @@ def slim_wavenet(model: NamModel, value: float) -> NamModel:
             else:
                 raw["head_size"] = head_out
         raw.pop("slimmable", None)
-        if raw.get("slimmable", None) is None and "kwargs" in raw:
-            raw.pop("kwargs")
     slim_cfg = WaveNetConfig.model_validate(doc["config"])
     doc["weights"] = _slice_stream(model.weights, cfg, slim_cfg).tolist()
     return parse_nam(doc, source=model.source)
@@ -87,10 +84,3 @@ def select_submodel(model: NamModel, value: float | None) -> int:
         if sub.max_value > value:
             return i
     return len(model.submodels) - 1
-
-
-def nested_models(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """Submodel documents of a container document (empty for other architectures)."""
-    if data.get("architecture") != "SlimmableContainer":
-        return []
-    return [entry["model"] for entry in data["config"]["submodels"]]

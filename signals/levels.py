@@ -18,6 +18,12 @@ def rms(y: torch.Tensor) -> float:
     return math.sqrt(float(torch.mean(y64 * y64)))
 
 
+def crest_factor(y: torch.Tensor) -> float:
+    """Peak over RMS (1 for silence): converts a peak-relative error into an RMS-relative one."""
+    level = rms(y)
+    return float(y.detach().double().abs().max()) / level if level > 0 else 1.0
+
+
 def to_db(value: float) -> float:
     return 20.0 * math.log10(value) if value > 0 else -math.inf
 
