@@ -18,7 +18,13 @@ from namcheck.harness.hooks import closed_form_shift_db, linearity_obstacle
 from namcheck.models.base import NamModule
 from namcheck.models.nam_file import HEAD_SCALE_REL_TOL, NamModel
 from namcheck.models.numerics import eps, forward_tolerance
-from namcheck.signals.levels import crest_factor, gain_from_levels, gain_levels, rms, to_db
+from namcheck.signals.levels import (
+    crest_factor,
+    gain_from_levels,
+    gain_levels,
+    loudness_of_output,
+    rms,
+)
 
 DB_PER_REL = 20.0 / math.log(10.0)  # d(20 log10 r)/dr at r = 1: dB per unit relative error
 # A stored value is a float32 (exporters write float32 results): half an ulp, relative.
@@ -58,7 +64,7 @@ class Measurement:
 
     @property
     def loudness(self) -> float:
-        return to_db(rms(self.output))
+        return loudness_of_output(self.output)
 
 
 def measure(net: NamModule, signal: np.ndarray, with_gain: bool) -> Measurement:

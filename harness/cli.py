@@ -33,7 +33,6 @@ from namcheck.harness.verify import (
     Options,
     Signal,
     audit_model,
-    default_models,
     standard_input_path,
     verify_model,
 )
@@ -122,7 +121,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         raise BadInputError("--hook upstream: neural-amp-modeler is not installed "
                             "(pip install 'namcheck[upstream]')")
     signal, opts = _signal(args), _options(args)
-    models = [read_nam(p) for p in args.models] if args.models else default_models()
+    models = [read_nam(p) for p in args.models] if args.models else [builtin_model()]
     print(f"signal: {signal.name}; dtype {args.dtype}, device {opts.device}, hook {args.hook}, "
           f"scales {', '.join(f'{s:g}' for s in scales)}")
     reports = []
@@ -258,13 +257,17 @@ def upstream_row(model: NamModel, x: torch.Tensor, rate: float, device: str,
                     "no streaming API upstream")
 
 
+def _add_device_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+
+
 def _add_run_options(p: argparse.ArgumentParser, slim: bool = True) -> None:
     p.add_argument("--signal", type=Path, metavar="WAV",
                    help="mono WAV at the model's rate, treated as NAM's standard loudness "
                    "input (stored loudness is compared against it); default: a built-in "
                    "generated signal, against which stored loudness is not compared")
-    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    _add_device_options(p)
     if slim:
         p.add_argument("--slim", type=float, default=None,
                        help="slim value in [0, 1] for slimmable models; default full size")
@@ -298,8 +301,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("output", type=Path, metavar="OUT.wav")
     p.add_argument("--slim", type=float, default=None,
                    help="slim value in [0, 1] (slimmable WaveNet / container); default full size")
-    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    _add_device_options(p)
     p.add_argument("--block", type=int, default=0, metavar="N",
                    help="process in streaming blocks of N samples, as a plugin does "
                    "(default: offline, all at once)")
@@ -355,8 +357,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "With --upstream, the same for upstream nam's forward on the same file.")
     p.add_argument("model", nargs="?", type=Path, metavar="MODEL.nam",
                    help="default: the built-in model")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
+    _add_device_options(p)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--block", type=int, default=64, metavar="N")
     p.add_argument("--seconds", type=float, default=1.0, help="audio length (default 1)")

@@ -19,7 +19,6 @@ from namcheck.harness.hooks import (
     upstream_scale_output,
 )
 from namcheck.models import NamFileError, load, read_nam
-from namcheck.models.examples import builtin_model
 from namcheck.models.nam_file import NamModel
 from namcheck.models.numerics import forward_tolerance
 from namcheck.signals.generate import DEFAULT_SIGNAL_NAME, default_signal
@@ -195,7 +194,3 @@ def stored_gain(model: NamModel, m: C.Measurement, standard_input: bool, label: 
     tol = 2 * 2 * rel + abs(model.gain) * float(torch.finfo(torch.float64).eps)
     return C.result(name, C.gain_from_levels(m.levels), model.gain, tol,
                      "stored metadata.gain vs measured on the standard input")
-
-
-def default_models() -> list[NamModel]:
-    return [builtin_model()]

@@ -9,8 +9,6 @@ outputs and no receptive field is recomputed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -120,9 +118,3 @@ class CausalConv(nn.Module):
 def right_align(x: torch.Tensor, length: int) -> torch.Tensor:
     """The last `length` samples (offline tensors shrink from the left as convs consume)."""
     return x if x.shape[-1] == length else x[..., x.shape[-1] - length :]
-
-
-def convs_of(module: nn.Module) -> Iterator[CausalConv]:
-    for m in module.modules():
-        if isinstance(m, CausalConv):
-            yield m

@@ -28,6 +28,12 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from namcheck.models.activations_spec import SIGMOID, ActivationSpec, parse_activation
+from namcheck.models.layout import (
+    expected_weight_count,
+    film_dim,
+    output_channels,
+    receptive_field,
+)
 
 ARCHITECTURES = ("WaveNet", "LSTM", "Linear", "ConvNet", "SlimmableContainer")
 # The runtime loads 0.5.0 .. 0.7.x (0.7.x newer than 0.7.0: "partial support" warning).
@@ -258,12 +264,6 @@ class LayerArrayConfig(_Schema):
             return tuple(range(1, self.channels + 1))
         return tuple(allowed)
 
-    @property
-    def receptive_field(self) -> int:
-        """Samples of history this array adds: sum d*(K-1) plus the head rechannel's."""
-        layers = sum(d * (self.kernel(i) - 1) for i, d in enumerate(self.dilations))
-        return layers + self.head_dilation * (self.head_kernel - 1)
-
 
 class PostHeadConfig(_Schema):
     channels: PosInt
@@ -377,8 +377,6 @@ class NamModel:
 
     @property
     def receptive_field(self) -> int:
-        from namcheck.models.layout import receptive_field
-
         return receptive_field(self)
 
     @property
@@ -559,8 +557,6 @@ def parse_nam(doc: Any, *, source: str = "<dict>", prefix: str = "") -> NamModel
         submodels=submodels,
     )
     warnings.extend(_check_semantics(model, prefix))
-    from namcheck.models.layout import expected_weight_count
-
     expected = expected_weight_count(model)
     if expected is not None and expected != weights.size:
         raise NamFileError(
@@ -690,8 +686,6 @@ def _check_wavenet(model: NamModel, cfg: WaveNetConfig, fail: Callable[..., None
                 fail(f"{p}.{slot}", "active while layer1x1 is inactive")
             if slot == "head1x1_post_film" and not la.head1x1_active:
                 fail(f"{p}.{slot}", "active while head1x1 is inactive")
-            from namcheck.models.layout import film_dim
-
             out = film_dim(la, slot, 0) * (2 if film.shift else 1)
             if la.condition_size % film.groups or out % film.groups:
                 fail(f"{p}.{slot}.groups", f"{film.groups} must divide condition_size "
@@ -722,8 +716,6 @@ def _check_wavenet(model: NamModel, cfg: WaveNetConfig, fail: Callable[..., None
         ):
             fail("condition_dsp.sample_rate", f"{dsp.sample_rate:g} differs from the model's "
                  f"{model.sample_rate:g}")
-        from namcheck.models.layout import output_channels
-
         n_out = output_channels(dsp)
         for a, la in enumerate(cfg.layers):
             if la.condition_size != n_out:

@@ -28,15 +28,24 @@ def to_db(value: float) -> float:
     return 20.0 * math.log10(value) if value > 0 else -math.inf
 
 
+def loudness_of_output(y: torch.Tensor) -> float:
+    """NAM's `metadata.loudness` of an output already computed: 20*log10(rms(y)) in dB."""
+    return to_db(rms(y))
+
+
 def loudness(model: NamModule, signal: np.ndarray | torch.Tensor, gain: float = 1.0) -> float:
-    """NAM's `metadata.loudness`: 20*log10(rms(y)) in dB, y the model's output for
-    `gain * signal` with zero history before it (receptive field - 1 zeros prepended)."""
-    return to_db(output_rms(model, signal, gain))
+    """NAM's `metadata.loudness`: the loudness of the model's output for `gain * signal`
+    with zero history before it (receptive field - 1 zeros prepended)."""
+    return loudness_of_output(_output(model, signal, gain))
+
+
+def _output(model: NamModule, signal: np.ndarray | torch.Tensor, gain: float) -> torch.Tensor:
+    x = torch.as_tensor(np.asarray(signal)) if not isinstance(signal, torch.Tensor) else signal
+    return model(gain * x.to(torch.float64))
 
 
 def output_rms(model: NamModule, signal: np.ndarray | torch.Tensor, gain: float = 1.0) -> float:
-    x = torch.as_tensor(np.asarray(signal)) if not isinstance(signal, torch.Tensor) else signal
-    return rms(model(gain * x.to(torch.float64)))
+    return rms(_output(model, signal, gain))
 
 
 def gain_from_levels(levels: list[float]) -> float:
