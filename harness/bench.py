@@ -13,7 +13,11 @@ from typing import Any
 
 import torch
 
+from namcheck.models import load
 from namcheck.models.base import NamModule
+from namcheck.models.layout import flops_per_sample
+from namcheck.models.nam_file import NamModel
+from namcheck.signals.generate import default_signal
 
 
 def synchronize(device: str | torch.device) -> None:
@@ -87,3 +91,55 @@ def format_rows(rows: list[SpeedRow], header: str) -> str:
                      f"{f(r.stream_rtf, '9.2f', 'x')} {f(r.gflops, '8.2f', '')} "
                      f"{f(r.peak_share, '6.1f', '%')}  {r.note}")
     return "\n".join(lines)
+
+
+def upstream_row(model: NamModel, x: torch.Tensor, rate: float, device: str,
+                 dtype: torch.dtype, repeats: int, flops: int, peak: float) -> SpeedRow:
+    """Upstream nam's own forward on the same file (pad_start: zero history, like ours).
+    Whatever upstream cannot load or run is a row saying so, never a traceback."""
+    try:
+        from nam.models import init_from_nam  # type: ignore[import-not-found]
+
+        up = init_from_nam(model.to_dict()).to(device=device, dtype=dtype).eval()
+
+        def run(signal: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return up(signal, pad_start=True)
+
+        off = offline_rtf(run, x, rate, device, repeats)
+    except Exception as exc:
+        return SpeedRow("upstream nam", None, None, None, None,
+                        f"n/a: {type(exc).__name__}: {exc}"[:120])
+    gflops = flops * rate * off / 1e9
+    return SpeedRow("upstream nam", off, None, gflops, 100 * gflops / peak,
+                    "no streaming API upstream")
+
+
+def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, block: int,
+          seconds: float, repeats: int, compile: bool = False, upstream: bool = False) -> str:
+    """The `namcheck bench` table: real-time factors offline and streaming, GFLOP/s and
+    share of this machine's float32 matmul peak (measured in the same run)."""
+    torch.set_num_threads(threads)
+    rate = model.sample_rate or 48000.0
+    n = max(1, int(rate * seconds))
+    reps = -(-n // int(rate))  # whole default signals to cover the requested length
+    x = torch.from_numpy(default_signal(int(rate))).repeat(reps)[:n].to(device, dtype)
+    net = load(model, dtype=dtype, device=device)
+    flops = flops_per_sample(model)
+    peak = matmul_peak_gflops(device, torch.float32)
+    off = offline_rtf(net, x, rate, device, repeats)
+    stream = stream_rtf(net, x, block, rate, device, max(1, repeats // 2))
+    gflops = flops * rate * off / 1e9
+    rows = [SpeedRow("namcheck (reference)", off, stream, gflops, 100 * gflops / peak)]
+    if compile:
+        fast = stream_rtf(net, x, block, rate, device, max(1, repeats // 2), True)
+        rows.append(SpeedRow("namcheck stream(compile)", None, fast, flops * rate * fast / 1e9,
+                             100 * flops * rate * fast / 1e9 / peak,
+                             "torch.compile per block (compile time not counted)"))
+    if upstream:
+        rows.append(upstream_row(model, x, rate, device, dtype, repeats, flops, peak))
+    header = (f"model: {model.source} ({model.architecture}, {flops} FLOP/sample); "
+              f"{x.shape[-1] / rate:g} s at {rate:g} Hz; {str(dtype).removeprefix('torch.')} "
+              f"on {device}, {threads} thread(s); stream block {block}; float32 matmul peak "
+              f"{peak:.1f} GFLOP/s; torch {torch.__version__}")
+    return format_rows(rows, header)

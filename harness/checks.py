@@ -8,7 +8,7 @@ standard input) is `passed=None`, "not applicable", with the reason: never a fal
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -40,15 +40,33 @@ class CheckResult:
     error: float | None
     tolerance: float | None
     detail: str
+    unit: str = ""  # of measured / expected / error / tolerance: "dB", "relative", ...
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def renamed(self, name: str) -> CheckResult:
+        return replace(self, name=name)
 
-def result(name: str, measured: float, expected: float, tol: float, detail: str
-            ) -> CheckResult:
+
+def result(name: str, measured: float, expected: float, tol: float, detail: str,
+           unit: str = "") -> CheckResult:
     error = abs(measured - expected)
-    return CheckResult(name, bool(error <= tol), measured, expected, error, tol, detail)
+    passed = bool(error <= tol)  # False for a NaN error
+    return CheckResult(name, passed, measured, expected, error, tol, detail, unit)
+
+
+def gate_db(check: CheckResult, fail_above_db: float | None) -> CheckResult:
+    """`--fail-above-db X`: a level check (unit dB) that failed only by exceeding its
+    rounding bound, with an error of at most X dB, passes under the user's gate (the detail
+    keeps the bound it exceeded). Checks in other units and NaN errors are untouched."""
+    if (fail_above_db is None or check.passed is not False or check.unit != "dB"
+            or check.error is None or not check.error <= fail_above_db):
+        return check
+    return replace(check, passed=True, tolerance=fail_above_db,
+                   detail=f"{check.detail}; error {check.error:.3g} dB exceeds the rounding "
+                   f"bound {check.tolerance:.3g} dB but is within --fail-above-db "
+                   f"{fail_above_db:g}")
 
 
 def not_applicable(name: str, why: str) -> CheckResult:
@@ -65,6 +83,27 @@ class Measurement:
     @property
     def loudness(self) -> float:
         return loudness_of_output(self.output)
+
+
+def output_level(m: Measurement, label: str = "") -> CheckResult:
+    """The output is finite and not silent: every level check needs a finite, nonzero RMS.
+
+    A NaN/Inf output or an all-zero one is a failed model, never an n/a."""
+    name = f"output_level{label}"
+    y = m.output.detach().double()
+    bad = torch.nonzero(~torch.isfinite(y).reshape(-1))
+    if bad.numel():
+        first = int(bad[0])
+        value = float(y.reshape(-1)[first])
+        return CheckResult(name, False, None, None, None, None,
+                           f"the output is not finite: sample {first} is {value} "
+                           f"({bad.numel()} non-finite samples)")
+    level = rms(y)
+    if level == 0.0:
+        return CheckResult(name, False, None, None, None, None,
+                           "the output is silent (all zeros): it has no level to measure")
+    return CheckResult(name, True, loudness_of_output(y), None, None, None,
+                       "the output is finite and not silent (measured: its loudness)", "dB")
 
 
 def measure(net: NamModule, signal: np.ndarray, with_gain: bool) -> Measurement:
@@ -90,7 +129,7 @@ def loudness_shift(before: Measurement, after: Measurement, scale: float,
     # matters in float64 for large levels: |L| * eps64 for each side.
     tol = scale_tolerance_db(dtype) + (abs(l0) + abs(l1) + abs(expected)) * eps(torch.float64)
     return result("loudness_shift", l1 - l0, expected, tol,
-                   f"measured loudness after - before vs 20*log10({scale:g})")
+                  f"measured loudness after - before vs 20*log10({scale:g})", "dB")
 
 
 def linearity(model: NamModel, before: Measurement, after: Measurement, scale: float,
@@ -109,7 +148,7 @@ def linearity(model: NamModel, before: Measurement, after: Measurement, scale: f
         detail = (f"output does not scale by {scale:g} ({why}); measured shift {shift:+.4f} dB "
                   f"vs closed form {closed_form_shift_db(scale):+.4f} dB: the closed form does "
                   "not hold for this model")
-    return CheckResult("linearity", passed, err, 0.0, err, tol, detail)
+    return CheckResult("linearity", passed, err, 0.0, err, tol, detail, "peak-relative")
 
 
 def metadata_shift(before: NamModel, after: NamModel, scale: float) -> CheckResult:
@@ -122,7 +161,7 @@ def metadata_shift(before: NamModel, after: NamModel, scale: float) -> CheckResu
     size = abs(before.loudness) + abs(after.loudness)
     tol = STORED_REL * size + size * eps(torch.float64)
     return result("metadata_shift", measured, closed_form_shift_db(scale), tol,
-                   "stored loudness after - before vs 20*log10(scale)")
+                  "stored loudness after - before vs 20*log10(scale)", "dB")
 
 
 def metadata_loudness(model: NamModel, m: Measurement, standard_input: bool,
@@ -138,28 +177,49 @@ def metadata_loudness(model: NamModel, m: Measurement, standard_input: bool,
     if not standard_input:
         return not_applicable(name, "the signal is not NAM's standard loudness input "
                                     "(pass --signal loudness_input.wav)")
-    if rms(m.output) == 0:
-        return not_applicable(name, "the model's output is silent")
+    if not output_level(m).passed:
+        return CheckResult(name, False, None, model.loudness, None, None,
+                           f"stored loudness {model.loudness:g} dB, but "
+                           f"{output_level(m).detail}")
+    tol = stored_loudness_tolerance(model, m, dtype, model.loudness)
+    return result(name, m.loudness, model.loudness, tol,
+                  "stored metadata.loudness vs measured on the standard input", "dB")
+
+
+def stored_loudness_tolerance(model: NamModel, m: Measurement, dtype: torch.dtype,
+                              stored: float) -> float:
+    """dB tolerance between a stored loudness and ours: the exporter measured in float32
+    with its own forward, we with ours; the outputs may differ by forward_tolerance(float32,
+    both rounding) of the peak, i.e. that times peak/rms relative to the RMS, plus the
+    float32 rounding of the stored number."""
     rel = forward_tolerance(model, torch.float32, implementations=2) * crest_factor(m.output)
     if dtype == torch.float64:
         rel /= 2  # our side is exact to float64 precision
-    tol = DB_PER_REL * rel + STORED_REL * abs(model.loudness)
-    return result(name, m.loudness, model.loudness, tol,
-                   "stored metadata.loudness vs measured on the standard input")
+    return DB_PER_REL * rel + STORED_REL * abs(stored)
 
 
 def head_scale_tail(model: NamModel) -> CheckResult:
     """config.head_scale vs weights[-1] (the runtime uses the tail)."""
     if model.submodels:
-        bad = [i for i, s in enumerate(model.submodels) if head_scale_tail(s.model).passed is False]
-        detail = f"submodels disagreeing: {bad}" if bad else "every submodel agrees"
-        return CheckResult("head_scale_tail", not bad, None, None, None, None, detail)
+        results = [head_scale_tail(s.model) for s in model.submodels]
+        bad = [i for i, r in enumerate(results) if r.passed is False]
+        none = [i for i, r in enumerate(results) if r.passed is None]
+        if bad:
+            return CheckResult("head_scale_tail", False, None, None, None, None,
+                               f"submodels disagreeing: {bad}")
+        if len(none) == len(results):
+            return not_applicable("head_scale_tail", "no submodel has a head_scale")
+        detail = f"every submodel with a head_scale agrees ({len(results) - len(none)})"
+        if none:
+            kinds = ", ".join(f"{i} ({model.submodels[i].model.architecture})" for i in none)
+            detail += f"; submodels without one: {kinds}"
+        return CheckResult("head_scale_tail", True, None, None, None, None, detail)
     if model.head_scale is None or model.head_scale_config is None:
         return not_applicable("head_scale_tail", f"{model.architecture} has no head_scale")
     tail, cfg = model.head_scale, model.head_scale_config
     tol = HEAD_SCALE_REL_TOL * max(abs(tail), abs(cfg))  # float32 rounding of the tail
     return result("head_scale_tail", tail, cfg, tol,
-                   "weights[-1] (what plugins run) vs config.head_scale")
+                  "weights[-1] (what plugins run) vs config.head_scale", "linear gain")
 
 
 def gain_invariant(before: Measurement, after: Measurement, dtype: torch.dtype) -> CheckResult:
@@ -173,7 +233,8 @@ def gain_invariant(before: Measurement, after: Measurement, dtype: torch.dtype) 
     top = before.levels[-1]
     factor = 2 * sum(before.levels) / (len(before.levels) * top) if top > 0 else 2.0
     tol = factor * 2 * 4 * eps(dtype)
-    return result("gain_invariant", g1, g0, tol, "measured gain after vs before the hook")
+    return result("gain_invariant", g1, g0, tol, "measured gain after vs before the hook",
+                  "gain (0..1)")
 
 
 def metadata_gain_kept(before: NamModel, after: NamModel) -> CheckResult:
@@ -183,7 +244,7 @@ def metadata_gain_kept(before: NamModel, after: NamModel) -> CheckResult:
         return CheckResult("metadata_gain_kept", False, None, before.gain, None, 0.0,
                            "the hook removed metadata.gain")
     return result("metadata_gain_kept", after.gain, before.gain, 0.0,
-                   "stored gain after vs before (the hook must leave it)")
+                  "stored gain after vs before (the hook must leave it)", "gain (0..1)")
 
 
 def container_metadata(model: NamModel) -> CheckResult:
@@ -201,4 +262,26 @@ def container_metadata(model: NamModel) -> CheckResult:
     if model.loudness is not None and top.loudness is not None:
         err = abs(model.loudness - top.loudness)
     return CheckResult("container_metadata", not problems, model.loudness, top.loudness, err,
-                       0.0, detail)
+                       0.0, detail, "dB")
+
+
+def normalised_level_error(container: NamModel, index: int, lo: float, hi: float,
+                           m: Measurement, standard_input: bool) -> CheckResult:
+    """A host normalises with the container's one `metadata.loudness`, whatever submodel
+    plays: the level it sets is off by (measured loudness of the submodel playing at slim
+    values in [lo, hi]) - (container loudness), in dB. Tolerance: metadata_loudness's."""
+    closed = "]" if hi == 1.0 else ")"
+    name = f"normalised_level_error[slim {lo:g}..{hi:g}{closed}]"
+    if container.loudness is None:
+        return not_applicable(name, "the container stores no metadata.loudness")
+    if not standard_input:
+        return not_applicable(name, "the signal is not NAM's standard loudness input")
+    level = output_level(m)
+    if not level.passed:
+        return CheckResult(name, False, None, container.loudness, None, None,
+                           f"submodel {index}: {level.detail}", "dB")
+    sub = container.submodels[index].model
+    tol = stored_loudness_tolerance(sub, m, torch.float32, container.loudness)
+    return result(name, m.loudness, container.loudness, tol,
+                  f"submodel {index} plays here: its measured loudness vs the container's "
+                  "stored loudness, which hosts normalise with", "dB")

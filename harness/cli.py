@@ -1,24 +1,34 @@
-"""The `namcheck` command line. Exit codes: 0 ok, 1 a check failed, 2 bad input."""
+"""The `namcheck` command line: parses arguments, checks them before any work, and maps
+outcomes to exit codes (harness/errors.py). The commands' logic lives in their modules.
+
+One rule, enforced in `main`: a bad file, signal, argument, path, permission or
+environment prints one line on stderr and exits 2; never a traceback or a usage dump.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Sequence
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
 
-from namcheck.harness.bench import (
-    SpeedRow,
-    format_rows,
-    matmul_peak_gflops,
-    offline_rtf,
-    stream_rtf,
+from namcheck.harness import bench as bench_module
+from namcheck.harness.audit import run_audit
+from namcheck.harness.errors import (
+    BAD_INPUT_ERRORS,
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    BadInputError,
 )
 from namcheck.harness.hooks import (
     HookRefusedError,
@@ -27,51 +37,165 @@ from namcheck.harness.hooks import (
     upstream_available,
 )
 from namcheck.harness.inspect_report import describe, format_text
-from namcheck.harness.report import format_table, json_document, write_json
+from namcheck.harness.outputs import check_output
+from namcheck.harness.report import exit_code, format_table, json_document, write_json
 from namcheck.harness.verify import (
     ModelReport,
     Options,
     Signal,
-    audit_model,
+    guarded,
     standard_input_path,
     verify_model,
 )
-from namcheck.models import NamFileError, load, read_nam, write_nam
+from namcheck.models import load, read_nam, write_nam
 from namcheck.models.examples import builtin_model
-from namcheck.models.layout import flops_per_sample
+from namcheck.models.limits import MIB, OPTION, set_limits, with_overrides
 from namcheck.models.nam_file import NamModel
-from namcheck.signals.generate import default_signal
-from namcheck.signals.wav import SignalError, read_mono, write_mono
+from namcheck.signals.wav import output_format, read_mono, write_mono
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
-class BadInputError(Exception):
-    """Reported as one line on stderr, exit 2."""
+def package_version() -> str:
+    try:
+        return version("namcheck")
+    except PackageNotFoundError:  # running from a source tree
+        return "0+unknown"
+
+
+# --------------------------------------------------------------------------- argument checks
 
 
 def _device(name: str) -> str:
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise BadInputError(f"--device {name}: CUDA is not available on this machine")
+    """A device torch can use here, or one line saying why not (before any work)."""
+    try:
+        device = torch.device(name)
+    except (RuntimeError, ValueError):
+        raise BadInputError(f"--device {name}: unknown device (expected cpu or cuda[:N])"
+                            ) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BadInputError(f"--device {name}: CUDA is not available on this machine")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise BadInputError(f"--device {name}: this machine has "
+                                f"{torch.cuda.device_count()} CUDA device(s)")
+    elif device.type != "cpu":
+        raise BadInputError(f"--device {name}: namcheck runs on cpu or cuda, not {device.type}")
     return name
 
 
-def cmd_inspect(args: argparse.Namespace) -> int:
-    models = [read_nam(p) for p in args.models] if args.models else [builtin_model()]
-    infos = []
-    for model in models:
-        infos.append(describe(model))
-        if not args.json:
-            if len(models) > 1 or not args.models:
-                print(f"== {model.source}")
-            print(format_text(infos[-1]))
+def _finite(flag: str, value: float, low: float | None = None, high: float | None = None,
+            low_open: bool = False) -> float:
+    ok = math.isfinite(value) and (low is None or (value > low if low_open else value >= low))
+    ok = ok and (high is None or value <= high)
+    if not ok:
+        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
+        hi = "" if high is None else f"<= {high:g}"
+        raise BadInputError(f"{flag} {value:g}: expected a finite number {lo}"
+                            f"{' and ' if lo and hi else ''}{hi}")
+    return value
+
+
+def _positive_int(flag: str, value: int, high: int | None = None) -> int:
+    if value < 1 or (high is not None and value > high):
+        bound = f" and <= {high}" if high is not None else ""
+        raise BadInputError(f"{flag} {value}: expected an integer >= 1{bound}")
+    return value
+
+
+def _apply_limits(args: argparse.Namespace) -> None:
+    mb = getattr(args, "max_file_mb", None)
+    overrides: dict[str, Any] = {
+        name: getattr(args, name, None) for name in OPTION if name != "max_file_bytes"}
+    overrides["max_file_bytes"] = None if mb is None else int(_finite(
+        "--max-file-mb", mb, 0, low_open=True) * MIB)
+    for name in ("max_nesting", "max_receptive_field", "max_parameters", "max_layers"):
+        if overrides[name] is not None:
+            _positive_int(OPTION[name], overrides[name])
+    if overrides["max_signal_seconds"] is not None:
+        _finite("--max-signal-seconds", overrides["max_signal_seconds"], 0, low_open=True)
+    set_limits(with_overrides(**overrides))
+
+
+def _expand(paths: Sequence[Path]) -> list[Path]:
+    """Files as given, folders as every `.nam` below them (sorted)."""
+    files: list[Path] = []
+    for root in paths:
+        if root.is_dir():
+            found = sorted(root.rglob("*.nam"))
+            if not found:
+                raise BadInputError(f"{root}: no .nam files in this folder")
+            files.extend(found)
+        else:
+            files.append(root)  # a missing file becomes its own error entry
+    return files
+
+
+def _signal(args: argparse.Namespace) -> Signal:
+    """--signal, else NAM's standard input from an installed nam, else the built-in one."""
+    if args.signal:
+        return Signal.from_wav(args.signal)
+    path = standard_input_path()
+    return Signal.from_wav(path) if path else Signal.default()
+
+
+def _options(args: argparse.Namespace) -> Options:
+    slim = getattr(args, "slim", None)
+    if slim is not None:
+        _finite("--slim", slim, 0.0, 1.0)
+    gate = getattr(args, "fail_above_db", None)
+    if gate is not None:
+        _finite("--fail-above-db", gate, 0.0)
+    return Options(DTYPES[args.dtype], _device(args.device), slim, not args.no_gain, gate)
+
+
+def _json_target(args: argparse.Namespace, inputs: Sequence[Path]) -> None:
     if args.json:
-        print(json.dumps(infos[0] if len(infos) == 1 else infos, indent=2))
-    return EXIT_OK
+        check_output(args.json, [*inputs, *([args.signal] if args.signal else [])], "--json")
+
+
+def _tables(args: argparse.Namespace) -> Callable[[str], None]:
+    """Where the text goes: stdout, or stderr when `--json -` owns stdout."""
+    to_stderr = getattr(args, "json", None) == "-"
+    return lambda text: print(text, file=sys.stderr if to_stderr else sys.stdout, flush=True)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    from namcheck.harness.divergence import runtime_divergences
+
+    paths = _expand(args.models) if args.models else []
+    infos: list[dict[str, Any]] = []
+    code = EXIT_OK
+    for path in paths or [None]:
+        try:
+            model = read_nam(path) if path else builtin_model()
+        except BAD_INPUT_ERRORS as exc:
+            code = EXIT_BAD_INPUT
+            infos.append({"path": str(path), "error": str(exc)})
+            print(f"namcheck: {exc}", file=sys.stderr)
+            continue
+        info = describe(model)
+        info["warnings"] += [str(d) for d in runtime_divergences(model)]
+        infos.append(info)
+        if not args.json:
+            print(f"== {model.source}")
+            print(format_text(info))
+    if args.json:
+        print(json.dumps(infos, indent=2))
+    return code
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    if args.block is not None:
+        _positive_int("--block", args.block)
+    output_format(args.output)
+    check_output(args.output, [args.model, args.input], "OUT")
+    device = _device(args.device)
+    if args.slim is not None:
+        _finite("--slim", args.slim, 0.0, 1.0)
     model: NamModel = read_nam(args.model)
     samples, rate = read_mono(args.input)
     if model.sample_rate is not None and rate != model.sample_rate:
@@ -79,232 +203,217 @@ def cmd_render(args: argparse.Namespace) -> int:
             f"{args.input}: sample rate {rate} Hz differs from the model's "
             f"{model.sample_rate:g} Hz ({args.model})"
         )
-    if args.slim is not None and not 0.0 <= args.slim <= 1.0:
-        raise BadInputError(f"--slim {args.slim}: expected a value in [0, 1]")
-    net = load(model, dtype=DTYPES[args.dtype], device=_device(args.device), slim=args.slim)
+    net = load(model, dtype=DTYPES[args.dtype], device=device, slim=args.slim)
+    if net.out_channels != 1:
+        raise BadInputError(f"{args.model}: the model has {net.out_channels} outputs; "
+                            "render writes mono")
     x = torch.from_numpy(samples)
     if args.block:
         stream = net.stream()
-        blocks = [stream.process(x[i : i + args.block]) for i in range(0, len(x), args.block)]
-        y = torch.cat(blocks) if blocks else x[:0]
+        y = torch.cat([stream.process(x[i : i + args.block])
+                       for i in range(0, len(x), args.block)])
     else:
         y = net(x)
-    if y.dim() != 1:
-        raise BadInputError(f"{args.model}: the model has {y.shape[0]} outputs; render writes mono")
     out = y.detach().cpu().numpy().astype(np.float64)
-    write_mono(args.output, out, rate)
-    peak = float(np.max(np.abs(out))) if out.size else 0.0
-    print(f"{args.output}: {out.size} samples at {rate} Hz, peak {peak:.6g}")
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:
+        print(f"namcheck: {args.model}: the output is not finite (sample {bad[0]} is "
+              f"{out[bad[0]]}, {bad.size} non-finite samples); {args.output} not written",
+              file=sys.stderr)
+        return EXIT_FAILED
+    clipped = write_mono(args.output, out, rate)
+    peak = float(np.max(np.abs(out)))
+    note = f"; {clipped} samples clipped to [-1, 1] by the integer format" if clipped else ""
+    print(f"{args.output}: {out.size} samples at {rate} Hz, peak {peak:.6g}{note}")
     return EXIT_OK
-
-
-def _signal(args: argparse.Namespace, find_standard: bool = False) -> Signal:
-    """--signal, else (audit) NAM's input from an installed nam, else the built-in one."""
-    if args.signal:
-        return Signal.from_wav(args.signal)
-    path = standard_input_path() if find_standard else None
-    return Signal.from_wav(path) if path else Signal.default()
-
-
-def _options(args: argparse.Namespace) -> Options:
-    slim = getattr(args, "slim", None)
-    if slim is not None and not 0.0 <= slim <= 1.0:
-        raise BadInputError(f"--slim {slim}: expected a value in [0, 1]")
-    return Options(DTYPES[args.dtype], _device(args.device), slim, not args.no_gain)
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
     scales = args.scale or [0.5, 2.0]
-    for s in scales:
-        check_scale(s)
-    if args.hook == "upstream" and not upstream_available():
+    if args.hook == "reference":
+        for s in scales:
+            check_scale(s)
+    elif not upstream_available():
         raise BadInputError("--hook upstream: neural-amp-modeler is not installed "
                             "(pip install 'namcheck[upstream]')")
+    paths = _expand(args.models) if args.models else []
+    _json_target(args, paths)
     signal, opts = _signal(args), _options(args)
-    models = [read_nam(p) for p in args.models] if args.models else [builtin_model()]
-    print(f"signal: {signal.name}; dtype {args.dtype}, device {opts.device}, hook {args.hook}, "
-          f"scales {', '.join(f'{s:g}' for s in scales)}")
-    reports = []
-    for model in models:
-        reports.append(verify_model(model, scales, args.hook, signal, opts))
-        print(format_table(reports[-1]))
-    doc = json_document(reports, signal=signal.name, dtype=args.dtype, hook=args.hook,
-                        scales=scales)
+    show = _tables(args)
+    show(f"signal: {signal.name}; dtype {args.dtype}, device {opts.device}, hook {args.hook}, "
+         f"scales {', '.join(f'{s:g}' for s in scales)}")
+    reports: list[ModelReport] = []
+    for path in paths or [None]:
+        name = str(path) if path else "<built-in>"
+        reports.append(guarded(name, lambda p=path: verify_model(
+            read_nam(p) if p else builtin_model(), scales, args.hook, signal, opts)))
+        show(format_table(reports[-1]))
     if args.json:
-        write_json(doc, args.json)
-    return EXIT_OK if doc["passed"] else EXIT_FAILED
+        write_json(json_document(reports, command="verify", signal=signal.name,
+                                 dtype=args.dtype, hook=args.hook, scales=scales), args.json)
+    return exit_code(reports)
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
+    check_scale(args.by)
+    if not args.in_place:
+        check_output(args.output, [args.model, *([args.signal] if args.signal else [])], "-o")
+    else:
+        check_output(args.output, [], "-o")
     model = read_nam(args.model)
-    if Path(args.output).resolve() == Path(args.model).resolve() and not args.in_place:
-        raise BadInputError(f"-o {args.output} is the input file; add --in-place to overwrite")
     scaled = scale_output(model, args.by, force=args.force)
-    write_nam(scaled, args.output)
-    if read_nam(args.output).data != scaled.data:
-        raise BadInputError(f"{args.output}: the file read back differs from what was written")
-    print(f"wrote {args.output}: head_scale x {args.by:g}, loudness "
-          f"{model.loudness} -> {scaled.loudness}")
-    # The written file is exactly the hooked model, so verifying the hook verifies the file.
-    report = verify_model(model, [args.by], "reference", _signal(args), _options(args))
+    signal, opts = _signal(args), _options(args)
+    # Verified in memory first: the file written is exactly this hooked model.
+    report = verify_model(model, [args.by], "reference", signal, opts)
     report.path = str(args.output)
+    write_nam(scaled, args.output)
+    print(f"wrote {args.output}: {_scaled_summary(model, scaled, args.by)}")
     print(format_table(report))
-    return EXIT_OK if report.passed else EXIT_FAILED
+    return exit_code([report])
+
+
+def _scaled_summary(before: NamModel, after: NamModel, scale: float) -> str:
+    def db(value: float | None) -> str:
+        return "none stored" if value is None else f"{value:.4f} dB"
+
+    parts = [f"scale x{scale:g}"]
+    if after.head_scale is not None and before.head_scale is not None:
+        parts.append(f"head_scale {before.head_scale:.6g} -> {after.head_scale:.6g}")
+    parts.append(f"loudness {db(before.loudness)} -> {db(after.loudness)}")
+    return ", ".join(parts)
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
-    files: list[Path] = []
-    for root in args.paths:
-        if root.is_dir():
-            files.extend(sorted(root.rglob("*.nam")))
-        elif root.exists():
-            files.append(root)
-        else:
-            raise BadInputError(f"{root}: no such file or folder")
-    if not files:
-        raise BadInputError(f"no .nam files under {', '.join(map(str, args.paths))}")
-    signal, opts = _signal(args, find_standard=True), _options(args)
-    print(f"signal: {signal.name}; {len(files)} files")
-    reports = run_audit(files, signal, opts, args.workers)
-    for report in reports:
-        print(format_table(report))
-    bad = sum(not r.passed for r in reports)
-    print(f"audit: {len(reports)} files, {len(reports) - bad} passed, {bad} with findings")
-    if args.json:
-        write_json(json_document(reports, signal=signal.name, dtype=args.dtype), args.json)
-    return EXIT_OK if bad == 0 else EXIT_FAILED
+    files = _expand(args.paths)
+    _positive_int("--workers", args.workers, 64)
+    _json_target(args, files)
+    signal, opts = _signal(args), _options(args)
+    show = _tables(args)
+    show(f"signal: {signal.name}; {len(files)} files")
+    live = sys.stderr.isatty() or bool(os.environ.get("NAMCHECK_PROGRESS"))
 
+    def progress(done: int, total: int, report: ModelReport) -> None:
+        if live:
+            print(f"\r[{done}/{total}] {report.path}"[:120].ljust(120), end="", file=sys.stderr)
 
-def run_audit(files: list[Path], signal: Signal, opts: Options, workers: int
-              ) -> list[ModelReport]:
-    """Audit files (in parallel processes if workers > 1), a progress line on stderr."""
-    reports: list[ModelReport | None] = [None] * len(files)
-
-    def progress(done: int, path: Path) -> None:
-        if sys.stderr.isatty() or os.environ.get("NAMCHECK_PROGRESS"):
-            print(f"\r[{done}/{len(files)}] {path}"[:120].ljust(120), end="", file=sys.stderr)
-
-    if workers <= 1:
-        for i, path in enumerate(files):
-            reports[i] = audit_model(path, signal, opts)
-            progress(i + 1, path)
-    else:
-        with ProcessPoolExecutor(workers, initializer=torch.set_num_threads,
-                                 initargs=(1,)) as pool:
-            futures = {pool.submit(audit_model, p, signal, opts): i for i, p in enumerate(files)}
-            for done, future in enumerate(as_completed(futures), 1):
-                i = futures[future]
-                try:
-                    reports[i] = future.result()
-                except Exception as exc:  # one bad file never stops the audit
-                    reports[i] = ModelReport(str(files[i]), None, error=f"{files[i]}: {exc}")
-                progress(done, files[i])
-    if sys.stderr.isatty() or os.environ.get("NAMCHECK_PROGRESS"):
+    reports = run_audit(files, signal, opts, args.workers, progress)
+    if live:
         print(file=sys.stderr)
-    return [r for r in reports if r is not None]
+    for report in reports:
+        show(format_table(report))
+    counts = {s: sum(r.status == s for r in reports) for s in
+              ("passed", "failed", "not_verified", "error")}
+    show(f"audit: {len(reports)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
+    if args.json:
+        write_json(json_document(reports, command="audit", signal=signal.name,
+                                 dtype=args.dtype), args.json)
+    return exit_code(reports)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    if args.threads < 1 or args.block < 1:
-        raise BadInputError("--threads and --block must be >= 1")
-    torch.set_num_threads(args.threads)
-    device, dtype = _device(args.device), DTYPES[args.dtype]
+    _positive_int("--threads", args.threads, os.cpu_count() or 1)
+    _positive_int("--repeats", args.repeats, 1000)
+    _finite("--seconds", args.seconds, 0.0, 600.0, low_open=True)
+    device = _device(args.device)
     model = read_nam(args.model) if args.model else builtin_model()
-    rate = model.sample_rate or 48000.0
-    n = int(rate * args.seconds)
-    reps = -(-n // int(rate))  # whole default signals to cover the requested length
-    x = torch.from_numpy(default_signal(int(rate))).repeat(reps)[:n].to(device, dtype)
-    net = load(model, dtype=dtype, device=device)
-    flops = flops_per_sample(model)
-    peak = matmul_peak_gflops(device, torch.float32)
-    off = offline_rtf(net, x, rate, device, args.repeats)
-    stream = stream_rtf(net, x, args.block, rate, device, max(1, args.repeats // 2))
-    gflops = flops * rate * off / 1e9
-    rows = [SpeedRow("namcheck (reference)", off, stream, gflops, 100 * gflops / peak)]
-    if args.compile:
-        fast = stream_rtf(net, x, args.block, rate, device, max(1, args.repeats // 2), True)
-        rows.append(SpeedRow("namcheck stream(compile)", None, fast, flops * rate * fast / 1e9,
-                             100 * flops * rate * fast / 1e9 / peak,
-                             "torch.compile per block (compile time not counted)"))
-    if args.upstream:
-        rows.append(upstream_row(model, x, rate, device, dtype, args.repeats, flops, peak))
-    header = (f"model: {model.source} ({model.architecture}, {flops} FLOP/sample); "
-              f"{x.shape[-1] / rate:g} s at {rate:g} Hz; {args.dtype} on {device}, "
-              f"{args.threads} thread(s); stream block {args.block}; float32 matmul peak "
-              f"{peak:.1f} GFLOP/s; torch {torch.__version__}")
-    print(format_rows(rows, header))
+    samples = int((model.sample_rate or 48000.0) * args.seconds)
+    _positive_int("--block", args.block, max(1, samples))
+    print(bench_module.bench(model, dtype=DTYPES[args.dtype], device=device,
+                             threads=args.threads, block=args.block, seconds=args.seconds,
+                             repeats=args.repeats, compile=args.compile,
+                             upstream=args.upstream))
     return EXIT_OK
 
 
-def upstream_row(model: NamModel, x: torch.Tensor, rate: float, device: str,
-                 dtype: torch.dtype, repeats: int, flops: int, peak: float) -> SpeedRow:
-    """Upstream nam's own forward on the same file (pad_start: zero history, like ours)."""
-    try:
-        from nam.models import init_from_nam  # type: ignore[import-not-found]
+# --------------------------------------------------------------------------- the parser
 
-        up = init_from_nam(model.to_dict()).to(device=device, dtype=dtype).eval()
-    except Exception as exc:
-        return SpeedRow("upstream nam", None, None, None, None,
-                        f"n/a: {type(exc).__name__}: {exc}"[:120])
 
-    def run(signal: torch.Tensor) -> torch.Tensor:
-        with torch.no_grad():
-            return up(signal, pad_start=True)
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: 'namcheck verify: --scale: invalid float value'."""
 
-    off = offline_rtf(run, x, rate, device, repeats)
-    gflops = flops * rate * off / 1e9
-    return SpeedRow("upstream nam", off, None, gflops, 100 * gflops / peak,
-                    "no streaming API upstream")
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(EXIT_BAD_INPUT)
 
 
 def _add_device_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
+                   help="forward precision (default float32, as plugins run)")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+
+
+def _add_limit_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("limits (checked before anything large is allocated; "
+                             "see models/limits.py)")
+    g.add_argument("--max-file-mb", type=float, metavar="MB", help="largest .nam file (64)")
+    g.add_argument("--max-nesting", type=int, metavar="N",
+                   help="deepest nesting of containers / condition DSPs (16)")
+    g.add_argument("--max-receptive-field", type=int, metavar="SAMPLES",
+                   help="largest receptive field (1048576)")
+    g.add_argument("--max-parameters", type=int, metavar="N", help="most weights (16777216)")
+    g.add_argument("--max-layers", type=int, metavar="N",
+                   help="most layers (dilations) in a model (4096)")
+    g.add_argument("--max-signal-seconds", type=float, metavar="S",
+                   help="longest input signal (3600)")
 
 
 def _add_run_options(p: argparse.ArgumentParser, slim: bool = True) -> None:
     p.add_argument("--signal", type=Path, metavar="WAV",
                    help="mono WAV at the model's rate, treated as NAM's standard loudness "
-                   "input (stored loudness is compared against it); default: a built-in "
-                   "generated signal, against which stored loudness is not compared")
+                   "input (stored loudness is compared against it); default: the copy in an "
+                   "installed neural-amp-modeler, else a built-in generated signal, against "
+                   "which stored loudness is not compared")
     _add_device_options(p)
     if slim:
         p.add_argument("--slim", type=float, default=None,
                        help="slim value in [0, 1] for slimmable models; default full size")
     p.add_argument("--no-gain", action="store_true",
                    help="skip the gain heuristic (11 extra forwards per model)")
+    p.add_argument("--fail-above-db", type=float, metavar="X",
+                   help="level checks (unit dB) fail only when their error exceeds X dB "
+                   "(default: any error beyond the derived rounding bound fails)")
+    _add_limit_options(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="namcheck",
         description="Verify Neural Amp Modeler (.nam) models by running them: an independent "
         "reference forward pass (float32/float64, CPU/CUDA) that follows the C++ runtime.",
-        epilog="Exit codes: 0 success, 1 a check failed, 2 bad input (one line on stderr).",
+        epilog="Exit codes: 0 all passed, 1 a check failed, 2 bad input (one line on stderr), "
+        "3 nothing failed but something could not be verified, 4 internal error.",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parser.add_argument("--version", action="version", version=f"namcheck {package_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
+                                parser_class=_Parser)
 
     p = sub.add_parser("inspect", help="show what a .nam file holds and validate it",
-                       description="Validate .nam files and print architecture, version, "
-                       "sample rate, parameter count, receptive field, head_scale (config and "
-                       "weights tail), loudness/gain metadata, and each container submodel. "
-                       "With no file, inspects the built-in example model.")
+                       description="Validate .nam files (or every .nam in a folder) and "
+                       "print architecture, version, sample rate, parameter count, receptive "
+                       "field, head_scale (config and weights tail), loudness/gain metadata, "
+                       "each container submodel, and warnings (features the runtime and "
+                       "upstream's PyTorch play differently). With no file, inspects the "
+                       "built-in example model. --json prints a list.")
     p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam")
-    p.add_argument("--json", action="store_true", help="print JSON instead of text")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of text")
+    _add_limit_options(p)
     p.set_defaults(func=cmd_inspect)
 
-    p = sub.add_parser("render", help="run a model over a mono WAV file",
-                       description="Run MODEL over IN.wav (mono, at the model's sample rate) "
-                       "with zero history before the first sample, and write a float32 WAV.")
+    p = sub.add_parser("render", help="run a model over a mono audio file",
+                       description="Run MODEL over IN (mono, at the model's sample rate) "
+                       "with zero history before the first sample, and write OUT atomically "
+                       "(format from the extension: .wav float32, .flac 24-bit, ...). A "
+                       "non-finite output is refused (exit 1, nothing written).")
     p.add_argument("model", type=Path, metavar="MODEL.nam")
     p.add_argument("input", type=Path, metavar="IN.wav")
     p.add_argument("output", type=Path, metavar="OUT.wav")
     p.add_argument("--slim", type=float, default=None,
                    help="slim value in [0, 1] (slimmable WaveNet / container); default full size")
     _add_device_options(p)
-    p.add_argument("--block", type=int, default=0, metavar="N",
-                   help="process in streaming blocks of N samples, as a plugin does "
+    p.add_argument("--block", type=int, default=None, metavar="N",
+                   help="process in streaming blocks of N >= 1 samples, as a plugin does "
                    "(default: offline, all at once)")
+    _add_limit_options(p)
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("verify", help="prove an output-scaling hook's claims by measurement",
@@ -312,21 +421,24 @@ def build_parser() -> argparse.ArgumentParser:
                        "running the model: the measured loudness shift equals 20*log10(s), the "
                        "output scales exactly (linearity), stored loudness moved by the closed "
                        "form, gain is unchanged, head_scale config agrees with weights[-1], and "
-                       "container metadata follows its top submodel. With no model, verifies "
-                       "the built-in model. Exit 0 all pass, 1 a check failed, 2 bad input.")
+                       "container metadata follows its top submodel. Folders are searched for "
+                       ".nam files; a bad file is reported and the rest still verified. With "
+                       "no model, verifies the built-in model.")
     p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam")
     p.add_argument("--scale", type=float, action="append", metavar="S",
-                   help="scale to apply (repeatable; default 0.5 and 2)")
+                   help="scale to apply (repeatable; default 0.5 and 2). The reference hook "
+                   "refuses s <= 0, NaN and Inf; upstream's hook is given any value")
     p.add_argument("--hook", choices=["reference", "upstream"], default="reference",
                    help="namcheck's reference hook, or upstream's _ScaleOutputHook "
                    "(needs the 'upstream' extra)")
-    p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout)")
+    p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     _add_run_options(p)
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("scale", help="apply the reference hook to a file, then verify it",
+    p = sub.add_parser("scale", help="apply the reference hook to a file, verify, write",
                        description="Scale MODEL's output by S (head_scale and weights[-1], "
-                       "loudness + 20*log10(S)), write OUT atomically, then verify the result.")
+                       "loudness + 20*log10(S)), verify the result by measurement, then write "
+                       "OUT atomically.")
     p.add_argument("model", type=Path, metavar="MODEL.nam")
     p.add_argument("--by", type=float, required=True, metavar="S")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.nam")
@@ -337,13 +449,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_scale, slim=None)
 
     p = sub.add_parser("audit", help="check existing .nam files as they are",
-                       description="For every .nam under the paths: stored vs measured "
-                       "loudness and gain (on NAM's standard input: --signal, or found in an "
-                       "installed neural-amp-modeler), head_scale config vs weights[-1], "
-                       "container metadata vs its top submodel. A bad file is reported, never "
-                       "stops the audit.")
+                       description="For every .nam under the paths: the output is finite and "
+                       "audible, stored vs measured loudness and gain (on NAM's standard "
+                       "input: --signal, or found in an installed neural-amp-modeler), "
+                       "head_scale config vs weights[-1], container metadata vs its top "
+                       "submodel, and the level a host sets at each slim. A bad file is "
+                       "reported, never stops the audit.")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout)")
+    p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="parallel processes (default 1)")
     _add_run_options(p, slim=False)
@@ -358,15 +471,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", nargs="?", type=Path, metavar="MODEL.nam",
                    help="default: the built-in model")
     _add_device_options(p)
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--block", type=int, default=64, metavar="N")
-    p.add_argument("--seconds", type=float, default=1.0, help="audio length (default 1)")
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads (default 1: compare ratios on a pinned core)")
+    p.add_argument("--block", type=int, default=64, metavar="N",
+                   help="streaming block size in samples (default 64)")
+    p.add_argument("--seconds", type=float, default=1.0,
+                   help="audio length in seconds, in (0, 600] (default 1)")
+    p.add_argument("--repeats", type=int, default=5,
+                   help="timed runs per measurement; the median is reported (default 5)")
     p.add_argument("--compile", action="store_true",
                    help="add a row for streaming through torch.compile (compiles for tens of "
                    "seconds first)")
     p.add_argument("--upstream", action="store_true",
                    help="add a row for upstream nam's forward (needs the 'upstream' extra)")
+    _add_limit_options(p)
     p.set_defaults(func=cmd_bench)
     return parser
 
@@ -375,10 +493,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        _apply_limits(args)
         return int(args.func(args))
-    except (NamFileError, SignalError, BadInputError, HookRefusedError) as exc:
+    except (*BAD_INPUT_ERRORS, HookRefusedError) as exc:
         print(f"namcheck: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except MemoryError:
+        print(f"namcheck {args.command}: out of memory (see the limit options in --help)",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("namcheck: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("NAMCHECK_DEBUG"):
+            raise
+        print(f"namcheck {args.command}: internal error: {type(exc).__name__}: {exc} "
+              "(NAMCHECK_DEBUG=1 shows the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

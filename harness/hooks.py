@@ -91,11 +91,54 @@ def upstream_available() -> bool:
     return True
 
 
-def upstream_scale_output(model: NamModel | dict[str, Any] | str, scale: float) -> NamModel:
-    """Upstream's `Dataset._ScaleOutputHook` applied to a copy of the model's JSON.
+def changed_paths(before: Any, after: Any, path: str = "", limit: int = 12) -> list[str]:
+    """'PATH: before -> after' for each JSON leaf that differs (at most `limit` entries,
+    then one 'and N more' line), for reporting what a hook changed."""
+    out: list[str] = []
+    _diff(before, after, path, out)
+    if len(out) > limit:
+        out = [*out[:limit], f"... and {len(out) - limit} more"]
+    return out
 
-    Needs the optional extra `upstream` (neural-amp-modeler). Whatever upstream writes is
-    validated by our reader, so a hook that corrupts the file is reported as such.
+
+def _diff(a: Any, b: Any, path: str, out: list[str]) -> None:
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in a:
+                out.append(f"{sub}: (absent) -> {_brief(b[key])}")
+            elif key not in b:
+                out.append(f"{sub}: {_brief(a[key])} -> (removed)")
+            else:
+                _diff(a[key], b[key], sub, out)
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
+            _diff(x, y, f"{path}[{i}]", out)
+    elif not _same(a, b):
+        out.append(f"{path or '(document)'}: {_brief(a)} -> {_brief(b)}")
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return type(a) is type(b) and a == b
+
+
+def _brief(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return f"<{type(value).__name__} of {len(value)}>"
+    return f"{value:.9g}" if isinstance(value, float) else repr(value)
+
+
+def upstream_scale_output(model: NamModel | dict[str, Any] | str, scale: float
+                          ) -> tuple[NamModel | None, list[str], str | None]:
+    """Upstream's `Dataset._ScaleOutputHook(scale).apply()` on a copy of the model's JSON,
+    taken as it is: any scale, no guard of ours.
+
+    Returns (hooked model or None, the JSON paths it changed, the problem or None). The
+    problem is upstream's exception (after which the dict may be half changed) or what our
+    reader says of the result (e.g. a non-finite weight it wrote). Needs the `upstream`
+    extra (neural-amp-modeler).
     """
     try:
         from nam.data import Dataset
@@ -107,11 +150,11 @@ def upstream_scale_output(model: NamModel | dict[str, Any] | str, scale: float) 
     try:
         result = Dataset._ScaleOutputHook(scale=scale).apply(doc)
     except Exception as exc:
-        half = "; it had already changed the model dict" if doc != nam.data else ""
-        raise HookRefusedError(
-            f"upstream hook raised {type(exc).__name__}: {exc}{half}") from None
+        problem = f"upstream's hook raised {type(exc).__name__}: {exc}"
+        return None, changed_paths(nam.data, doc), problem
     doc = result if isinstance(result, dict) else doc
+    changes = changed_paths(nam.data, doc)
     try:
-        return parse_nam(doc, source=nam.source)
+        return parse_nam(doc, source=nam.source), changes, None
     except NamFileError as exc:
-        raise HookRefusedError(f"upstream hook wrote an invalid model: {exc}") from None
+        return None, changes, f"upstream's hook wrote an invalid model: {exc.path}: {exc.message}"

@@ -1,4 +1,6 @@
-"""Run the checks on models: `verify` (a hook at several scales) and `audit` (files as-is)."""
+"""`verify`: apply an output-scaling hook at several scales and prove its claims by running
+the model. Also the pieces every command shares: the signal, the options, the per-model
+report and its status."""
 
 from __future__ import annotations
 
@@ -12,23 +14,23 @@ import numpy as np
 import torch
 
 from namcheck.harness import checks as C
+from namcheck.harness.errors import BAD_INPUT_ERRORS
 from namcheck.harness.hooks import (
     HookRefusedError,
     linearity_obstacle,
     scale_output,
     upstream_scale_output,
 )
-from namcheck.models import NamFileError, load, read_nam
+from namcheck.models import load
 from namcheck.models.nam_file import NamModel
-from namcheck.models.numerics import forward_tolerance
-from namcheck.signals.generate import DEFAULT_SIGNAL_NAME, default_signal
-from namcheck.signals.levels import crest_factor
+from namcheck.models.slimming import select_submodel, slim_intervals
+from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME, default_signal
 from namcheck.signals.wav import SignalError, read_mono
 
-HOOKS: dict[str, Callable[[NamModel, float], NamModel]] = {
-    "reference": scale_output,
-    "upstream": upstream_scale_output,
-}
+# Per-model status, from best to worst; a run's exit code follows its worst model.
+STATUSES = ("passed", "not_verified", "failed", "error")
+# Checks that are preconditions of the claims, not claims: passing them verifies nothing.
+PRECONDITIONS = ("output_level",)
 
 
 @dataclass
@@ -37,11 +39,13 @@ class Signal:
     rate: int | None
     name: str
     standard_input: bool  # may stored loudness be compared against it?
+    path: str | None = None
 
     @classmethod
     def from_wav(cls, path: str | os.PathLike[str]) -> Signal:
         samples, rate = read_mono(path)
-        return cls(samples, rate, f"{path} (treated as NAM's standard loudness input)", True)
+        return cls(samples, rate, f"{path} (treated as NAM's standard loudness input)", True,
+                   str(path))
 
     @classmethod
     def default(cls) -> Signal:
@@ -64,6 +68,7 @@ class Options:
     device: str = "cpu"
     slim: float | None = None
     with_gain: bool = True
+    fail_above_db: float | None = None  # CI gate for level checks (None: the rounding bound)
 
 
 @dataclass
@@ -72,125 +77,169 @@ class ModelReport:
     architecture: str | None
     checks: list[C.CheckResult] = field(default_factory=list)
     error: str | None = None
+    unverified: list[str] = field(default_factory=list)  # claims that could not be checked
+    warnings: list[str] = field(default_factory=list)  # findings that are no verdict
+
+    @property
+    def status(self) -> str:
+        """error (bad input), failed (a check failed), not_verified (no claim could be
+        checked, or a requested one could not), or passed (claims checked and held)."""
+        if self.error is not None:
+            return "error"
+        if any(c.passed is False for c in self.checks):
+            return "failed"
+        claims = [c for c in self.checks if not c.name.startswith(PRECONDITIONS)]
+        if self.unverified or not any(c.passed for c in claims):
+            return "not_verified"
+        return "passed"
 
     @property
     def passed(self) -> bool:
-        return self.error is None and all(c.passed is not False for c in self.checks)
+        return self.status == "passed"
 
     def to_dict(self) -> dict[str, Any]:
         d: dict[str, Any] = {"path": self.path, "architecture": self.architecture,
+                             "status": self.status, "passed": self.passed,
                              "checks": [c.to_dict() for c in self.checks],
-                             "passed": self.passed}
+                             "unverified": self.unverified, "warnings": self.warnings}
         if self.error:
             d["error"] = self.error
         return d
 
 
-def _check_rate(model: NamModel, signal: Signal) -> None:
+def guarded(path: str, work: Callable[[], ModelReport]) -> ModelReport:
+    """Run one model's work; a bad input or a crash becomes this model's `error` entry
+    (one line), never the end of the run."""
+    try:
+        return work()
+    except BAD_INPUT_ERRORS as exc:
+        return ModelReport(path, None, error=str(exc))
+    except HookRefusedError as exc:
+        return ModelReport(path, None, error=f"{path}: {exc}")
+    except MemoryError:
+        return ModelReport(path, None, error=f"{path}: out of memory")
+    except RecursionError:
+        return ModelReport(path, None, error=f"{path}: nested too deeply")
+    except Exception as exc:  # a model namcheck cannot run: report it, go on
+        return ModelReport(path, None, error=f"{path}: {type(exc).__name__}: {exc}")
+
+
+def check_rate(model: NamModel, signal: Signal) -> None:
+    """The signal's rate must be the model's (a model without a rate is played at the
+    signal's, or at 48 kHz, NAM's standard rate, for the built-in signal)."""
     if signal.rate is not None and model.sample_rate is not None and (
             signal.rate != model.sample_rate):
-        raise SignalError(f"{signal.name.split(' (')[0]}: sample rate {signal.rate} Hz differs "
-                          f"from the model's {model.sample_rate:g} Hz ({model.source})")
+        raise SignalError(f"{signal.path or signal.name}: sample rate {signal.rate} Hz "
+                          f"differs from the model's {model.sample_rate:g} Hz ({model.source})")
 
 
-def _measure(model: NamModel, signal: Signal, opts: Options, slim: float | None = None
-             ) -> C.Measurement:
+def measure(model: NamModel, signal: Signal, opts: Options, slim: float | None = None
+            ) -> C.Measurement:
     net = load(model, dtype=opts.dtype, device=opts.device, slim=slim)
     return C.measure(net, signal.samples, opts.with_gain)
+
+
+def rate_note(model: NamModel, signal: Signal) -> str | None:
+    """What rate a model without `sample_rate` was measured at (a report warning)."""
+    if model.sample_rate is not None:
+        return None
+    rate = signal.rate or DEFAULT_RATE
+    return (f"no sample_rate in the file: measured at {rate} Hz (the signal's rate; NAM's "
+            "standard input is 48 kHz)")
 
 
 def _tag(name: str, scale: float) -> str:
     return f"{name}[s={scale:g}]"
 
 
-def _retag(result: C.CheckResult, name: str) -> C.CheckResult:
-    return C.CheckResult(name, result.passed, result.measured, result.expected, result.error,
-                         result.tolerance, result.detail)
-
-
 def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Signal,
                  opts: Options) -> ModelReport:
-    """All checks of one model under `hook` at each scale."""
-    _check_rate(model, signal)
+    """All checks of one model under `hook` ('reference' or 'upstream') at each scale."""
+    check_rate(model, signal)
     report = ModelReport(model.source, model.architecture)
     out = report.checks
+    note = rate_note(model, signal)
+    if note:
+        report.warnings.append(note)
     out.append(C.head_scale_tail(model))
     if model.submodels:
         out.append(C.container_metadata(model))
-    before = _measure(model, signal, opts, opts.slim)
+    before = measure(model, signal, opts, opts.slim)
+    level = C.output_level(before)
+    out.append(level)
     out.append(C.metadata_loudness(model, before, signal.standard_input, opts.dtype))
+    if model.submodels and opts.slim is not None:
+        index, lo, hi = next(t for t in slim_intervals(model)
+                             if t[1] <= opts.slim <= t[2] and select_submodel(
+                                 model, opts.slim) == t[0])
+        out.append(C.normalised_level_error(model, index, lo, hi, before,
+                                            signal.standard_input))
+    if not level.passed:
+        report.unverified.append("the hook's level claims: the output has no finite level")
+        return _gated(report, opts)
     for s in scales:
-        forced = False
-        try:
-            hooked = HOOKS[hook](model, s)
-        except HookRefusedError as exc:
-            obstacle = linearity_obstacle(model)
-            out.append(C.CheckResult(_tag("hook", s), None, None, None, None, None,
-                                     f"not applicable: {hook} hook refused: {exc}"))
-            if obstacle is None or model.architecture != "WaveNet":
-                continue
-            hooked, forced = scale_output(model, s, force=True), True  # measure anyway
-        after = _measure(hooked, signal, opts, opts.slim)
-        shift = C.loudness_shift(before, after, s, opts.dtype)
-        out.append(_retag(shift, _tag("loudness_shift", s)))
-        out.append(_retag(C.linearity(model, before, after, s, opts.dtype), _tag("linearity", s)))
+        hooked, forced = _apply_hook(model, s, hook, report)
+        if hooked is None:
+            continue
+        after = measure(hooked, signal, opts, opts.slim)
+        out.append(C.loudness_shift(before, after, s, opts.dtype).renamed(
+            _tag("loudness_shift", s)))
+        out.append(C.linearity(model, before, after, s, opts.dtype).renamed(
+            _tag("linearity", s)))
         if opts.with_gain:
-            out.append(_retag(C.gain_invariant(before, after, opts.dtype),
-                              _tag("gain_invariant", s)))
+            out.append(C.gain_invariant(before, after, opts.dtype).renamed(
+                _tag("gain_invariant", s)))
         if forced:
             continue  # the file was scaled by us with force: its metadata claims nothing
-        out.append(_retag(C.metadata_shift(model, hooked, s), _tag("metadata_shift", s)))
-        out.append(_retag(C.metadata_loudness(hooked, after, signal.standard_input, opts.dtype),
-                          _tag("metadata_loudness", s)))
-        out.append(_retag(C.metadata_gain_kept(model, hooked), _tag("metadata_gain_kept", s)))
-        out.append(_retag(C.head_scale_tail(hooked), _tag("head_scale_tail", s)))
+        out.append(C.metadata_shift(model, hooked, s).renamed(_tag("metadata_shift", s)))
+        out.append(C.metadata_loudness(hooked, after, signal.standard_input, opts.dtype)
+                   .renamed(_tag("metadata_loudness", s)))
+        out.append(C.metadata_gain_kept(model, hooked).renamed(_tag("metadata_gain_kept", s)))
+        out.append(C.head_scale_tail(hooked).renamed(_tag("head_scale_tail", s)))
         if model.submodels:
-            out.append(_retag(C.container_metadata(hooked), _tag("container_metadata", s)))
+            out.append(C.container_metadata(hooked).renamed(_tag("container_metadata", s)))
             for i, (sub0, sub1) in enumerate(zip(model.submodels, hooked.submodels, strict=True)):
-                b = _measure(sub0.model, signal, opts)
-                a = _measure(sub1.model, signal, opts)
-                out.append(_retag(C.loudness_shift(b, a, s, opts.dtype),
-                                  _tag(f"submodel{i}.loudness_shift", s)))
-                out.append(_retag(C.metadata_shift(sub0.model, sub1.model, s),
-                                  _tag(f"submodel{i}.metadata_shift", s)))
+                if sub0.model.head_scale is None:
+                    continue
+                b = measure(sub0.model, signal, opts)
+                a = measure(sub1.model, signal, opts)
+                out.append(C.loudness_shift(b, a, s, opts.dtype).renamed(
+                    _tag(f"submodel{i}.loudness_shift", s)))
+                out.append(C.metadata_shift(sub0.model, sub1.model, s).renamed(
+                    _tag(f"submodel{i}.metadata_shift", s)))
+    return _gated(report, opts)
+
+
+def _gated(report: ModelReport, opts: Options) -> ModelReport:
+    report.checks = [C.gate_db(c, opts.fail_above_db) for c in report.checks]
     return report
 
 
-def audit_model(path: str | os.PathLike[str], signal: Signal, opts: Options) -> ModelReport:
-    """A file as it is: stored vs measured loudness and gain, head_scale, container metadata."""
-    try:
-        model = read_nam(path)
-        _check_rate(model, signal)
-    except (NamFileError, SignalError) as exc:
-        return ModelReport(str(path), None, error=str(exc))
-    report = ModelReport(str(path), model.architecture)
+def _apply_hook(model: NamModel, scale: float, hook: str, report: ModelReport
+                ) -> tuple[NamModel | None, bool]:
+    """(the hooked model or None, whether we forced it); records hook_atomic / n/a."""
     out = report.checks
-    out.append(C.head_scale_tail(model))
-    targets = [("", model)] + [(f".submodel{i}", s.model) for i, s in enumerate(model.submodels)]
-    for label, m in targets:
-        measured = _measure(m, signal, opts)
-        out.append(C.metadata_loudness(m, measured, signal.standard_input, opts.dtype, label))
-        if opts.with_gain:
-            out.append(stored_gain(m, measured, signal.standard_input, label))
-    if model.submodels:
-        out.append(C.container_metadata(model))
-    return report
-
-
-def stored_gain(model: NamModel, m: C.Measurement, standard_input: bool, label: str
-                ) -> C.CheckResult:
-    """Stored `metadata.gain` vs the heuristic measured on the standard input.
-
-    Tolerance: levels carry the float32 forward error of metadata_loudness (relative, at the
-    crest factor); the normalised gain moves by up to 2 * that relative error."""
-    name = f"metadata_gain{label}"
-    if model.gain is None:
-        return C.not_applicable(name, "no metadata.gain stored")
-    if not standard_input:
-        return C.not_applicable(name, "the signal is not NAM's standard loudness input")
-    assert m.levels is not None
-    rel = forward_tolerance(model, torch.float32, implementations=2) * crest_factor(m.output)
-    # + the float64 rounding of the stored number itself (gain is written as a Python float)
-    tol = 2 * 2 * rel + abs(model.gain) * float(torch.finfo(torch.float64).eps)
-    return C.result(name, C.gain_from_levels(m.levels), model.gain, tol,
-                     "stored metadata.gain vs measured on the standard input")
+    if hook == "upstream":
+        hooked, changes, problem = upstream_scale_output(model, scale)
+        if problem is None:
+            out.append(C.CheckResult(_tag("hook_atomic", scale), True, None, None, None, None,
+                                     f"upstream's hook applied cleanly ({len(changes)} JSON "
+                                     "values changed)"))
+            return hooked, False
+        if changes:
+            out.append(C.CheckResult(
+                _tag("hook_atomic", scale), False, None, None, None, None,
+                f"{problem}; it changed the model dict: " + "; ".join(changes)))
+        else:
+            out.append(C.not_applicable(_tag("hook", scale),
+                                        f"{problem} (the model dict is unchanged)"))
+            report.unverified.append(f"s={scale:g}: upstream's hook did not apply")
+        return None, False
+    try:
+        return scale_output(model, scale), False
+    except HookRefusedError as exc:
+        out.append(C.not_applicable(_tag("hook", scale), f"reference hook refused: {exc}"))
+        if linearity_obstacle(model) is None or model.architecture != "WaveNet":
+            report.unverified.append(f"s={scale:g}: the reference hook does not apply")
+            return None, False
+        return scale_output(model, scale, force=True), True  # measure the gap anyway

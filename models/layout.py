@@ -289,6 +289,13 @@ def output_channels(model: NamModel) -> int:
     return int(getattr(cfg, "out_channels", 1))
 
 
+def input_channels(model: NamModel) -> int:
+    """Input signals the model reads (a container reads one, like the runtime's)."""
+    if model.submodels:
+        return 1
+    return int(getattr(model.config, "in_channels", 1))
+
+
 def flops_per_sample(model: NamModel) -> int:
     """Multiply-adds x 2 of the convolutions (or LSTM gates) per output sample; activations
     and element-wise adds are not counted. A container counts its largest submodel."""

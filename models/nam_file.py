@@ -3,7 +3,7 @@
 This module owns the format. A `.nam` file means what the C++ runtime
 (NeuralAmpModelerCore) does with it: defaults, legacy forms and the weight count follow
 the runtime. Validation runs in two phases: pydantic checks types and shapes (its error
-locations become JSON paths), then :func:`_check_semantics` checks the cross-field rules
+locations become JSON paths), then :func:`_check_structure` checks the cross-field rules
 with explicit paths. Every error is one line, ``FILE: JSON.PATH: message``.
 
 The parsed :class:`NamModel` keeps the original JSON (``data``) so that unknown keys
@@ -18,7 +18,6 @@ import itertools
 import json
 import math
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,12 +27,15 @@ import numpy as np
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from namcheck.models.activations_spec import SIGMOID, ActivationSpec, parse_activation
+from namcheck.models.atomic import atomic_write
 from namcheck.models.layout import (
     expected_weight_count,
     film_dim,
+    input_channels,
     output_channels,
     receptive_field,
 )
+from namcheck.models.limits import limits, refusal
 
 ARCHITECTURES = ("WaveNet", "LSTM", "Linear", "ConvNet", "SlimmableContainer")
 # The runtime loads 0.5.0 .. 0.7.x (0.7.x newer than 0.7.0: "partial support" warning).
@@ -98,7 +100,10 @@ Secondaries = Annotated[Any, BeforeValidator(_one_or_list(_secondary))]
 
 class _Schema(BaseModel):
     # Unknown keys are legal (the runtime ignores them); they stay in NamModel.data.
-    model_config = ConfigDict(extra="allow", frozen=True, arbitrary_types_allowed=True)
+    # Strict: the runtime's JSON reader takes a boolean only as true/false and a number only
+    # as a JSON number, so "0.02", "true" or 0/1 for a boolean are errors, never coerced.
+    model_config = ConfigDict(extra="allow", frozen=True, arbitrary_types_allowed=True,
+                              strict=True)
 
 
 class FiLMConfig(_Schema):
@@ -174,7 +179,7 @@ class LayerArrayConfig(_Schema):
     head1x1_post_film: FiLMField = None
     slimmable: SlimmableSpec | None = None
 
-    # ---- resolved values (runtime defaults); valid after _check_semantics passed
+    # ---- resolved values (runtime defaults); valid after _check_structure passed
     @property
     def num_layers(self) -> int:
         return len(self.dilations)
@@ -408,12 +413,15 @@ def _json_path(prefix: str, loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             path += f"[{part}]"
-        elif isinstance(part, str) and (part.startswith("function-") or "[" in part):
-            continue  # pydantic's internal validator names, not JSON keys
+        elif isinstance(part, str) and (part.startswith("function-") or "[" in part
+                                         or part in _SCHEMA_NAMES):
+            continue  # pydantic's validator and union-member names, not JSON keys
         else:
             path += f".{part}" if path else str(part)
     return path
 
+
+_SCHEMA_NAMES = frozenset(cls.__name__ for cls in _Schema.__subclasses__())
 
 _FRIENDLY = {
     "greater_than": "expected a positive integer",
@@ -465,13 +473,15 @@ def _parse_version(value: Any, source: str, path: str) -> tuple[int, int, int]:
     return version
 
 
-def _parse_weights(value: Any, source: str, path: str) -> np.ndarray:
-    if not isinstance(value, list):
-        raise NamFileError(source, path, f"expected a list of numbers, got {type(value).__name__}")
+def _parse_weights(value: list[Any], source: str, path: str) -> np.ndarray:
     for i, w in enumerate(value):
         if isinstance(w, bool) or not isinstance(w, (int, float)):
-            raise NamFileError(source, f"{path}[{i}]", f"expected a number, got {w!r}")
-    array = np.asarray(value, dtype=np.float64)
+            raise NamFileError(source, f"{path}[{i}]", f"expected a number, got {_short(w)}")
+    try:
+        array = np.asarray(value, dtype=np.float64)
+    except OverflowError:  # an integer beyond float64 (read_nam turns those into inf first)
+        i = next(i for i, w in enumerate(value) if isinstance(w, int) and abs(w) > 2**1023)
+        raise NamFileError(source, f"{path}[{i}]", "weight is beyond float64 range") from None
     bad = np.flatnonzero(~np.isfinite(array))
     if bad.size:
         raise NamFileError(
@@ -481,15 +491,58 @@ def _parse_weights(value: Any, source: str, path: str) -> np.ndarray:
     return array
 
 
-def parse_nam(doc: Any, *, source: str = "<dict>", prefix: str = "") -> NamModel:
-    """Validate a decoded `.nam` JSON object; `prefix` is its JSON path inside a parent."""
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _first_nonfinite(node: Any, path: str, depth: int = 0) -> str | None:
+    """JSON path of the first NaN/Infinity (or overflowed, e.g. 1e400) number outside the
+    weight lists, which are checked with their count; None if every number is finite."""
+    if isinstance(node, float):
+        return None if math.isfinite(node) else path
+    if depth > 64:  # deeper than any model object; the nesting limit reports it
+        return None
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "weights" and isinstance(value, list):
+                continue
+            found = _first_nonfinite(value, f"{path}.{key}" if path else str(key), depth + 1)
+            if found:
+                return found
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found = _first_nonfinite(value, f"{path}[{i}]", depth + 1)
+            if found:
+                return found
+    return None
+
+
+def _layer_count(arch: str, config: dict[str, Any]) -> int:
+    """Layers declared by a raw config (before validation walks them): WaveNet dilations
+    over every layer array, ConvNet blocks; 0 where the config has none or is malformed."""
+    arrays = config.get("layers") if arch == "WaveNet" else [config]
+    if arch not in ("WaveNet", "ConvNet") or not isinstance(arrays, list):
+        return 0
+    return sum(len(a["dilations"]) for a in arrays
+               if isinstance(a, dict) and isinstance(a.get("dilations"), list))
+
+
+def parse_nam(doc: Any, *, source: str = "<dict>", prefix: str = "", depth: int = 0
+              ) -> NamModel:
+    """Validate a decoded `.nam` JSON object; `prefix` is its JSON path inside a parent and
+    `depth` its nesting level (models inside containers and condition DSPs)."""
 
     def at(key: str) -> str:
         return f"{prefix}.{key}" if prefix else key
 
+    lim = limits()
+    if depth > lim.max_nesting:
+        raise NamFileError(source, prefix, refusal("max_nesting", depth, "model nesting depth"))
     if not isinstance(doc, dict):
+        where = "at the top level" if not prefix else "for a model"
         raise NamFileError(
-            source, prefix, f"expected a JSON object at the top level, got {type(doc).__name__}"
+            source, prefix, f"expected a JSON object {where}, got {type(doc).__name__}"
         )
     for key in ("version", "architecture", "config", "weights"):
         if key not in doc:
@@ -500,20 +553,31 @@ def parse_nam(doc: Any, *, source: str = "<dict>", prefix: str = "") -> NamModel
         raise NamFileError(
             source,
             at("architecture"),
-            f"unknown architecture {arch!r} (expected one of {', '.join(ARCHITECTURES)})",
+            f"unknown architecture {_short(arch)} (expected one of {', '.join(ARCHITECTURES)})",
         )
     if not isinstance(doc["config"], dict):
         raise NamFileError(source, at("config"), "expected an object")
+    if not isinstance(doc["weights"], list):
+        raise NamFileError(source, at("weights"),
+                           f"expected a list of numbers, got {type(doc['weights']).__name__}")
+    if depth == 0:
+        bad = _first_nonfinite({k: v for k, v in doc.items() if k != "weights"}, prefix)
+        if bad:
+            raise NamFileError(source, bad, "not a finite number (NaN, Infinity, or beyond "
+                               "float64 range such as 1e400)")
+    n_layers = _layer_count(arch, doc["config"])
+    if n_layers > lim.max_layers:
+        raise NamFileError(source, at("config"), refusal("max_layers", n_layers, "layer count"))
     try:
         config = CONFIG_SCHEMAS[arch].model_validate(doc["config"])
     except ValidationError as exc:
         _raise_from_validation(exc, source, at("config"))
-    weights = _parse_weights(doc["weights"], source, at("weights"))
 
     sample_rate = doc.get("sample_rate")
     if sample_rate is not None:
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, float)):
-            raise NamFileError(source, at("sample_rate"), f"expected a number, got {sample_rate!r}")
+            raise NamFileError(source, at("sample_rate"),
+                               f"expected a number, got {_short(sample_rate)}")
         if not math.isfinite(sample_rate) or sample_rate <= 0:
             raise NamFileError(
                 source, at("sample_rate"), f"expected a positive rate, got {sample_rate}"
@@ -522,66 +586,94 @@ def parse_nam(doc: Any, *, source: str = "<dict>", prefix: str = "") -> NamModel
     metadata = doc.get("metadata") or {}
     if not isinstance(metadata, dict):
         raise NamFileError(source, at("metadata"), "expected an object")
-    for key in ("loudness", "input_level_dbu", "output_level_dbu"):
+    for key in ("loudness", "gain", "input_level_dbu", "output_level_dbu"):
         value = metadata.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))):
             raise NamFileError(
-                source, at(f"metadata.{key}"), f"expected a number or null, got {value!r}"
+                source, at(f"metadata.{key}"), f"expected a number or null, got {_short(value)}"
             )
 
-    warnings: list[NamWarning] = []
     condition_dsp = None
     submodels: tuple[Submodel, ...] = ()
     if isinstance(config, WaveNetConfig) and config.condition_dsp is not None:
         condition_dsp = parse_nam(
-            config.condition_dsp, source=source, prefix=at("config.condition_dsp")
+            config.condition_dsp, source=source, prefix=at("config.condition_dsp"),
+            depth=depth + 1,
         )
     if isinstance(config, ContainerConfig):
         submodels = tuple(
             Submodel(
                 entry.max_value,
-                parse_nam(entry.model, source=source, prefix=at(f"config.submodels[{i}].model")),
+                parse_nam(entry.model, source=source, prefix=at(f"config.submodels[{i}].model"),
+                          depth=depth + 1),
             )
             for i, entry in enumerate(config.submodels)
         )
+    raw_weights = doc["weights"]
     model = NamModel(
         source=source,
         data=doc,
         version=version,
         architecture=arch,
         config=config,
-        weights=weights,
+        weights=np.zeros(0),  # parsed below, once the config is known to be sound
         sample_rate=sample_rate,
         metadata=metadata,
         condition_dsp=condition_dsp,
         submodels=submodels,
     )
-    warnings.extend(_check_semantics(model, prefix))
+    _check_structure(model, prefix)
     expected = expected_weight_count(model)
-    if expected is not None and expected != weights.size:
-        raise NamFileError(
-            source,
-            at("weights"),
-            f"expected {expected} weights for this config, found {weights.size}",
-        )
+    if expected is not None:
+        if expected > lim.max_parameters:
+            raise NamFileError(source, at("config"),
+                               refusal("max_parameters", expected, "weight count of this config"))
+        if expected != len(raw_weights):
+            raise NamFileError(
+                source,
+                at("weights"),
+                f"expected {expected} weights for this config, found {len(raw_weights)}",
+            )
+    rf = receptive_field(model)
+    if rf > lim.max_receptive_field:
+        raise NamFileError(source, at("config"),
+                           refusal("max_receptive_field", rf, "receptive field (samples)"))
+    object.__setattr__(model, "weights", _parse_weights(raw_weights, source, at("weights")))
+    warnings = _warnings(model, prefix)
     for child in ([condition_dsp] if condition_dsp else []) + [s.model for s in submodels]:
         warnings.extend(child.warnings)
     object.__setattr__(model, "warnings", tuple(warnings))
     return model
 
 
-def _check_semantics(model: NamModel, prefix: str) -> list[NamWarning]:
-    """Cross-field rules of the runtime; raises NamFileError, returns warnings."""
+def _check_structure(model: NamModel, prefix: str) -> None:
+    """Cross-field rules of the runtime (raises NamFileError with the JSON path)."""
     source = model.source
     cfg_path = f"{prefix}.config" if prefix else "config"
 
     def fail(rel: str, message: str) -> None:
         raise NamFileError(source, f"{cfg_path}.{rel}" if rel else cfg_path, message)
 
-    warnings: list[NamWarning] = []
     cfg = model.config
     if isinstance(cfg, WaveNetConfig):
         _check_wavenet(model, cfg, fail)
+    elif isinstance(cfg, ConvNetConfig):
+        if cfg.channels % cfg.groups or cfg.in_channels % cfg.groups:
+            fail("groups", f"groups {cfg.groups} must divide in_channels and channels")
+    elif isinstance(cfg, LSTMConfig):
+        if cfg.input_size != cfg.in_channels:
+            fail("input_size", f"expected {cfg.in_channels} (in_channels: the LSTM's first "
+                 f"layer reads the model's input), found {cfg.input_size}")
+    elif isinstance(cfg, ContainerConfig):
+        _check_container(model, cfg, fail)
+
+
+def _warnings(model: NamModel, prefix: str) -> list[NamWarning]:
+    """Legal but noteworthy content: head_scale config vs tail, a negative head_scale."""
+    cfg_path = f"{prefix}.config" if prefix else "config"
+    warnings: list[NamWarning] = []
+    cfg = model.config
+    if isinstance(cfg, WaveNetConfig):
         tail = model.head_scale
         assert tail is not None
         if abs(cfg.head_scale - tail) > HEAD_SCALE_REL_TOL * max(abs(tail), abs(cfg.head_scale)):
@@ -600,11 +692,6 @@ def _check_semantics(model: NamModel, prefix: str) -> list[NamWarning]:
                     "a polarity-inverted model",
                 )
             )
-    elif isinstance(cfg, ConvNetConfig):
-        if cfg.channels % cfg.groups or cfg.in_channels % cfg.groups:
-            fail("groups", f"groups {cfg.groups} must divide in_channels and channels")
-    elif isinstance(cfg, ContainerConfig):
-        _check_container(model, cfg, fail)
     return warnings
 
 
@@ -633,6 +720,21 @@ def _check_container(model: NamModel, cfg: ContainerConfig, fail: Callable[..., 
 
 
 def _check_wavenet(model: NamModel, cfg: WaveNetConfig, fail: Callable[..., None]) -> None:
+    first = cfg.layers[0]
+    if first.input_size != cfg.in_channels:
+        fail("layers[0].input_size", f"expected {cfg.in_channels} (config.in_channels: the "
+             f"first layer array reads the model's input), found {first.input_size}")
+    if model.condition_dsp is None:
+        for a, la in enumerate(cfg.layers):
+            if la.condition_size != cfg.in_channels:
+                fail(f"layers[{a}].condition_size", f"expected {cfg.in_channels} (without a "
+                     f"condition_dsp the condition is the input, config.in_channels), found "
+                     f"{la.condition_size}")
+    else:
+        dsp_in = input_channels(model.condition_dsp)
+        if dsp_in != cfg.in_channels:
+            fail("condition_dsp.config.in_channels", f"the condition DSP reads the model's "
+                 f"input: expected {cfg.in_channels} input(s), found {dsp_in}")
     prev: LayerArrayConfig | None = None
     for a, la in enumerate(cfg.layers):
         p = f"layers[{a}]"
@@ -754,57 +856,76 @@ def _check_slimmable(
 # --------------------------------------------------------------------------- files
 
 
+# Integers longer than this are read as floats (huge ones become inf and are refused with
+# their path) instead of meeting Python's 4300-digit int-string limit, or overflowing later.
+_MAX_INT_DIGITS = 300
+
+
+def _json_int(text: str) -> int | float:
+    return int(text) if len(text) <= _MAX_INT_DIGITS else float(text)
+
+
+def decode_json(text: str, name: str) -> Any:
+    """Decode `.nam` JSON text: NaN/Infinity tokens and overflowing numbers become float
+    inf/nan (reported with their JSON path by parse_nam); nesting too deep for the parser
+    is one error line, not a RecursionError."""
+    try:
+        return json.loads(text, parse_int=_json_int)
+    except json.JSONDecodeError as exc:
+        raise NamFileError(
+            name, "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    except RecursionError:
+        raise NamFileError(name, "", "JSON nested too deeply to be a model") from None
+    except MemoryError:
+        raise NamFileError(name, "", "out of memory while decoding the JSON") from None
+
+
 def read_nam(source: str | os.PathLike[str] | dict[str, Any] | NamModel) -> NamModel:
-    """Read and validate a `.nam` file (or an already-decoded dict)."""
+    """Read and validate a `.nam` file (or an already-decoded dict).
+
+    The file size is checked against the limits before it is read (models/limits.py)."""
     if isinstance(source, NamModel):
         return source
     if isinstance(source, dict):
-        return parse_nam(copy.deepcopy(source))
+        try:
+            return parse_nam(copy.deepcopy(source))
+        except RecursionError:
+            raise NamFileError("<dict>", "", "nested too deeply to be a model") from None
     path = Path(source)
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if path.is_dir():
+            raise NamFileError(name, "", "is a directory, not a .nam file")
+        if size > limits().max_file_bytes:
+            raise NamFileError(name, "", refusal("max_file_bytes", size, "file size (bytes)"))
+        text = path.read_bytes().decode("utf-8")
     except FileNotFoundError:
         raise NamFileError(name, "", "no such file") from None
-    except IsADirectoryError:
-        raise NamFileError(name, "", "is a directory, not a .nam file") from None
     except UnicodeDecodeError as exc:
         raise NamFileError(name, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise NamFileError(name, "", f"cannot read: {exc.strerror}") from None
     if not text.strip():
         raise NamFileError(name, "", "empty file (expected a JSON object)")
-    try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise NamFileError(
-            name, "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    return parse_nam(doc, source=name)
+    return parse_nam(decode_json(text, name), source=name)
 
 
 def write_nam(model: NamModel | dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Validate and write atomically: a temp file in the same folder, fsync, then rename.
+    """Validate and write atomically (models/atomic.py): the destination is either the old
+    file or the complete new one, and a killed write leaves nothing behind.
 
-    The destination is either the old file or the complete new one, never a partial write.
+    Before the file gets its name, its bytes are read back from the written file itself and
+    must decode to the same document (so a concurrent writer cannot cause a false alarm).
     """
     doc = model.to_dict() if isinstance(model, NamModel) else model
     target = Path(path)
     parse_nam(doc, source=str(target))  # never write a file the reader would refuse
-    text = json.dumps(doc, allow_nan=False)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent or ".")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if target.exists():
-            os.chmod(tmp, target.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return target
+    data = json.dumps(doc, allow_nan=False).encode("utf-8")
+
+    def check(handle: Any) -> None:
+        if json.loads(handle.read()) != doc:
+            raise OSError("the bytes read back differ from those written")
+
+    return atomic_write(target, lambda handle: handle.write(data), check=check)

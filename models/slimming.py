@@ -84,3 +84,24 @@ def select_submodel(model: NamModel, value: float | None) -> int:
         if sub.max_value > value:
             return i
     return len(model.submodels) - 1
+
+
+def slim_intervals(model: NamModel) -> list[tuple[int, float, float]]:
+    """(submodel index, lowest v, highest v) for every submodel the runtime's selection rule
+    picks for some slim value v in [0, 1]: submodel i plays for max_value[i-1] <= v <
+    max_value[i]; the last also at every v above. Submodels never picked are left out."""
+    out = []
+    lo = 0.0
+    last = len(model.submodels) - 1
+    for i, sub in enumerate(model.submodels):
+        hi = 1.0 if i == last else min(sub.max_value, 1.0)
+        if i == last or lo < hi:
+            out.append((i, lo, hi))
+        lo = max(lo, min(sub.max_value, 1.0))
+        if lo >= 1.0 and i != last:
+            # from here on only v = 1.0 is left, and it selects the first max_value > 1
+            first = next((j for j in range(i + 1, last + 1)
+                          if model.submodels[j].max_value > 1.0), last)
+            out.append((first, 1.0, 1.0))
+            break
+    return out

@@ -1,4 +1,4 @@
-"""Mono WAV input/output via soundfile."""
+"""Mono audio input/output via soundfile; the format follows the file's extension."""
 
 from __future__ import annotations
 
@@ -8,29 +8,75 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from namcheck.models.atomic import atomic_write
+from namcheck.models.limits import limits, refusal
+
+# Extension -> (soundfile format, subtype written). WAV-like files are float32 (exact for a
+# float32 forward); FLAC and AIFF hold integers, so they get their deepest PCM (24-bit).
+WRITE_FORMATS: dict[str, tuple[str, str]] = {
+    ".wav": ("WAV", "FLOAT"),
+    ".w64": ("W64", "FLOAT"),
+    ".rf64": ("RF64", "FLOAT"),
+    ".flac": ("FLAC", "PCM_24"),
+    ".aif": ("AIFF", "PCM_24"),
+    ".aiff": ("AIFF", "PCM_24"),
+    ".caf": ("CAF", "FLOAT"),
+}
+
 
 class SignalError(ValueError):
-    """A signal file that cannot be used (unreadable, not mono, wrong rate)."""
+    """A signal file that cannot be used (unreadable, not mono, empty, too long, wrong rate)."""
 
 
 def read_mono(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
-    """Samples as float64 in [-1, 1] and the rate; refuses multi-channel files."""
+    """Samples as float64 and the rate (Hz). Refuses multi-channel, empty, non-finite and
+    over-long files (limit max_signal_seconds), the length checked before the read."""
+    try:
+        info = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
+        raise SignalError(f"{path}: cannot read audio: {exc}") from None
+    if info.channels != 1:
+        raise SignalError(f"{path}: expected mono audio, found {info.channels} channels")
+    if info.frames <= 0:
+        raise SignalError(f"{path}: the audio has no samples")
+    if info.samplerate <= 0:
+        raise SignalError(f"{path}: invalid sample rate {info.samplerate}")
+    seconds = info.frames / info.samplerate
+    if seconds > limits().max_signal_seconds:
+        raise SignalError(f"{path}: " + refusal("max_signal_seconds", round(seconds, 1),
+                                                "signal length (s)"))
     try:
         data, rate = sf.read(str(path), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
         raise SignalError(f"{path}: cannot read audio: {exc}") from None
-    if data.shape[1] != 1:
-        raise SignalError(f"{path}: expected mono audio, found {data.shape[1]} channels")
-    return data[:, 0], int(rate)
+    except MemoryError:
+        raise SignalError(f"{path}: out of memory reading {info.frames:,} samples") from None
+    samples = data[:, 0]
+    bad = np.flatnonzero(~np.isfinite(samples))
+    if bad.size:
+        raise SignalError(f"{path}: sample {bad[0]} is {samples[bad[0]]} "
+                          f"({bad.size} non-finite samples)")
+    return samples, int(rate)
 
 
-def write_mono(path: str | os.PathLike[str], samples: np.ndarray, rate: int) -> None:
-    """Float32 WAV, written to a temp file in the same folder and renamed into place."""
-    target = Path(path)
-    tmp = target.with_name(f".{target.name}.tmp.wav")
-    try:
-        sf.write(str(tmp), np.asarray(samples, dtype=np.float32), rate, subtype="FLOAT")
-        os.replace(tmp, target)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+def output_format(path: str | os.PathLike[str]) -> tuple[str, str]:
+    """(format, subtype) for an output file's extension; SignalError if none is known."""
+    ext = Path(path).suffix.lower()
+    if ext not in WRITE_FORMATS:
+        known = ", ".join(sorted(WRITE_FORMATS))
+        raise SignalError(f"{path}: cannot write audio with extension {ext or '(none)'!r} "
+                          f"(known: {known})")
+    return WRITE_FORMATS[ext]
+
+
+def write_mono(path: str | os.PathLike[str], samples: np.ndarray, rate: int) -> int:
+    """Write mono audio atomically (models/atomic.py), format from the extension. Integer
+    formats hold [-1, 1] only: returns how many samples had to be clipped (0 for float)."""
+    fmt, subtype = output_format(path)
+    data = np.asarray(samples, dtype=np.float32)
+    clipped = 0
+    if subtype.startswith("PCM"):
+        clipped = int(np.count_nonzero(np.abs(data) > 1.0))
+        data = np.clip(data, -1.0, 1.0)
+    atomic_write(path, lambda handle: sf.write(handle, data, rate, format=fmt, subtype=subtype))
+    return clipped

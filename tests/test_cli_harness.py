@@ -76,9 +76,9 @@ def test_audit_reports_bad_file_and_continues(files: dict[str, Path], tmp_path: 
     code = main(["audit", str(tmp_path), "--json", str(out), "--no-gain"])
     doc = json.loads(out.read_text())
     by_name = {Path(m["path"]).name: m for m in doc["models"]}
-    assert code == 1  # the bad file is a finding
+    assert code == 2  # the bad file is an error entry: bad input is the worst outcome
     assert set(by_name) == {"good.nam", "headed.nam", "bad.nam"}
-    assert by_name["bad.nam"]["passed"] is False and "required key" in by_name["bad.nam"]["error"]
+    assert by_name["bad.nam"]["status"] == "error" and "required key" in by_name["bad.nam"]["error"]
     assert by_name["good.nam"]["passed"] is True
     assert main(["audit", str(tmp_path / "nothing-here")]) == 2
 

@@ -155,7 +155,9 @@ def test_every_fixture_validates_and_inspects(path: str, capsys: pytest.CaptureF
     model = read_nam(FIXTURES / path)
     assert model.parameter_count > 0
     assert main(["inspect", str(FIXTURES / path), "--json"]) == 0
-    info = json.loads(capsys.readouterr().out)
+    infos = json.loads(capsys.readouterr().out)
+    assert isinstance(infos, list) and len(infos) == 1
+    info = infos[0]
     assert info["architecture"] == model.architecture
     if model.submodels:
         assert [s["max_value"] for s in info["submodels"]] == [

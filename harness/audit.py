@@ -1,0 +1,151 @@
+"""`audit`: check `.nam` files as they are (stored vs measured loudness and gain, head_scale,
+container metadata, the level a host sets at each slim), one file never stopping the rest."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from namcheck.harness import checks as C
+from namcheck.harness.divergence import runtime_divergences
+from namcheck.harness.verify import (
+    ModelReport,
+    Options,
+    Signal,
+    check_rate,
+    guarded,
+    measure,
+    rate_note,
+)
+from namcheck.models import read_nam
+from namcheck.models.limits import Limits, limits, set_limits
+from namcheck.models.nam_file import LinearConfig, NamModel
+from namcheck.models.numerics import forward_tolerance
+from namcheck.models.slimming import slim_intervals
+from namcheck.signals.levels import crest_factor
+
+Progress = Callable[[int, int, ModelReport], None]
+
+
+def audit_model(path: str | os.PathLike[str], signal: Signal, opts: Options) -> ModelReport:
+    """One file as it is; a bad or unplayable file becomes an `error` report."""
+    return guarded(str(path), lambda: _audit(read_nam(path), signal, opts))
+
+
+def _audit(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
+    check_rate(model, signal)
+    report = ModelReport(model.source, model.architecture)
+    report.warnings.extend(str(w) for w in model.warnings)
+    report.warnings.extend(str(d) for d in runtime_divergences(model))
+    note = rate_note(model, signal)
+    if note:
+        report.warnings.append(note)
+    out = report.checks
+    out.append(C.head_scale_tail(model))
+    targets = [("", model)] + [(f".submodel{i}", s.model) for i, s in enumerate(model.submodels)]
+    measured: dict[str, C.Measurement] = {}
+    for label, m in targets:
+        result = measure(m, signal, opts)
+        measured[label] = result
+        level = C.output_level(result, label)
+        out.append(level)
+        stored = C.metadata_loudness(m, result, signal.standard_input, opts.dtype, label)
+        if stored.passed is False and level.passed:
+            stored = _explain_loudness(m, stored, signal, opts)
+        out.append(stored)
+        if opts.with_gain:
+            out.append(stored_gain(m, result, signal.standard_input, label))
+    if model.submodels:
+        out.append(C.container_metadata(model))
+        for index, lo, hi in slim_intervals(model):
+            out.append(C.normalised_level_error(model, index, lo, hi,
+                                                measured[f".submodel{index}"],
+                                                signal.standard_input))
+    report.checks = [C.gate_db(c, opts.fail_above_db) for c in out]
+    return report
+
+
+def _explain_loudness(model: NamModel, check: C.CheckResult, signal: Signal, opts: Options
+                      ) -> C.CheckResult:
+    """Name the cause of a stored-vs-measured loudness mismatch where namcheck knows it."""
+    cause = ""
+    if isinstance(model.config, LinearConfig) and model.loudness is not None:
+        r = model.config.receptive_field
+
+        def reverse_taps(doc: dict[str, Any]) -> None:
+            doc["weights"][:r] = doc["weights"][:r][::-1]
+
+        pytorch_reading = measure(model.replace_data(reverse_taps), signal, opts)
+        gap = abs(pytorch_reading.loudness - model.loudness)
+        if check.tolerance is not None and gap <= check.tolerance:
+            cause = (f"cause: the stored value is the PyTorch reading of this file (taps "
+                     f"time-reversed: {pytorch_reading.loudness:.6f} dB, within "
+                     f"{gap:.2g} dB); the runtime convolves, so plugins play "
+                     f"{check.measured:.6f} dB (Linear tap order, NAM_FORMAT §8.3)")
+    elif model.architecture == "LSTM":
+        cause = ("likely cause: the exporter measured its in-memory LSTM, whose start state "
+                 "differs from the file's h0/c0 plus the runtime's prewarm (NAM_FORMAT §8.4); "
+                 "plugins play the measured value")
+    if not cause:
+        return check
+    return C.CheckResult(check.name, check.passed, check.measured, check.expected, check.error,
+                         check.tolerance, f"{check.detail}; {cause}", check.unit)
+
+
+def stored_gain(model: NamModel, m: C.Measurement, standard_input: bool, label: str
+                ) -> C.CheckResult:
+    """Stored `metadata.gain` vs the heuristic measured on the standard input.
+
+    Tolerance: levels carry the float32 forward error of metadata_loudness (relative, at the
+    crest factor); the normalised gain moves by up to 2 * that relative error."""
+    name = f"metadata_gain{label}"
+    if model.gain is None:
+        return C.not_applicable(name, "no metadata.gain stored")
+    if not standard_input:
+        return C.not_applicable(name, "the signal is not NAM's standard loudness input")
+    if not C.output_level(m).passed:
+        return C.CheckResult(name, False, None, model.gain, None, None,
+                             f"stored gain {model.gain:g}, but {C.output_level(m).detail}")
+    assert m.levels is not None
+    rel = forward_tolerance(model, torch.float32, implementations=2) * crest_factor(m.output)
+    # + the float64 rounding of the stored number itself (gain is written as a Python float)
+    tol = 2 * 2 * rel + abs(model.gain) * float(torch.finfo(torch.float64).eps)
+    return C.result(name, C.gain_from_levels(m.levels), model.gain, tol,
+                    "stored metadata.gain vs measured on the standard input", "gain (0..1)")
+
+
+def _worker_init(lim: Limits) -> None:
+    torch.set_num_threads(1)
+    set_limits(lim)
+
+
+def run_audit(files: list[Path], signal: Signal, opts: Options, workers: int = 1,
+              progress: Progress | None = None) -> list[ModelReport]:
+    """Audit files in order (in `workers` processes if > 1). A file that crashes its worker
+    becomes an `error` report; the others are still audited."""
+    reports: list[ModelReport | None] = [None] * len(files)
+    if workers <= 1:
+        for i, path in enumerate(files):
+            reports[i] = audit_model(path, signal, opts)
+            if progress:
+                progress(i + 1, len(files), reports[i])
+    else:
+        with ProcessPoolExecutor(workers, initializer=_worker_init,
+                                 initargs=(limits(),)) as pool:
+            futures = {pool.submit(audit_model, p, signal, opts): i for i, p in enumerate(files)}
+            for done, future in enumerate(as_completed(futures), 1):
+                i = futures[future]
+                try:
+                    reports[i] = future.result()
+                except Exception as exc:  # the worker died: this file is an error entry
+                    reports[i] = ModelReport(str(files[i]), None,
+                                             error=f"{files[i]}: worker failed: "
+                                             f"{type(exc).__name__}: {exc}")
+                if progress:
+                    progress(done, len(files), reports[i])
+    return [r for r in reports if r is not None]

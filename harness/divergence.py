@@ -1,0 +1,124 @@
+"""Config features that the C++ runtime and upstream's PyTorch play differently
+(NAM_FORMAT §8), found by reading a file, without running upstream.
+
+Each finding names the JSON path and the cause in a NAM developer's words. `inspect` and
+`audit` print them as warnings; `compare` uses them to explain a measured difference.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from namcheck.models.nam_file import (
+    HEAD_SCALE_REL_TOL,
+    ConvNetConfig,
+    LinearConfig,
+    LSTMConfig,
+    NamModel,
+    WaveNetConfig,
+)
+
+# Hardtanh's clamp bounds in the runtime, whatever the file says (NAM_FORMAT §4).
+RUNTIME_HARDTANH = (-1.0, 1.0)
+# upstream's WaveNet.import_weights keeps config.head_scale unless weights[-1] differs by more.
+UPSTREAM_HEAD_SCALE_TOL = 1e-5
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """One place where the runtime and upstream's PyTorch disagree about a file."""
+
+    path: str
+    cause: str  # stable code: linear_tap_order, layer1x1_inactive, ...
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+def runtime_divergences(model: NamModel, prefix: str = "") -> list[Divergence]:
+    """Every feature of `model` (and nested models) that the runtime plays differently
+    from upstream's PyTorch model, or that upstream's `.nam` loader cannot read."""
+    at = (lambda key: f"{prefix}.{key}") if prefix else (lambda key: key)
+    out: list[Divergence] = []
+    cfg = model.config
+    if isinstance(cfg, LinearConfig):
+        taps = model.weights[: cfg.receptive_field]
+        if cfg.receptive_field > 1 and any(taps != taps[::-1]):
+            out.append(Divergence(at("weights"), "linear_tap_order",
+                                  "Linear tap order: the runtime applies weights[0] to the "
+                                  "newest sample (a convolution), PyTorch's Conv1d to the "
+                                  "oldest; upstream plays the impulse response time-reversed"))
+    elif isinstance(cfg, ConvNetConfig):
+        out.append(Divergence(at("architecture"), "no_upstream_reader",
+                              "upstream's .nam loader (init_from_nam) has no ConvNet reader"))
+    elif isinstance(cfg, LSTMConfig):
+        out.append(Divergence(at("weights"), "lstm_start_state",
+                              "LSTM start state: the runtime starts from the file's h0/c0 and "
+                              "prewarms on zeros (NAM_FORMAT §5); a trainer's in-memory model "
+                              "starts elsewhere, so the first ~0.5 s differ"))
+    elif isinstance(cfg, WaveNetConfig):
+        out.extend(_wavenet_divergences(model, cfg, at))
+    for i, sub in enumerate(model.submodels):
+        out.extend(runtime_divergences(sub.model, at(f"config.submodels[{i}].model")))
+    return out
+
+
+def _wavenet_divergences(model: NamModel, cfg: WaveNetConfig, at: Any) -> list[Divergence]:
+    out: list[Divergence] = []
+    raw_layers = model.data["config"]["layers"]
+    for a, la in enumerate(cfg.layers):
+        p = at(f"config.layers[{a}]")
+        if la.head_size is not None and la.head is None:
+            out.append(Divergence(f"{p}.head_size", "legacy_layer_array",
+                                  "legacy 0.5 layer array (head_size/head_bias): the runtime "
+                                  "reads it, upstream's loader fails (KeyError 'head')"))
+        if not la.layer1x1_active:
+            out.append(Divergence(f"{p}.layer1x1.active", "layer1x1_inactive",
+                                  "layer1x1 inactive: the runtime adds nothing to the residual, "
+                                  "PyTorch adds the activation output"))
+        if la.film("layer1x1_post_film") is not None:
+            modes = sorted({la.gating_of(i) for i in range(la.num_layers)} - {"blended"})
+            if modes:
+                out.append(Divergence(f"{p}.layer1x1_post_film", "layer1x1_post_film",
+                                      f"layer1x1_post_film on {'/'.join(modes)} layers: the "
+                                      "runtime applies it only to blended layers, PyTorch to "
+                                      "every layer"))
+        for key in ("activation", "secondary_activation"):
+            for path, bounds in _hardtanh_bounds(raw_layers[a].get(key), f"{p}.{key}"):
+                out.append(Divergence(path, "hardtanh_bounds",
+                                      f"Hardtanh with bounds {bounds}: the runtime ignores "
+                                      f"them and clamps to {list(RUNTIME_HARDTANH)}, PyTorch "
+                                      "uses them"))
+    if cfg.head is not None:
+        raw = model.data["config"]["head"].get("activation")
+        for path, bounds in _hardtanh_bounds(raw, at("config.head.activation")):
+            out.append(Divergence(path, "hardtanh_bounds",
+                                  f"Hardtanh with bounds {bounds}: the runtime ignores them "
+                                  f"and clamps to {list(RUNTIME_HARDTANH)}, PyTorch uses them"))
+    if model.condition_dsp is not None:
+        out.append(Divergence(at("config.condition_dsp"), "condition_dsp_dropped",
+                              "condition_dsp: the runtime builds and uses it, upstream's "
+                              ".nam loader drops it (the condition is then the raw input)"))
+        out.extend(runtime_divergences(model.condition_dsp, at("config.condition_dsp")))
+    tail, config_scale = model.head_scale, cfg.head_scale
+    assert tail is not None
+    diff = abs(config_scale - tail)
+    if HEAD_SCALE_REL_TOL * max(abs(tail), abs(config_scale)) < diff <= UPSTREAM_HEAD_SCALE_TOL:
+        out.append(Divergence(at("config.head_scale"), "head_scale_config_vs_tail",
+                              f"config.head_scale {config_scale:.9g} differs from weights[-1] "
+                              f"{tail:.9g} by {diff:.3g}: the runtime plays weights[-1], "
+                              "upstream's loader keeps the config value (it takes the tail "
+                              f"only beyond {UPSTREAM_HEAD_SCALE_TOL:g})"))
+    return out
+
+
+def _hardtanh_bounds(raw: Any, path: str) -> list[tuple[str, list[float]]]:
+    """(path, [min, max]) for every Hardtanh object with bounds other than the runtime's."""
+    if isinstance(raw, list):
+        return [hit for i, item in enumerate(raw) for hit in _hardtanh_bounds(item, f"{path}[{i}]")]
+    if not isinstance(raw, dict) or raw.get("type") != "Hardtanh":
+        return []
+    bounds = [float(raw.get("min_val", -1.0)), float(raw.get("max_val", 1.0))]
+    return [(path, bounds)] if tuple(bounds) != RUNTIME_HARDTANH else []
