@@ -154,6 +154,13 @@ def _json_target(args: argparse.Namespace, inputs: Sequence[Path]) -> None:
         check_output(args.json, [*inputs, *([args.signal] if args.signal else [])], "--json")
 
 
+def _say_error(report: ModelReport) -> None:
+    """A model that could not be checked is one line on stderr too (and an entry in the
+    report), so a CI log shows it whatever else is printed."""
+    if report.error:
+        print(f"namcheck: {report.error}", file=sys.stderr, flush=True)
+
+
 def _tables(args: argparse.Namespace) -> Callable[[str], None]:
     """Where the text goes: stdout, or stderr when `--json -` owns stdout."""
     to_stderr = getattr(args, "json", None) == "-"
@@ -247,6 +254,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
         name = str(path) if path else "<built-in>"
         reports.append(guarded(name, lambda p=path: verify_model(
             read_nam(p) if p else builtin_model(), scales, args.hook, signal, opts)))
+        _say_error(reports[-1])
         show(format_table(reports[-1]))
     if args.json:
         write_json(json_document(reports, command="verify", signal=signal.name,
@@ -293,6 +301,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
     live = sys.stderr.isatty() or bool(os.environ.get("NAMCHECK_PROGRESS"))
 
     def progress(done: int, total: int, report: ModelReport) -> None:
+        if live and report.error:
+            print(file=sys.stderr)
+        _say_error(report)
         if live:
             print(f"\r[{done}/{total}] {report.path}"[:120].ljust(120), end="", file=sys.stderr)
 

@@ -9,6 +9,11 @@ from torch import nn
 
 from namcheck.models.conv import StreamState, right_align
 
+# Offline forwards longer than this (samples; 1.4 s at 48 kHz) run in chunks of it, so
+# memory stays flat in the signal length (a whole-signal forward holds every layer's
+# activations: ~20 MB per second of audio for an A1 standard WaveNet in float32).
+OFFLINE_CHUNK = 1 << 16
+
 
 class NamModule(nn.Module):
     """A `.nam` model as a torch module.
@@ -49,12 +54,24 @@ class NamModule(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-1] > OFFLINE_CHUNK:
+            return self._forward_chunked(x)
         xb, single = self._as_batch(x)
         pad = self.receptive_field - 1
         if pad:
             xb = torch.cat((xb.new_zeros(xb.shape[0], xb.shape[1], pad), xb), dim=-1)
         n = xb.shape[-1] - pad
         return self._as_output(right_align(self.forward_valid(xb, None), n), single)
+
+    def _forward_chunked(self, x: torch.Tensor) -> torch.Tensor:
+        """Offline over a long signal in OFFLINE_CHUNK-sample pieces, each continuing the
+        previous one's state (every conv's history, the LSTM's h/c), as a stream does: the
+        same output, with memory bounded by the chunk instead of the signal length."""
+        batch = 1 if x.dim() == 1 else x.shape[0]
+        stream = self.stream(batch)
+        pieces = [stream.process(x[..., i : i + OFFLINE_CHUNK])
+                  for i in range(0, x.shape[-1], OFFLINE_CHUNK)]
+        return torch.cat(pieces, dim=-1)
 
     def stream(self, batch: int = 1, compile: bool = False) -> Streamer:
         """A block-by-block processor with state kept between calls, prewarmed like a plugin.

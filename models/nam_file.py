@@ -52,7 +52,30 @@ class NamFileError(ValueError):
 
     def __init__(self, source: str, path: str, message: str) -> None:
         self.source, self.path, self.message = source, path, message
-        super().__init__(f"{source}: {path}: {message}" if path else f"{source}: {message}")
+        shown = compact_path(path)
+        super().__init__(f"{source}: {shown}: {message}" if path else f"{source}: {message}")
+
+
+def compact_path(path: str, runs: int = 3) -> str:
+    """A JSON path with long runs of one repeated group of keys shortened, so an error in a
+    deeply nested model stays one readable line: `(config.condition_dsp)x17.config.head`."""
+    parts = path.split(".")
+    out: list[str] = []
+    i = 0
+    while i < len(parts):
+        for period in (1, 2, 3):
+            unit = parts[i : i + period]
+            count = 1
+            while parts[i + count * period : i + (count + 1) * period] == unit:
+                count += 1
+            if len(unit) == period and count >= runs:
+                out.append(f"({'.'.join(unit)})x{count}")
+                i += count * period
+                break
+        else:
+            out.append(parts[i])
+            i += 1
+    return ".".join(out)
 
 
 @dataclass(frozen=True)

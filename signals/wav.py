@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 
@@ -78,5 +79,9 @@ def write_mono(path: str | os.PathLike[str], samples: np.ndarray, rate: int) -> 
     if subtype.startswith("PCM"):
         clipped = int(np.count_nonzero(np.abs(data) > 1.0))
         data = np.clip(data, -1.0, 1.0)
-    atomic_write(path, lambda handle: sf.write(handle, data, rate, format=fmt, subtype=subtype))
+    # Encoded in memory first: soundfile's file callbacks swallow write errors (a full disk
+    # would surface as an unrelated libsndfile error), our own handle.write reports them.
+    encoded = io.BytesIO()
+    sf.write(encoded, data, rate, format=fmt, subtype=subtype)
+    atomic_write(path, lambda handle: handle.write(encoded.getbuffer()))
     return clipped
