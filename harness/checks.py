@@ -270,8 +270,8 @@ def normalised_level_error(container: NamModel, index: int, lo: float, hi: float
     """A host normalises with the container's one `metadata.loudness`, whatever submodel
     plays: the level it sets is off by (measured loudness of the submodel playing at slim
     values in [lo, hi]) - (container loudness), in dB. Tolerance: metadata_loudness's."""
-    closed = "]" if hi == 1.0 else ")"
-    name = f"normalised_level_error[slim {lo:g}..{hi:g}{closed}]"
+    upper = "<=" if hi == 1.0 else "<"
+    name = f"normalised_level_error[{lo:g}<=slim{upper}{hi:g}]"
     if container.loudness is None:
         return not_applicable(name, "the container stores no metadata.loudness")
     if not standard_input:
@@ -282,6 +282,9 @@ def normalised_level_error(container: NamModel, index: int, lo: float, hi: float
                            f"submodel {index}: {level.detail}", "dB")
     sub = container.submodels[index].model
     tol = stored_loudness_tolerance(sub, m, torch.float32, container.loudness)
+    off = m.loudness - container.loudness
     return result(name, m.loudness, container.loudness, tol,
-                  f"submodel {index} plays here: its measured loudness vs the container's "
-                  "stored loudness, which hosts normalise with", "dB")
+                  f"submodel {index} plays at these slim values and measures "
+                  f"{m.loudness:.2f} dB; hosts normalise with the container's "
+                  f"{container.loudness:.2f} dB, so it plays {abs(off):.2f} dB "
+                  f"{'louder' if off > 0 else 'quieter'} than the level set", "dB")

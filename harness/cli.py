@@ -133,9 +133,11 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
 
 def _signal(args: argparse.Namespace) -> Signal:
     """--signal, else NAM's standard input from an installed nam, else the built-in one."""
+    if args.signal and args.builtin_signal:
+        raise BadInputError("--signal and --builtin-signal: give one of them")
     if args.signal:
         return Signal.from_wav(args.signal)
-    path = standard_input_path()
+    path = None if args.builtin_signal else standard_input_path()
     return Signal.from_wav(path) if path else Signal.default()
 
 
@@ -321,6 +323,37 @@ def cmd_audit(args: argparse.Namespace) -> int:
     return exit_code(reports)
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from namcheck.harness import compare
+
+    paths = _expand(args.models)
+    if args.render is not None:
+        if len(paths) != 1 or not args.signal:
+            raise BadInputError("--render: give exactly one MODEL and the --signal it rendered")
+    else:
+        compare.upstream_loader()  # one line saying how to install it, before any work
+    _json_target(args, [*paths, *([args.render] if args.render else [])])
+    signal, opts = _signal(args), _options(args)
+    show = _tables(args)
+    subject = f"render {args.render}" if args.render else "upstream's PyTorch model"
+    show(f"signal: {signal.name}; comparing {subject} with namcheck's reference "
+         f"({args.dtype})")
+    reports: list[ModelReport] = []
+    def work(path: Path) -> ModelReport:
+        if args.render is not None:
+            return compare.compare_render(read_nam(path), args.render, signal, opts)
+        return compare.compare_upstream(read_nam(path), signal, opts)
+
+    for path in paths:
+        reports.append(guarded(str(path), lambda p=path: work(p)))
+        _say_error(reports[-1])
+        show(format_table(reports[-1]))
+    if args.json:
+        write_json(json_document(reports, command="compare", signal=signal.name,
+                                 dtype=args.dtype, subject=subject), args.json)
+    return exit_code(reports)
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     _positive_int("--threads", args.threads, os.cpu_count() or 1)
     _positive_int("--repeats", args.repeats, 1000)
@@ -374,6 +407,9 @@ def _add_run_options(p: argparse.ArgumentParser, slim: bool = True) -> None:
                    "input (stored loudness is compared against it); default: the copy in an "
                    "installed neural-amp-modeler, else a built-in generated signal, against "
                    "which stored loudness is not compared")
+    p.add_argument("--builtin-signal", action="store_true",
+                   help="use the built-in generated signal even where NAM's standard input "
+                   "is installed (stored loudness is then not compared)")
     _add_device_options(p)
     if slim:
         p.add_argument("--slim", type=float, default=None,
@@ -472,6 +508,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="parallel processes (default 1)")
     _add_run_options(p, slim=False)
     p.set_defaults(func=cmd_audit)
+
+    p = sub.add_parser("compare", help="another implementation vs the reference",
+                       description="Run upstream's PyTorch model (nam.models.init_from_nam, "
+                       "the 'upstream' extra) and namcheck's runtime-faithful reference on the "
+                       "same signal, per model and per container submodel: peak-relative and "
+                       "max error, loudness difference in dB, within a derived bound, with the "
+                       "cause where namcheck can name it. With --render OUT.wav --signal IN.wav,"
+                       " judge any other implementation's render of IN the same way (no "
+                       "upstream needed); a shift or length difference is reported.")
+    p.add_argument("models", nargs="+", type=Path, metavar="MODEL.nam")
+    p.add_argument("--render", type=Path, metavar="OUT.wav",
+                   help="a render of --signal by another implementation to judge")
+    p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("bench", help="measure forward speed (real-time factor, GFLOP/s)",
                        description="Time the reference forward offline (whole signal) and "

@@ -46,8 +46,9 @@ def test_verify_builtin_passes_with_json(tmp_path: Path) -> None:
 
 
 def test_verify_exit_codes(files: dict[str, Path]) -> None:
-    assert main(["verify", str(files["good"]), "--no-gain", "--scale", "0.25"]) == 0
-    assert main(["verify", str(files["headed"]), "--no-gain"]) == 1  # closed form fails
+    builtin = ["--builtin-signal", "--no-gain"]
+    assert main(["verify", str(files["good"]), *builtin, "--scale", "0.25"]) == 0
+    assert main(["verify", str(files["headed"]), *builtin]) == 1  # closed form fails
     assert main(["verify", str(files["bad"])]) == 2
     assert main(["verify", str(files["good"]), "--scale", "0"]) == 2
     assert main(["verify", str(files["good"]), "--scale", "nan"]) == 2
@@ -56,7 +57,8 @@ def test_verify_exit_codes(files: dict[str, Path]) -> None:
 def test_scale_writes_atomically_and_verifies(files: dict[str, Path], tmp_path: Path,
                                               capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "scaled.nam"
-    assert main(["scale", str(files["good"]), "--by", "0.5", "-o", str(out), "--no-gain"]) == 0
+    assert main(["scale", str(files["good"]), "--by", "0.5", "-o", str(out), "--no-gain",
+                 "--builtin-signal"]) == 0
     scaled, original = read_nam(out), read_nam(files["good"])
     assert scaled.head_scale == pytest.approx(0.5 * original.head_scale)
     assert scaled.loudness == pytest.approx(-20.0 - 6.020599913279624)
@@ -73,7 +75,7 @@ def test_scale_refusals_write_nothing(files: dict[str, Path], tmp_path: Path) ->
 
 def test_audit_reports_bad_file_and_continues(files: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "audit.json"
-    code = main(["audit", str(tmp_path), "--json", str(out), "--no-gain"])
+    code = main(["audit", str(tmp_path), "--json", str(out), "--no-gain", "--builtin-signal"])
     doc = json.loads(out.read_text())
     by_name = {Path(m["path"]).name: m for m in doc["models"]}
     assert code == 2  # the bad file is an error entry: bad input is the worst outcome

@@ -1,0 +1,232 @@
+"""`compare`: another implementation's output vs namcheck's runtime-faithful reference on
+the same signal: upstream's PyTorch model (`nam.models.init_from_nam`, the `upstream`
+extra), or any render WAV (a plugin's bounce, NeuralAmpModelerCore's `render`, ...).
+
+Each comparison reports the peak-relative and maximum absolute error and the loudness
+difference in dB, and passes within a derived bound. Where the outputs differ, the cause is
+named where namcheck can identify it (harness/divergence.py), and for a Linear model
+confirmed by re-running with the taps reversed.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+import torch
+
+from namcheck.harness import checks as C
+from namcheck.harness.divergence import UPSTREAM_HEAD_SCALE_TOL, runtime_divergences
+from namcheck.harness.errors import BadInputError
+from namcheck.harness.verify import ModelReport, Options, Signal, check_rate, rate_note
+from namcheck.models import load
+from namcheck.models.nam_file import LinearConfig, NamModel, WaveNetConfig
+from namcheck.models.numerics import eps, forward_tolerance, peak_relative_error
+from namcheck.signals.levels import loudness_of_output
+from namcheck.signals.wav import read_mono
+
+# A render may be shifted against the input (plugin latency, a bounce started late): we look
+# for the best lag within this many samples either way (0.17 s at 48 kHz).
+MAX_LAG = 8192
+
+
+def upstream_loader() -> Any:
+    """upstream's `init_from_nam`, or BadInputError saying how to install it."""
+    try:
+        from nam.models import init_from_nam  # type: ignore[import-not-found]
+    except Exception:
+        raise BadInputError("compare: upstream's neural-amp-modeler is not installed "
+                            "(pip install 'namcheck[upstream]'), or pass --render OUT.wav "
+                            "to compare a render instead") from None
+    return init_from_nam
+
+
+@dataclass
+class Outputs:
+    """Two implementations' outputs for the same input, as float64 on the CPU."""
+
+    ours: torch.Tensor
+    theirs: torch.Tensor
+
+    def errors(self) -> tuple[float, float, float]:
+        """(peak-relative error, max |difference|, loudness difference in dB)."""
+        diff = float((self.ours - self.theirs).abs().max())
+        level = loudness_of_output(self.theirs) - loudness_of_output(self.ours)
+        return peak_relative_error(self.theirs, self.ours), diff, level
+
+
+def _head_scale_gap(model: NamModel) -> float:
+    """Relative output difference when upstream plays config.head_scale and the runtime
+    plays weights[-1] (upstream keeps the config value within 1e-5 of the tail)."""
+    if not isinstance(model.config, WaveNetConfig) or model.head_scale in (None, 0.0):
+        return 0.0
+    assert model.head_scale is not None
+    gap = abs(model.config.head_scale - model.head_scale)
+    return gap / abs(model.head_scale) if gap <= UPSTREAM_HEAD_SCALE_TOL else 0.0
+
+
+def _comparison(name: str, model: NamModel, out: Outputs, dtype: torch.dtype, what: str,
+                extra_rel: float = 0.0, extra_note: str = "", implementations: int = 2
+                ) -> list[C.CheckResult]:
+    """Output and level checks of `theirs` against `ours` within the derived bound:
+    `implementations` rounding forwards (numerics.forward_tolerance) plus `extra_rel`."""
+    rel, diff, level_db = out.errors()
+    bound = forward_tolerance(model, dtype, implementations=implementations) + extra_rel
+    note = f" (bound: {implementations} x depth x 8 eps({dtype}){extra_note})"
+    output = C.CheckResult(f"{name}output", bool(rel <= bound), rel, 0.0, rel, bound,
+                           f"{what} vs namcheck's reference, peak-relative; max |diff| "
+                           f"{diff:.3g}{note}", "peak-relative")
+    crest = float(out.ours.abs().max()) / max(math.sqrt(float((out.ours ** 2).mean())), 1e-300)
+    level_tol = C.DB_PER_REL * bound * crest + 4 * eps(torch.float64)
+    level = C.CheckResult(f"{name}loudness", bool(abs(level_db) <= level_tol),
+                          loudness_of_output(out.theirs), loudness_of_output(out.ours),
+                          abs(level_db), level_tol,
+                          f"{what} loudness vs namcheck's ({level_db:+.6f} dB)", "dB")
+    return [output, level]
+
+
+def _explain(checks: list[C.CheckResult], model: NamModel, prefix: str,
+             confirm: str | None = None) -> list[C.CheckResult]:
+    """Attach the known runtime-vs-PyTorch causes to failed checks."""
+    causes = [str(d) for d in runtime_divergences(model, prefix)]
+    if confirm:
+        causes.insert(0, confirm)
+    if not causes:
+        return checks
+    text = "; cause: " + " | ".join(causes)
+    return [c if c.passed is not False else C.CheckResult(
+        c.name, c.passed, c.measured, c.expected, c.error, c.tolerance, c.detail + text,
+        c.unit) for c in checks]
+
+
+def _run_upstream(doc: dict[str, Any], x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    net = upstream_loader()(doc).to(dtype=dtype).eval()
+    with torch.no_grad():
+        return net(x.to(dtype), pad_start=True).detach().double().reshape(-1)
+
+
+def _ours(model: NamModel, x: torch.Tensor, dtype: torch.dtype, device: str) -> torch.Tensor:
+    return load(model, dtype=dtype, device=device)(x).detach().double().cpu().reshape(-1)
+
+
+def _compare_one(model: NamModel, label: str, prefix: str, x: torch.Tensor, opts: Options
+                 ) -> list[C.CheckResult]:
+    name = f"{label}." if label else ""
+    try:
+        theirs = _run_upstream(model.to_dict(), x, opts.dtype)
+    except Exception as exc:
+        found = [str(d) for d in runtime_divergences(model, prefix)]
+        why = f"; cause: {' | '.join(found)}" if found else ""
+        return [C.CheckResult(f"{name}upstream_loads", False, None, None, None, None,
+                              f"upstream's loader/forward failed on a file the runtime plays: "
+                              f"{type(exc).__name__}: {exc}{why}")]
+    ours = _ours(model, x, opts.dtype, opts.device)
+    gap = _head_scale_gap(model)
+    checks = _comparison(name, model, Outputs(ours, theirs), opts.dtype, "upstream's output",
+                         gap, f" + head_scale config/tail gap {gap:.2g}" if gap else "")
+    confirm = None
+    if isinstance(model.config, LinearConfig) and checks[0].passed is False:
+        r = model.config.receptive_field
+
+        def reverse(doc: dict[str, Any]) -> None:
+            doc["weights"][:r] = doc["weights"][:r][::-1]
+
+        flipped = _ours(model.replace_data(reverse), x, opts.dtype, opts.device)
+        rel = peak_relative_error(theirs, flipped)
+        if rel <= checks[0].tolerance:  # type: ignore[operator]
+            confirm = (f"confirmed: with the taps reversed namcheck matches upstream to "
+                       f"{rel:.2g} (Linear tap order: the runtime convolves, PyTorch "
+                       "correlates)")
+    return _explain(checks, model, prefix, confirm)
+
+
+def compare_upstream(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
+    """Upstream's PyTorch model vs the reference, per model and per container submodel."""
+    check_rate(model, signal)
+    report = ModelReport(model.source, model.architecture)
+    note = rate_note(model, signal)
+    if note:
+        report.warnings.append(note)
+    x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
+    if model.submodels:
+        report.warnings.append("upstream's .nam loader has no SlimmableContainer: each "
+                               "submodel is compared on its own")
+        for i, sub in enumerate(model.submodels):
+            report.checks.extend(_compare_one(sub.model, f"submodel{i}",
+                                              f"config.submodels[{i}].model", x, opts))
+    else:
+        report.checks.extend(_compare_one(model, "", "", x, opts))
+    report.checks = [C.gate_db(c, opts.fail_above_db) for c in report.checks]
+    return report
+
+
+def _quantisation(path: str | os.PathLike[str]) -> tuple[float, str]:
+    """Absolute rounding of the render's sample format (half a step of an integer PCM,
+    float32 rounding relative to 1 for float files)."""
+    subtype = sf.info(str(path)).subtype
+    bits = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "PCM_S8": 8, "PCM_U8": 8}.get(subtype)
+    if bits:
+        return 2.0 ** -(bits - 1) / 2, f"{subtype} half step"
+    if subtype == "DOUBLE":
+        return 0.0, subtype
+    return 0.0, subtype  # float32: rounding is relative, inside the forward bound
+
+
+def best_lag(ours: np.ndarray, theirs: np.ndarray, max_lag: int = MAX_LAG) -> int:
+    """The shift of `theirs` against `ours` (positive: theirs is late) that correlates
+    best, searched by FFT within +-max_lag samples."""
+    n = min(len(ours), len(theirs))
+    if n == 0:
+        return 0
+    size = 1 << math.ceil(math.log2(2 * n))
+    spec = np.fft.rfft(theirs[:n], size) * np.conj(np.fft.rfft(ours[:n], size))
+    corr = np.fft.irfft(spec, size)
+    lags = np.concatenate([np.arange(0, min(max_lag, n - 1) + 1),
+                           np.arange(-min(max_lag, n - 1), 0)])
+    values = np.concatenate([corr[: min(max_lag, n - 1) + 1], corr[size - min(max_lag, n - 1):]])
+    return int(lags[int(np.argmax(values))])
+
+
+def compare_render(model: NamModel, render: str | os.PathLike[str], signal: Signal,
+                   opts: Options) -> ModelReport:
+    """A render of `signal` by another implementation vs the reference. A shift or a length
+    difference is reported as a failed check, then the aligned overlap is compared."""
+    check_rate(model, signal)
+    theirs_np, rate = read_mono(render)
+    if signal.rate is not None and rate != signal.rate:
+        raise BadInputError(f"{render}: sample rate {rate} Hz differs from the signal's "
+                            f"{signal.rate} Hz")
+    report = ModelReport(model.source, model.architecture)
+    x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
+    ours_t = load(model, dtype=torch.float64, device=opts.device, slim=opts.slim)(x)
+    ours = ours_t.detach().double().cpu().numpy().reshape(-1)
+    n_ours, n_theirs = len(ours), len(theirs_np)
+    report.checks.append(C.CheckResult(
+        "render_length", n_theirs == n_ours, float(n_theirs), float(n_ours),
+        float(abs(n_theirs - n_ours)), 0.0,
+        f"{render} has {n_theirs} samples, the input {n_ours}", "samples"))
+    lag = best_lag(ours, theirs_np)
+    report.checks.append(C.CheckResult(
+        "render_alignment", lag == 0, float(lag), 0.0, float(abs(lag)), 0.0,
+        "best-correlating shift of the render against the reference"
+        + (f": the render is {abs(lag)} samples {'late' if lag > 0 else 'early'}; the "
+           "comparison below uses the aligned overlap" if lag else ""), "samples"))
+    if lag >= 0:
+        a, b = ours[: max(0, min(n_ours, n_theirs - lag))], theirs_np[lag: lag + n_ours]
+    else:
+        a, b = ours[-lag: -lag + n_theirs], theirs_np[: max(0, n_ours + lag)]
+    m = min(len(a), len(b))
+    step, fmt = _quantisation(render)
+    peak = float(np.max(np.abs(a[:m]))) if m else 0.0
+    extra = step / peak if peak > 0 else 0.0
+    # The render ran in float32 (plugins do): ours is float64, so one implementation rounds.
+    out = Outputs(torch.from_numpy(a[:m].copy()), torch.from_numpy(np.asarray(b[:m]).copy()))
+    checks = _comparison("", model, out, torch.float32, f"{render}", extra,
+                         f" + {fmt} {extra:.2g}" if extra else "", implementations=1)
+    report.checks.extend(checks)
+    report.checks = [C.gate_db(c, opts.fail_above_db) for c in report.checks]
+    return report
