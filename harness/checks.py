@@ -256,7 +256,7 @@ def container_metadata(model: NamModel) -> CheckResult:
     for key, mine, theirs in (("loudness", model.loudness, top.loudness),
                               ("gain", model.gain, top.gain)):
         if mine != theirs:
-            problems.append(f"{key} {mine} vs top submodel's {theirs}")
+            problems.append(f"{key} {_stored(mine)} vs top submodel's {_stored(theirs)}")
     detail = "; ".join(problems) if problems else "loudness and gain equal the top submodel's"
     err = None
     if model.loudness is not None and top.loudness is not None:
@@ -288,3 +288,7 @@ def normalised_level_error(container: NamModel, index: int, lo: float, hi: float
                   f"{m.loudness:.2f} dB; hosts normalise with the container's "
                   f"{container.loudness:.2f} dB, so it plays {abs(off):.2f} dB "
                   f"{'louder' if off > 0 else 'quieter'} than the level set", "dB")
+
+
+def _stored(value: float | None) -> str:
+    return "none stored" if value is None else f"{value:.6g}"

@@ -44,13 +44,13 @@ from namcheck.harness.verify import (
     Options,
     Signal,
     guarded,
-    standard_input_path,
     verify_model,
 )
 from namcheck.models import load, read_nam, write_nam
 from namcheck.models.examples import builtin_model
 from namcheck.models.limits import MIB, OPTION, set_limits, with_overrides
 from namcheck.models.nam_file import NamModel
+from namcheck.signals.standard_input import find_standard_input
 from namcheck.signals.wav import output_format, read_mono, write_mono
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -135,9 +135,11 @@ def _signal(args: argparse.Namespace) -> Signal:
     """--signal, else NAM's standard input from an installed nam, else the built-in one."""
     if args.signal and args.builtin_signal:
         raise BadInputError("--signal and --builtin-signal: give one of them")
+    if args.standard_input and not args.signal:
+        raise BadInputError("--standard-input: needs --signal WAV")
     if args.signal:
-        return Signal.from_wav(args.signal)
-    path = None if args.builtin_signal else standard_input_path()
+        return Signal.from_wav(args.signal, args.standard_input)
+    path = None if args.builtin_signal else find_standard_input()
     return Signal.from_wav(path) if path else Signal.default()
 
 
@@ -403,10 +405,13 @@ def _add_limit_options(p: argparse.ArgumentParser) -> None:
 
 def _add_run_options(p: argparse.ArgumentParser, slim: bool = True) -> None:
     p.add_argument("--signal", type=Path, metavar="WAV",
-                   help="mono WAV at the model's rate, treated as NAM's standard loudness "
-                   "input (stored loudness is compared against it); default: the copy in an "
-                   "installed neural-amp-modeler, else a built-in generated signal, against "
-                   "which stored loudness is not compared")
+                   help="mono WAV at the model's rate. Stored loudness and gain are compared "
+                   "only on NAM's standard loudness input, recognised by its samples; "
+                   "default: the copy in an installed neural-amp-modeler, else a built-in "
+                   "generated signal")
+    p.add_argument("--standard-input", action="store_true",
+                   help="treat --signal as NAM's standard loudness input although its "
+                   "samples differ (e.g. a resampled copy)")
     p.add_argument("--builtin-signal", action="store_true",
                    help="use the built-in generated signal even where NAM's standard input "
                    "is installed (stored loudness is then not compared)")

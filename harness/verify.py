@@ -4,10 +4,10 @@ report and its status."""
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +25,7 @@ from namcheck.models import load
 from namcheck.models.nam_file import NamModel
 from namcheck.models.slimming import select_submodel, slim_intervals
 from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME, default_signal
+from namcheck.signals.standard_input import is_standard_input, samples_sha256
 from namcheck.signals.wav import SignalError, read_mono
 
 # Per-model status, from best to worst; a run's exit code follows its worst model.
@@ -35,31 +36,32 @@ PRECONDITIONS = ("output_level",)
 
 @dataclass
 class Signal:
+    """The input every model is measured on. `standard_input`: may stored loudness be
+    compared against it (it is NAM's standard loudness input)?"""
+
     samples: np.ndarray
     rate: int | None
     name: str
-    standard_input: bool  # may stored loudness be compared against it?
+    standard_input: bool
     path: str | None = None
+    sha256: str = ""
 
     @classmethod
-    def from_wav(cls, path: str | os.PathLike[str]) -> Signal:
+    def from_wav(cls, path: str | os.PathLike[str], treat_as_standard: bool = False) -> Signal:
+        """A WAV; it is NAM's standard input when its samples are (or when told so)."""
         samples, rate = read_mono(path)
-        return cls(samples, rate, f"{path} (treated as NAM's standard loudness input)", True,
-                   str(path))
+        recognised = is_standard_input(samples, rate)
+        standard = recognised or treat_as_standard
+        kind = ("NAM's standard loudness input" if recognised else
+                "treated as NAM's standard loudness input" if standard else
+                "not NAM's standard loudness input: stored loudness is not compared")
+        return cls(samples, rate, f"{path} ({kind})", standard, str(path),
+                   samples_sha256(samples))
 
     @classmethod
     def default(cls) -> Signal:
-        return cls(default_signal(), None, DEFAULT_SIGNAL_NAME, False)
-
-
-def standard_input_path() -> Path | None:
-    """NAM's standard loudness input from an installed `neural-amp-modeler`, if any."""
-    try:
-        import nam  # type: ignore[import-not-found]
-    except Exception:
-        return None
-    path = Path(nam.__file__).parent / "models" / "_resources" / "loudness_input.wav"
-    return path if path.is_file() else None
+        samples = default_signal()
+        return cls(samples, None, DEFAULT_SIGNAL_NAME, False, None, samples_sha256(samples))
 
 
 @dataclass
@@ -167,13 +169,17 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
     before = measure(model, signal, opts, opts.slim)
     level = C.output_level(before)
     out.append(level)
-    out.append(C.metadata_loudness(model, before, signal.standard_input, opts.dtype))
+    # What plays, and whose stored loudness describes it: at a slim value a container plays
+    # one submodel, described by that submodel's own metadata (the container's is what
+    # hosts normalise with: normalised_level_error).
+    playing, label, index = model, "", None
     if model.submodels and opts.slim is not None:
-        index, lo, hi = next(t for t in slim_intervals(model)
-                             if t[1] <= opts.slim <= t[2] and select_submodel(
-                                 model, opts.slim) == t[0])
+        index = select_submodel(model, opts.slim)
+        playing, label = model.submodels[index].model, f".submodel{index}"
+        lo, hi = next((t[1], t[2]) for t in slim_intervals(model) if t[0] == index)
         out.append(C.normalised_level_error(model, index, lo, hi, before,
                                             signal.standard_input))
+    out.append(C.metadata_loudness(playing, before, signal.standard_input, opts.dtype, label))
     if not level.passed:
         report.unverified.append("the hook's level claims: the output has no finite level")
         return _gated(report, opts)
@@ -192,8 +198,9 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
         if forced:
             continue  # the file was scaled by us with force: its metadata claims nothing
         out.append(C.metadata_shift(model, hooked, s).renamed(_tag("metadata_shift", s)))
-        out.append(C.metadata_loudness(hooked, after, signal.standard_input, opts.dtype)
-                   .renamed(_tag("metadata_loudness", s)))
+        hooked_playing = hooked if index is None else hooked.submodels[index].model
+        out.append(C.metadata_loudness(hooked_playing, after, signal.standard_input,
+                                       opts.dtype).renamed(_tag(f"metadata_loudness{label}", s)))
         out.append(C.metadata_gain_kept(model, hooked).renamed(_tag("metadata_gain_kept", s)))
         out.append(C.head_scale_tail(hooked).renamed(_tag("head_scale_tail", s)))
         if model.submodels:
@@ -221,6 +228,12 @@ def _apply_hook(model: NamModel, scale: float, hook: str, report: ModelReport
     out = report.checks
     if hook == "upstream":
         hooked, changes, problem = upstream_scale_output(model, scale)
+        if problem is None and not (math.isfinite(scale) and scale > 0):
+            out.append(C.CheckResult(
+                _tag("hook_atomic", scale), False, None, None, None, None,
+                f"upstream's hook accepted s={scale:g}, for which 20*log10(s) has no value, "
+                "and changed the model dict: " + "; ".join(changes)))
+            return None, False
         if problem is None:
             out.append(C.CheckResult(_tag("hook_atomic", scale), True, None, None, None, None,
                                      f"upstream's hook applied cleanly ({len(changes)} JSON "

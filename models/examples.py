@@ -74,3 +74,53 @@ def builtin_doc() -> dict[str, Any]:
 
 def builtin_model() -> NamModel:
     return parse_nam(builtin_doc(), source=BUILTIN_NAME)
+
+
+def _seeded(n: int, seed: int, std: float) -> list[float]:
+    rng = np.random.default_rng(seed)
+    return (rng.standard_normal(n) * std).astype(np.float32).tolist()
+
+
+def lstm_doc(hidden: int = 4, layers: int = 1, seed: int = 0) -> dict[str, Any]:
+    """An LSTM `.nam` with seeded weights (h0/c0 included, as exported)."""
+    from namcheck.models.layout import lstm_weight_count
+
+    n = lstm_weight_count(1, hidden, layers, 1)
+    return {"version": "0.5.0", "architecture": "LSTM", "sample_rate": 48000,
+            "config": {"input_size": 1, "hidden_size": hidden, "num_layers": layers},
+            "weights": _seeded(n, seed, 0.5)}
+
+
+def linear_doc(taps: int = 16, seed: int = 0) -> dict[str, Any]:
+    """A Linear (FIR) `.nam` with seeded taps and a bias."""
+    return {"version": "0.5.0", "architecture": "Linear", "sample_rate": 48000,
+            "config": {"receptive_field": taps, "bias": True},
+            "weights": _seeded(taps + 1, seed, 0.3)}
+
+
+def convnet_doc(channels: int = 3, dilations: tuple[int, ...] = (1, 2, 4), seed: int = 0
+                ) -> dict[str, Any]:
+    """A ConvNet `.nam` without batchnorm, seeded weights."""
+    n = sum(channels * (1 if i == 0 else channels) * 2 + channels
+            for i in range(len(dilations))) + channels + 1
+    return {"version": "0.5.0", "architecture": "ConvNet", "sample_rate": 48000,
+            "config": {"channels": channels, "dilations": list(dilations), "batchnorm": False,
+                       "activation": "Tanh"}, "weights": _seeded(n, seed, 0.5)}
+
+
+def container_doc(submodels: list[tuple[float, dict[str, Any]]]) -> dict[str, Any]:
+    """A SlimmableContainer of (max_value, model document) pairs, ascending."""
+    return {"version": "0.7.0", "architecture": "SlimmableContainer", "weights": [],
+            "sample_rate": 48000,
+            "config": {"submodels": [{"max_value": v, "model": m} for v, m in submodels]}}
+
+
+def legacy_a1_doc(seed: int = 0) -> dict[str, Any]:
+    """The built-in A1 nano shape written as a 0.5 file (head_size/head_bias layer arrays),
+    which the runtime reads and upstream's `.nam` loader rejects."""
+    doc = wavenet_doc(_a1_arrays(4, 2), seed=seed)
+    doc["version"] = "0.5.0"
+    for layer in doc["config"]["layers"]:
+        head = layer.pop("head")
+        layer["head_size"], layer["head_bias"] = head["out_channels"], head["bias"]
+    return doc

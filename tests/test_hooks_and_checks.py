@@ -165,7 +165,7 @@ def test_container_metadata_mismatch_fails() -> None:
                  "config": {"submodels": [{"max_value": 1.0, "model": with_metadata(
                      builtin_doc(), -30.0, 0.9)}]}}
     result = C.container_metadata(read_nam(container))
-    assert result.passed is False and "loudness -31.0 vs top submodel's -30.0" in result.detail
+    assert result.passed is False and "loudness -31 vs top submodel's -30" in result.detail
 
 
 def test_tolerances_are_derived_from_dtype() -> None:

@@ -252,7 +252,8 @@ def test_silent_wavenet_claiming_loudness_fails_audit_on_standard_input(
     write_nam(zero_wavenet_doc(), path)
     signal = tmp_path / "standard.wav"
     sf.write(str(signal), 0.5 * np.sin(np.arange(48000) / 7.0), 48000, subtype="FLOAT")
-    code, out, _ = run_cli(["audit", str(path), "--signal", str(signal), "--no-gain"], capsys)
+    code, out, _ = run_cli(["audit", str(path), "--signal", str(signal), "--standard-input",
+                            "--no-gain"], capsys)
     assert code == 1
     assert "stored loudness -35.9 dB, but the output is silent" in out
 
