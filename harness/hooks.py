@@ -56,7 +56,8 @@ def _scale_doc(doc: dict[str, Any], scale: float, force: bool, where: str) -> No
                 meta[key] = top[key]
         return
     if doc["architecture"] != "WaveNet":
-        raise HookRefusedError(f"{where or 'model'}: {doc['architecture']} has no head_scale")
+        raise HookRefusedError(f"{where.rstrip('.') or 'the model'}: {doc['architecture']} "
+                               "has no head_scale")
     if doc["config"].get("head") is not None and not force:
         raise HookRefusedError(
             f"{where}config.head: a post-stack head makes the output nonlinear in head_scale; "

@@ -189,6 +189,22 @@ def test_compare_flags_each_divergent_upstream_export(tmp_path: Path,
         assert reasons[cause] in capsys.readouterr().out
 
 
+def test_compare_names_head_scale_config_vs_tail(tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """config 0.02, tail 0.020004: upstream keeps the config value (within 1e-5), the
+    runtime plays the tail, a relative 2e-4 apart: beyond float32 rounding."""
+    needs_upstream()
+    doc = a1_doc("nano")
+    doc["weights"][-1] = 0.020004
+    path = put(tmp_path, "m.nam", doc)
+    code, report = run(["compare", str(path), "--builtin-signal", "--dtype", "float64"], capsys)
+    failed = [c for c in report["models"][0]["checks"] if c["passed"] is False]
+    assert code == 1 and failed
+    assert all("config.head_scale: config.head_scale 0.02 differs from weights[-1] 0.020004"
+               in c["detail"] for c in failed)
+    assert abs(failed[0]["measured"] - 2e-4) < 1e-6
+
+
 def test_compare_passes_matching_models_and_reports_loader_failures(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     needs_upstream()
