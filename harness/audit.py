@@ -7,7 +7,6 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -18,13 +17,14 @@ from namcheck.harness.verify import (
     Options,
     Signal,
     check_rate,
+    explain_loudness,
     guarded,
     measure,
     rate_note,
 )
 from namcheck.models import read_nam
 from namcheck.models.limits import Limits, limits, set_limits
-from namcheck.models.nam_file import LinearConfig, NamModel
+from namcheck.models.nam_file import NamModel
 from namcheck.models.numerics import forward_tolerance
 from namcheck.models.slimming import slim_intervals
 from namcheck.signals.levels import crest_factor
@@ -56,7 +56,7 @@ def _audit(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
         out.append(level)
         stored = C.metadata_loudness(m, result, signal.standard_input, opts.dtype, label)
         if stored.passed is False and level.passed:
-            stored = _explain_loudness(m, stored, signal, opts)
+            stored = explain_loudness(m, stored, signal, opts)
         out.append(stored)
         if opts.with_gain:
             out.append(stored_gain(m, result, signal.standard_input, label))
@@ -68,33 +68,6 @@ def _audit(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
                                                 signal.standard_input))
     report.checks = [C.gate_db(c, opts.fail_above_db) for c in out]
     return report
-
-
-def _explain_loudness(model: NamModel, check: C.CheckResult, signal: Signal, opts: Options
-                      ) -> C.CheckResult:
-    """Name the cause of a stored-vs-measured loudness mismatch where namcheck knows it."""
-    cause = ""
-    if isinstance(model.config, LinearConfig) and model.loudness is not None:
-        r = model.config.receptive_field
-
-        def reverse_taps(doc: dict[str, Any]) -> None:
-            doc["weights"][:r] = doc["weights"][:r][::-1]
-
-        pytorch_reading = measure(model.replace_data(reverse_taps), signal, opts)
-        gap = abs(pytorch_reading.loudness - model.loudness)
-        if check.tolerance is not None and gap <= check.tolerance:
-            cause = (f"cause: the stored value is the PyTorch reading of this file (taps "
-                     f"time-reversed: {pytorch_reading.loudness:.6f} dB, within "
-                     f"{gap:.2g} dB); the runtime convolves, so plugins play "
-                     f"{check.measured:.6f} dB (Linear tap order, NAM_FORMAT §8.3)")
-    elif model.architecture == "LSTM":
-        cause = ("likely cause: the exporter measured its in-memory LSTM, whose start state "
-                 "differs from the file's h0/c0 plus the runtime's prewarm (NAM_FORMAT §8.4); "
-                 "plugins play the measured value")
-    if not cause:
-        return check
-    return C.CheckResult(check.name, check.passed, check.measured, check.expected, check.error,
-                         check.tolerance, f"{check.detail}; {cause}", check.unit)
 
 
 def stored_gain(model: NamModel, m: C.Measurement, standard_input: bool, label: str

@@ -22,7 +22,7 @@ from namcheck.harness.hooks import (
     upstream_scale_output,
 )
 from namcheck.models import load
-from namcheck.models.nam_file import NamModel
+from namcheck.models.nam_file import LinearConfig, NamModel
 from namcheck.models.slimming import select_submodel, slim_intervals
 from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME, default_signal
 from namcheck.signals.standard_input import is_standard_input, samples_sha256
@@ -179,7 +179,10 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
         lo, hi = next((t[1], t[2]) for t in slim_intervals(model) if t[0] == index)
         out.append(C.normalised_level_error(model, index, lo, hi, before,
                                             signal.standard_input))
-    out.append(C.metadata_loudness(playing, before, signal.standard_input, opts.dtype, label))
+    stored = C.metadata_loudness(playing, before, signal.standard_input, opts.dtype, label)
+    if stored.passed is False and level.passed:
+        stored = explain_loudness(playing, stored, signal, opts)
+    out.append(stored)
     if not level.passed:
         report.unverified.append("the hook's level claims: the output has no finite level")
         return _gated(report, opts)
@@ -256,3 +259,30 @@ def _apply_hook(model: NamModel, scale: float, hook: str, report: ModelReport
             report.unverified.append(f"s={scale:g}: the reference hook does not apply")
             return None, False
         return scale_output(model, scale, force=True), True  # measure the gap anyway
+
+
+def explain_loudness(model: NamModel, check: C.CheckResult, signal: Signal, opts: Options
+                      ) -> C.CheckResult:
+    """Name the cause of a stored-vs-measured loudness mismatch where namcheck knows it."""
+    cause = ""
+    if isinstance(model.config, LinearConfig) and model.loudness is not None:
+        r = model.config.receptive_field
+
+        def reverse_taps(doc: dict[str, Any]) -> None:
+            doc["weights"][:r] = doc["weights"][:r][::-1]
+
+        pytorch_reading = measure(model.replace_data(reverse_taps), signal, opts)
+        gap = abs(pytorch_reading.loudness - model.loudness)
+        if check.tolerance is not None and gap <= check.tolerance:
+            cause = (f"cause: the stored value is the PyTorch reading of this file (taps "
+                     f"time-reversed: {pytorch_reading.loudness:.6f} dB, within "
+                     f"{gap:.2g} dB); the runtime convolves, so plugins play "
+                     f"{check.measured:.6f} dB (Linear tap order, NAM_FORMAT §8.3)")
+    elif model.architecture == "LSTM":
+        cause = ("likely cause: the exporter measured its in-memory LSTM, whose start state "
+                 "differs from the file's h0/c0 plus the runtime's prewarm (NAM_FORMAT §8.4); "
+                 "plugins play the measured value")
+    if not cause:
+        return check
+    return C.CheckResult(check.name, check.passed, check.measured, check.expected, check.error,
+                         check.tolerance, f"{check.detail}; {cause}", check.unit)
