@@ -7,6 +7,7 @@ import os
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -27,6 +28,7 @@ from namcheck.models.limits import Limits, limits, set_limits
 from namcheck.models.nam_file import NamModel
 from namcheck.models.numerics import forward_tolerance
 from namcheck.models.slimming import slim_intervals
+from namcheck.signals.generate import DEFAULT_RATE
 from namcheck.signals.levels import crest_factor
 
 Progress = Callable[[int, int, ModelReport], None]
@@ -41,7 +43,7 @@ def _audit(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     check_rate(model, signal)
     report = ModelReport(model.source, model.architecture)
     report.warnings.extend(str(w) for w in model.warnings)
-    report.warnings.extend(str(d) for d in runtime_divergences(model))
+    report.warnings.extend(str(d) for d in runtime_divergences(model) if d.plays_differently)
     note = rate_note(model, signal)
     if note:
         report.warnings.append(note)
@@ -52,6 +54,8 @@ def _audit(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     for label, m in targets:
         result = measure(m, signal, opts)
         measured[label] = result
+        report.levels.append(_level(label, m, result, signal))
+        report.warnings.extend(_missing_metadata(label, m, result, signal, opts))
         level = C.output_level(result, label)
         out.append(level)
         stored = C.metadata_loudness(m, result, signal.standard_input, opts.dtype, label)
@@ -70,6 +74,32 @@ def _audit(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     return report
 
 
+def _level(label: str, model: NamModel, m: C.Measurement, signal: Signal) -> dict[str, Any]:
+    """What was measured (schema.Level), whether or not metadata is stored."""
+    finite = C.output_level(m).passed
+    return {"target": label.lstrip("."), "loudness_db": m.loudness if finite else None,
+            "gain": C.gain_from_levels(m.levels) if finite and m.levels else None,
+            "sample_rate": float(model.sample_rate or signal.rate or DEFAULT_RATE),
+            "stored_loudness_db": model.loudness, "stored_gain": model.gain}
+
+
+def _missing_metadata(label: str, model: NamModel, m: C.Measurement, signal: Signal,
+                      opts: Options) -> list[str]:
+    """A warning per missing level key: hosts cannot normalise without it."""
+    if not signal.standard_input or not C.output_level(m).passed:
+        return []
+    where = f"config.submodels[{label.removeprefix('.submodel')}].model.metadata" if label \
+        else "metadata"
+    out = []
+    if model.loudness is None:
+        out.append(f"{where}.loudness: missing, so a host's Normalize does nothing for this "
+                   f"model; measured {m.loudness:.4f} dB (namcheck stamp writes it)")
+    if model.gain is None and opts.with_gain and m.levels:
+        out.append(f"{where}.gain: missing; measured {C.gain_from_levels(m.levels):.4f} "
+                   "(namcheck stamp writes it)")
+    return out
+
+
 def stored_gain(model: NamModel, m: C.Measurement, standard_input: bool, label: str
                 ) -> C.CheckResult:
     """Stored `metadata.gain` vs the heuristic measured on the standard input.
@@ -78,12 +108,14 @@ def stored_gain(model: NamModel, m: C.Measurement, standard_input: bool, label: 
     crest factor); the normalised gain moves by up to 2 * that relative error."""
     name = f"metadata_gain{label}"
     if model.gain is None:
-        return C.not_applicable(name, "no metadata.gain stored")
+        return C.not_applicable(name, "no metadata.gain stored", "no_stored_gain")
     if not standard_input:
-        return C.not_applicable(name, "the signal is not NAM's standard loudness input")
+        return C.not_applicable(name, "the signal is not NAM's standard loudness input",
+                                "not_standard_input")
     if not C.output_level(m).passed:
-        return C.CheckResult(name, False, None, model.gain, None, None,
-                             f"stored gain {model.gain:g}, but {C.output_level(m).detail}")
+        level = C.output_level(m)
+        return C.failed(name, f"stored gain {model.gain:g}, but {level.detail}", level.reason,
+                        "gain (0..1)", model.gain)
     assert m.levels is not None
     rel = forward_tolerance(model, torch.float32, implementations=2) * crest_factor(m.output)
     # + the float64 rounding of the stored number itself (gain is written as a Python float)

@@ -41,12 +41,18 @@ class CheckResult:
     tolerance: float | None
     detail: str
     unit: str = ""  # of measured / expected / error / tolerance: "dB", "relative", ...
+    reason: str = ""  # stable code (schema.REASONS); empty: held / beyond_tolerance / n/a
+    scale: float | None = None  # the hook's scale this check is about, if any
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def renamed(self, name: str) -> CheckResult:
-        return replace(self, name=name)
+    def at_scale(self, scale: float, name: str | None = None) -> CheckResult:
+        return replace(self, scale=scale, name=name or self.name)
+
+    def explained(self, text: str, reason: str | None = None) -> CheckResult:
+        """The same verdict with `text` appended to the detail (a cause namcheck found)."""
+        return replace(self, detail=f"{self.detail}; {text}", reason=reason or self.reason)
 
 
 def result(name: str, measured: float, expected: float, tol: float, detail: str,
@@ -63,14 +69,21 @@ def gate_db(check: CheckResult, fail_above_db: float | None) -> CheckResult:
     if (fail_above_db is None or check.passed is not False or check.unit != "dB"
             or check.error is None or not check.error <= fail_above_db):
         return check
-    return replace(check, passed=True, tolerance=fail_above_db,
+    return replace(check, passed=True, tolerance=fail_above_db, reason="within_fail_above_db",
                    detail=f"{check.detail}; error {check.error:.3g} dB exceeds the rounding "
                    f"bound {check.tolerance:.3g} dB but is within --fail-above-db "
                    f"{fail_above_db:g}")
 
 
-def not_applicable(name: str, why: str) -> CheckResult:
-    return CheckResult(name, None, None, None, None, None, f"not applicable: {why}")
+def not_applicable(name: str, why: str, reason: str) -> CheckResult:
+    return CheckResult(name, None, None, None, None, None, f"not applicable: {why}",
+                       reason=reason)
+
+
+def failed(name: str, detail: str, reason: str, unit: str = "", expected: float | None = None
+           ) -> CheckResult:
+    """A check that failed without a number to compare (a NaN output, a hook that broke)."""
+    return CheckResult(name, False, None, expected, None, None, detail, unit, reason)
 
 
 @dataclass
@@ -95,13 +108,12 @@ def output_level(m: Measurement, label: str = "") -> CheckResult:
     if bad.numel():
         first = int(bad[0])
         value = float(y.reshape(-1)[first])
-        return CheckResult(name, False, None, None, None, None,
-                           f"the output is not finite: sample {first} is {value} "
-                           f"({bad.numel()} non-finite samples)")
+        return failed(name, f"the output is not finite: sample {first} is {value} "
+                      f"({bad.numel()} non-finite samples)", "non_finite_output")
     level = rms(y)
     if level == 0.0:
-        return CheckResult(name, False, None, None, None, None,
-                           "the output is silent (all zeros): it has no level to measure")
+        return failed(name, "the output is silent (all zeros): it has no level to measure",
+                      "silent_output")
     return CheckResult(name, True, loudness_of_output(y), None, None, None,
                        "the output is finite and not silent (measured: its loudness)", "dB")
 
@@ -148,13 +160,15 @@ def linearity(model: NamModel, before: Measurement, after: Measurement, scale: f
         detail = (f"output does not scale by {scale:g} ({why}); measured shift {shift:+.4f} dB "
                   f"vs closed form {closed_form_shift_db(scale):+.4f} dB: the closed form does "
                   "not hold for this model")
-    return CheckResult("linearity", passed, err, 0.0, err, tol, detail, "peak-relative")
+    return CheckResult("linearity", passed, err, 0.0, err, tol, detail, "peak-relative",
+                       "" if passed else "not_linear_in_head_scale")
 
 
 def metadata_shift(before: NamModel, after: NamModel, scale: float) -> CheckResult:
     """Stored loudness after - before vs the closed form (what the hook claims to write)."""
     if before.loudness is None or after.loudness is None:
-        return not_applicable("metadata_shift", "no metadata.loudness stored")
+        return not_applicable("metadata_shift", "no metadata.loudness stored",
+                              "no_stored_loudness")
     measured = after.loudness - before.loudness
     # Both values may be float32-rounded when written (half an ulp of each), and the hook's
     # float64 addition rounds too (an eps64 of each magnitude).
@@ -173,14 +187,13 @@ def metadata_loudness(model: NamModel, m: Measurement, standard_input: bool,
     times peak/rms relative to the RMS, plus the float32 rounding of the stored number."""
     name = f"metadata_loudness{label}"
     if model.loudness is None:
-        return not_applicable(name, "no metadata.loudness stored")
+        return not_applicable(name, "no metadata.loudness stored", "no_stored_loudness")
     if not standard_input:
         return not_applicable(name, "the signal is not NAM's standard loudness input "
-                                    "(pass --signal loudness_input.wav)")
+                                    "(pass --signal loudness_input.wav)", "not_standard_input")
     if not output_level(m).passed:
-        return CheckResult(name, False, None, model.loudness, None, None,
-                           f"stored loudness {model.loudness:g} dB, but "
-                           f"{output_level(m).detail}")
+        return failed(name, f"stored loudness {model.loudness:g} dB, but "
+                      f"{output_level(m).detail}", output_level(m).reason, "dB", model.loudness)
     tol = stored_loudness_tolerance(model, m, dtype, model.loudness)
     return result(name, m.loudness, model.loudness, tol,
                   "stored metadata.loudness vs measured on the standard input", "dB")
@@ -205,17 +218,19 @@ def head_scale_tail(model: NamModel) -> CheckResult:
         bad = [i for i, r in enumerate(results) if r.passed is False]
         none = [i for i, r in enumerate(results) if r.passed is None]
         if bad:
-            return CheckResult("head_scale_tail", False, None, None, None, None,
-                               f"submodels disagreeing: {bad}")
+            return failed("head_scale_tail", f"submodels disagreeing: {bad}",
+                          "head_scale_config_vs_tail")
         if len(none) == len(results):
-            return not_applicable("head_scale_tail", "no submodel has a head_scale")
+            return not_applicable("head_scale_tail", "no submodel has a head_scale",
+                                  "no_head_scale")
         detail = f"every submodel with a head_scale agrees ({len(results) - len(none)})"
         if none:
             kinds = ", ".join(f"{i} ({model.submodels[i].model.architecture})" for i in none)
             detail += f"; submodels without one: {kinds}"
         return CheckResult("head_scale_tail", True, None, None, None, None, detail)
     if model.head_scale is None or model.head_scale_config is None:
-        return not_applicable("head_scale_tail", f"{model.architecture} has no head_scale")
+        return not_applicable("head_scale_tail", f"{model.architecture} has no head_scale",
+                              "no_head_scale")
     tail, cfg = model.head_scale, model.head_scale_config
     tol = HEAD_SCALE_REL_TOL * max(abs(tail), abs(cfg))  # float32 rounding of the tail
     return result("head_scale_tail", tail, cfg, tol,
@@ -239,10 +254,11 @@ def gain_invariant(before: Measurement, after: Measurement, dtype: torch.dtype) 
 
 def metadata_gain_kept(before: NamModel, after: NamModel) -> CheckResult:
     if before.gain is None:
-        return not_applicable("metadata_gain_kept", "no metadata.gain stored")
+        return not_applicable("metadata_gain_kept", "no metadata.gain stored",
+                              "no_stored_gain")
     if after.gain is None:
-        return CheckResult("metadata_gain_kept", False, None, before.gain, None, 0.0,
-                           "the hook removed metadata.gain")
+        return failed("metadata_gain_kept", "the hook removed metadata.gain", "gain_removed",
+                      "gain (0..1)", before.gain)
     return result("metadata_gain_kept", after.gain, before.gain, 0.0,
                   "stored gain after vs before (the hook must leave it)", "gain (0..1)")
 
@@ -250,7 +266,8 @@ def metadata_gain_kept(before: NamModel, after: NamModel) -> CheckResult:
 def container_metadata(model: NamModel) -> CheckResult:
     """The container's stored loudness and gain equal its top (largest max_value) submodel's."""
     if not model.submodels:
-        return not_applicable("container_metadata", "not a SlimmableContainer")
+        return not_applicable("container_metadata", "not a SlimmableContainer",
+                              "not_a_container")
     top = model.submodels[-1].model
     problems = []
     for key, mine, theirs in (("loudness", model.loudness, top.loudness),
@@ -262,7 +279,7 @@ def container_metadata(model: NamModel) -> CheckResult:
     if model.loudness is not None and top.loudness is not None:
         err = abs(model.loudness - top.loudness)
     return CheckResult("container_metadata", not problems, model.loudness, top.loudness, err,
-                       0.0, detail, "dB")
+                       0.0, detail, "dB", "container_metadata_mismatch" if problems else "")
 
 
 def normalised_level_error(container: NamModel, index: int, lo: float, hi: float,
@@ -273,13 +290,15 @@ def normalised_level_error(container: NamModel, index: int, lo: float, hi: float
     upper = "<=" if hi == 1.0 else "<"
     name = f"normalised_level_error[{lo:g}<=slim{upper}{hi:g}]"
     if container.loudness is None:
-        return not_applicable(name, "the container stores no metadata.loudness")
+        return not_applicable(name, "the container stores no metadata.loudness",
+                              "no_stored_loudness")
     if not standard_input:
-        return not_applicable(name, "the signal is not NAM's standard loudness input")
+        return not_applicable(name, "the signal is not NAM's standard loudness input",
+                              "not_standard_input")
     level = output_level(m)
     if not level.passed:
-        return CheckResult(name, False, None, container.loudness, None, None,
-                           f"submodel {index}: {level.detail}", "dB")
+        return failed(name, f"submodel {index}: {level.detail}", level.reason, "dB",
+                      container.loudness)
     sub = container.submodels[index].model
     tol = stored_loudness_tolerance(sub, m, torch.float32, container.loudness)
     off = m.loudness - container.loudness

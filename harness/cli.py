@@ -39,6 +39,7 @@ from namcheck.harness.hooks import (
 from namcheck.harness.inspect_report import describe, format_text
 from namcheck.harness.outputs import check_output
 from namcheck.harness.report import exit_code, format_table, json_document, write_json
+from namcheck.harness.schema import json_schema, run_context
 from namcheck.harness.verify import (
     ModelReport,
     Options,
@@ -189,7 +190,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
             print(f"namcheck: {exc}", file=sys.stderr)
             continue
         info = describe(model)
-        info["warnings"] += [str(d) for d in runtime_divergences(model)]
+        info["warnings"] += [str(d) for d in runtime_divergences(model) if d.plays_differently]
         infos.append(info)
         if not args.json:
             print(f"== {model.source}")
@@ -250,6 +251,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     paths = _expand(args.models) if args.models else []
     _json_target(args, paths)
     signal, opts = _signal(args), _options(args)
+    context = run_context(opts.device, opts.dtype)
     show = _tables(args)
     show(f"signal: {signal.name}; dtype {args.dtype}, device {opts.device}, hook {args.hook}, "
          f"scales {', '.join(f'{s:g}' for s in scales)}")
@@ -261,8 +263,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         _say_error(reports[-1])
         show(format_table(reports[-1]))
     if args.json:
-        write_json(json_document(reports, command="verify", signal=signal.name,
-                                 dtype=args.dtype, hook=args.hook, scales=scales), args.json)
+        write_json(json_document(reports, "verify", signal, context, hook=args.hook,
+                                 scales=scales, slim=opts.slim, gain=opts.with_gain,
+                                 fail_above_db=opts.fail_above_db), args.json)
     return exit_code(reports)
 
 
@@ -300,6 +303,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     _positive_int("--workers", args.workers, 64)
     _json_target(args, files)
     signal, opts = _signal(args), _options(args)
+    context = run_context(opts.device, opts.dtype)
     show = _tables(args)
     show(f"signal: {signal.name}; {len(files)} files")
     live = sys.stderr.isatty() or bool(os.environ.get("NAMCHECK_PROGRESS"))
@@ -320,8 +324,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
               ("passed", "failed", "not_verified", "error")}
     show(f"audit: {len(reports)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     if args.json:
-        write_json(json_document(reports, command="audit", signal=signal.name,
-                                 dtype=args.dtype), args.json)
+        write_json(json_document(reports, "audit", signal, context, gain=opts.with_gain,
+                                 workers=args.workers, fail_above_db=opts.fail_above_db),
+                   args.json)
     return exit_code(reports)
 
 
@@ -336,6 +341,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
         compare.upstream_loader()  # one line saying how to install it, before any work
     _json_target(args, [*paths, *([args.render] if args.render else [])])
     signal, opts = _signal(args), _options(args)
+    context = run_context(opts.device, opts.dtype)
     show = _tables(args)
     subject = f"render {args.render}" if args.render else "upstream's PyTorch model"
     show(f"signal: {signal.name}; comparing {subject} with namcheck's reference "
@@ -351,9 +357,15 @@ def cmd_compare(args: argparse.Namespace) -> int:
         _say_error(reports[-1])
         show(format_table(reports[-1]))
     if args.json:
-        write_json(json_document(reports, command="compare", signal=signal.name,
-                                 dtype=args.dtype, subject=subject), args.json)
+        write_json(json_document(reports, "compare", signal, context, subject=subject,
+                                 render=str(args.render) if args.render else None,
+                                 fail_above_db=opts.fail_above_db), args.json)
     return exit_code(reports)
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -528,6 +540,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     _add_run_options(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("schema", help="print the JSON Schema of the reports",
+                       description="Print the JSON Schema (draft 2020-12) that every --json "
+                       "report (verify, audit, compare, stamp) validates against.")
+    p.set_defaults(func=cmd_schema)
 
     p = sub.add_parser("bench", help="measure forward speed (real-time factor, GFLOP/s)",
                        description="Time the reference forward offline (whole signal) and "

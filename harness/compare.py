@@ -100,9 +100,8 @@ def _explain(checks: list[C.CheckResult], model: NamModel, prefix: str,
     if not causes:
         return checks
     text = "; cause: " + " | ".join(causes)
-    return [c if c.passed is not False else C.CheckResult(
-        c.name, c.passed, c.measured, c.expected, c.error, c.tolerance, c.detail + text,
-        c.unit) for c in checks]
+    return [c if c.passed is not False else c.explained(text.removeprefix("; "),
+                                                      "runtime_divergence") for c in checks]
 
 
 def _run_upstream(doc: dict[str, Any], x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
@@ -123,9 +122,9 @@ def _compare_one(model: NamModel, label: str, prefix: str, x: torch.Tensor, opts
     except Exception as exc:
         found = [str(d) for d in runtime_divergences(model, prefix)]
         why = f"; cause: {' | '.join(found)}" if found else ""
-        return [C.CheckResult(f"{name}upstream_loads", False, None, None, None, None,
-                              f"upstream's loader/forward failed on a file the runtime plays: "
-                              f"{type(exc).__name__}: {exc}{why}")]
+        return [C.failed(f"{name}upstream_loads", f"upstream's loader/forward failed on a "
+                         f"file the runtime plays: {type(exc).__name__}: {exc}{why}",
+                         "upstream_cannot_load")]
     ours = _ours(model, x, opts.dtype, opts.device)
     gap = _head_scale_rounding(model)
     checks = _comparison(name, model, Outputs(ours, theirs), opts.dtype, "upstream's output",
@@ -211,13 +210,15 @@ def compare_render(model: NamModel, render: str | os.PathLike[str], signal: Sign
     report.checks.append(C.CheckResult(
         "render_length", n_theirs == n_ours, float(n_theirs), float(n_ours),
         float(abs(n_theirs - n_ours)), 0.0,
-        f"{render} has {n_theirs} samples, the input {n_ours}", "samples"))
+        f"{render} has {n_theirs} samples, the input {n_ours}", "samples",
+        "" if n_theirs == n_ours else "render_length_differs"))
     lag = best_lag(ours, theirs_np)
     report.checks.append(C.CheckResult(
         "render_alignment", lag == 0, float(lag), 0.0, float(abs(lag)), 0.0,
         "best-correlating shift of the render against the reference"
         + (f": the render is {abs(lag)} samples {'late' if lag > 0 else 'early'}; the "
-           "comparison below uses the aligned overlap" if lag else ""), "samples"))
+           "comparison below uses the aligned overlap" if lag else ""), "samples",
+        "render_misaligned" if lag else ""))
     if lag >= 0:
         a, b = ours[: max(0, min(n_ours, n_theirs - lag))], theirs_np[lag: lag + n_ours]
     else:

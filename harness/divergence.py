@@ -21,6 +21,8 @@ from namcheck.models.nam_file import (
 
 # Hardtanh's clamp bounds in the runtime, whatever the file says (NAM_FORMAT §4).
 RUNTIME_HARDTANH = (-1.0, 1.0)
+NOT_PLAYED_DIFFERENTLY = frozenset({"legacy_layer_array", "no_upstream_reader",
+                                    "lstm_start_state"})
 # upstream's WaveNet.import_weights keeps config.head_scale unless weights[-1] differs by more.
 UPSTREAM_HEAD_SCALE_TOL = 1e-5
 
@@ -32,6 +34,12 @@ class Divergence:
     path: str
     cause: str  # stable code: linear_tap_order, layer1x1_inactive, ...
     message: str
+
+    @property
+    def plays_differently(self) -> bool:
+        """The same file sounds different in the two (inspect/audit warn); the others are
+        files upstream's loader cannot read, or an exporter's state (compare's causes)."""
+        return self.cause not in NOT_PLAYED_DIFFERENTLY
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"

@@ -8,8 +8,10 @@ import math
 import os
 from typing import Any
 
+from namcheck.harness import schema
+from namcheck.harness.checks import CheckResult
 from namcheck.harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NOT_VERIFIED, EXIT_OK
-from namcheck.harness.verify import STATUSES, ModelReport
+from namcheck.harness.verify import STATUSES, ModelReport, Signal
 from namcheck.models.atomic import atomic_write
 
 MARK = {True: "PASS", False: "FAIL", None: "n/a "}
@@ -27,6 +29,11 @@ def exit_code(reports: list[ModelReport]) -> int:
     return EXIT_OF_STATUS[worst_status(reports)]
 
 
+def display_name(check: CheckResult) -> str:
+    """The check's name with its scale, as tables and pytest node IDs show it."""
+    return check.name if check.scale is None else f"{check.name}[s={check.scale:g}]"
+
+
 def _num(value: float | None) -> str:
     if value is None:
         return "-"
@@ -38,8 +45,8 @@ def format_table(report: ModelReport) -> str:
     if report.error:
         return f"{head}\nERROR  {report.error}\n-> error"
     rows = [("", "check", "measured", "expected", "error", "tolerance", "unit")]
-    rows += [(MARK[c.passed], c.name, _num(c.measured), _num(c.expected), _num(c.error),
-              _num(c.tolerance), c.unit) for c in report.checks]
+    rows += [(MARK[c.passed], display_name(c), _num(c.measured), _num(c.expected),
+              _num(c.error), _num(c.tolerance), c.unit) for c in report.checks]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [head]
     shown: set[str] = set()
@@ -63,10 +70,44 @@ def summary_counts(reports: list[ModelReport]) -> dict[str, int]:
     return {status: sum(r.status == status for r in reports) for status in STATUSES}
 
 
-def json_document(reports: list[ModelReport], **context: Any) -> dict[str, Any]:
-    return {**context, "status": worst_status(reports), "summary": summary_counts(reports),
-            "models": [r.to_dict() for r in reports],
-            "passed": all(r.passed for r in reports) and bool(reports)}
+def _check(c: CheckResult) -> schema.Check:
+    status = {True: "pass", False: "fail", None: "n/a"}[c.passed]
+    code = c.reason or {"pass": "held", "fail": "beyond_tolerance",
+                        "n/a": "not_applicable"}[status]
+    return schema.Check(name=c.name, scale=_finite(c.scale), status=status,
+                        reason=schema.Reason(code=code, text=c.detail),
+                        measured=_finite(c.measured), expected=_finite(c.expected),
+                        error=_finite(c.error), tolerance=_finite(c.tolerance), unit=c.unit)
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is None or math.isfinite(value) else None
+
+
+def model_entry(r: ModelReport) -> schema.ModelEntry:
+    counts = schema.Counts(checks=len(r.checks), passed=sum(c.passed is True for c in r.checks),
+                           failed=sum(c.passed is False for c in r.checks),
+                           not_applicable=sum(c.passed is None for c in r.checks))
+    return schema.ModelEntry(path=r.path, architecture=r.architecture, status=r.status,
+                             error=r.error, counts=counts, checks=[_check(c) for c in r.checks],
+                             levels=[schema.Level(**strict(level)) for level in r.levels],
+                             unverified=r.unverified, warnings=r.warnings, changes=r.changes)
+
+
+def signal_info(signal: Signal) -> schema.SignalInfo:
+    return schema.SignalInfo(path=signal.path, description=signal.name, sha256=signal.sha256,
+                             sample_rate=signal.rate, samples=len(signal.samples),
+                             standard_input=signal.standard_input)
+
+
+def json_document(reports: list[ModelReport], command: str, signal: Signal,
+                  context: schema.Context, **options: Any) -> dict[str, Any]:
+    """The report (schema.Report) as a JSON-ready dict."""
+    report = schema.Report(command=command, context=context, signal=signal_info(signal),
+                           options=strict(options), status=worst_status(reports),
+                           summary=schema.Summary(**summary_counts(reports)),
+                           models=[model_entry(r) for r in reports])
+    return report.model_dump(mode="json")
 
 
 def strict(value: Any) -> Any:

@@ -81,6 +81,8 @@ class ModelReport:
     error: str | None = None
     unverified: list[str] = field(default_factory=list)  # claims that could not be checked
     warnings: list[str] = field(default_factory=list)  # findings that are no verdict
+    levels: list[dict[str, Any]] = field(default_factory=list)  # schema.Level fields
+    changes: list[str] = field(default_factory=list)  # stamp: before -> after
 
     @property
     def status(self) -> str:
@@ -99,14 +101,6 @@ class ModelReport:
     def passed(self) -> bool:
         return self.status == "passed"
 
-    def to_dict(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"path": self.path, "architecture": self.architecture,
-                             "status": self.status, "passed": self.passed,
-                             "checks": [c.to_dict() for c in self.checks],
-                             "unverified": self.unverified, "warnings": self.warnings}
-        if self.error:
-            d["error"] = self.error
-        return d
 
 
 def guarded(path: str, work: Callable[[], ModelReport]) -> ModelReport:
@@ -150,10 +144,6 @@ def rate_note(model: NamModel, signal: Signal) -> str | None:
             "standard input is 48 kHz)")
 
 
-def _tag(name: str, scale: float) -> str:
-    return f"{name}[s={scale:g}]"
-
-
 def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Signal,
                  opts: Options) -> ModelReport:
     """All checks of one model under `hook` ('reference' or 'upstream') at each scale."""
@@ -191,32 +181,28 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
         if hooked is None:
             continue
         after = measure(hooked, signal, opts, opts.slim)
-        out.append(C.loudness_shift(before, after, s, opts.dtype).renamed(
-            _tag("loudness_shift", s)))
-        out.append(C.linearity(model, before, after, s, opts.dtype).renamed(
-            _tag("linearity", s)))
+        at_s = [C.loudness_shift(before, after, s, opts.dtype),
+                C.linearity(model, before, after, s, opts.dtype)]
         if opts.with_gain:
-            out.append(C.gain_invariant(before, after, opts.dtype).renamed(
-                _tag("gain_invariant", s)))
-        if forced:
-            continue  # the file was scaled by us with force: its metadata claims nothing
-        out.append(C.metadata_shift(model, hooked, s).renamed(_tag("metadata_shift", s)))
-        hooked_playing = hooked if index is None else hooked.submodels[index].model
-        out.append(C.metadata_loudness(hooked_playing, after, signal.standard_input,
-                                       opts.dtype).renamed(_tag(f"metadata_loudness{label}", s)))
-        out.append(C.metadata_gain_kept(model, hooked).renamed(_tag("metadata_gain_kept", s)))
-        out.append(C.head_scale_tail(hooked).renamed(_tag("head_scale_tail", s)))
-        if model.submodels:
-            out.append(C.container_metadata(hooked).renamed(_tag("container_metadata", s)))
-            for i, (sub0, sub1) in enumerate(zip(model.submodels, hooked.submodels, strict=True)):
-                if sub0.model.head_scale is None:
-                    continue
-                b = measure(sub0.model, signal, opts)
-                a = measure(sub1.model, signal, opts)
-                out.append(C.loudness_shift(b, a, s, opts.dtype).renamed(
-                    _tag(f"submodel{i}.loudness_shift", s)))
-                out.append(C.metadata_shift(sub0.model, sub1.model, s).renamed(
-                    _tag(f"submodel{i}.metadata_shift", s)))
+            at_s.append(C.gain_invariant(before, after, opts.dtype))
+        if not forced:  # (a file we scaled with force claims nothing)
+            hooked_playing = hooked if index is None else hooked.submodels[index].model
+            at_s += [C.metadata_shift(model, hooked, s),
+                     C.metadata_loudness(hooked_playing, after, signal.standard_input,
+                                         opts.dtype, label),
+                     C.metadata_gain_kept(model, hooked), C.head_scale_tail(hooked)]
+            if model.submodels:
+                at_s.append(C.container_metadata(hooked))
+                for i, (sub0, sub1) in enumerate(zip(model.submodels, hooked.submodels,
+                                                     strict=True)):
+                    if sub0.model.head_scale is None:
+                        continue
+                    b, a = measure(sub0.model, signal, opts), measure(sub1.model, signal, opts)
+                    at_s.append(C.loudness_shift(b, a, s, opts.dtype).at_scale(
+                        s, f"submodel{i}.loudness_shift"))
+                    at_s.append(C.metadata_shift(sub0.model, sub1.model, s).at_scale(
+                        s, f"submodel{i}.metadata_shift"))
+        out.extend(c.at_scale(s) for c in at_s)
     return _gated(report, opts)
 
 
@@ -232,29 +218,31 @@ def _apply_hook(model: NamModel, scale: float, hook: str, report: ModelReport
     if hook == "upstream":
         hooked, changes, problem = upstream_scale_output(model, scale)
         if problem is None and not (math.isfinite(scale) and scale > 0):
-            out.append(C.CheckResult(
-                _tag("hook_atomic", scale), False, None, None, None, None,
-                f"upstream's hook accepted s={scale:g}, for which 20*log10(s) has no value, "
-                "and changed the model dict: " + "; ".join(changes)))
+            out.append(C.failed(
+                "hook_atomic", f"upstream's hook accepted s={scale:g}, for which 20*log10(s) "
+                "has no value, and changed the model dict: " + "; ".join(changes),
+                "hook_accepted_invalid_scale").at_scale(scale))
             return None, False
         if problem is None:
-            out.append(C.CheckResult(_tag("hook_atomic", scale), True, None, None, None, None,
+            out.append(C.CheckResult("hook_atomic", True, None, None, None, None,
                                      f"upstream's hook applied cleanly ({len(changes)} JSON "
-                                     "values changed)"))
+                                     "values changed)", scale=scale))
             return hooked, False
         if changes:
-            out.append(C.CheckResult(
-                _tag("hook_atomic", scale), False, None, None, None, None,
-                f"{problem}; it changed the model dict: " + "; ".join(changes)))
+            reason = ("hook_wrote_invalid_model" if "invalid model" in problem
+                      else "hook_not_atomic")
+            out.append(C.failed("hook_atomic", f"{problem}; it changed the model dict: "
+                                + "; ".join(changes), reason).at_scale(scale))
         else:
-            out.append(C.not_applicable(_tag("hook", scale),
-                                        f"{problem} (the model dict is unchanged)"))
+            out.append(C.not_applicable("hook", f"{problem} (the model dict is unchanged)",
+                                        "hook_refused").at_scale(scale))
             report.unverified.append(f"s={scale:g}: upstream's hook did not apply")
         return None, False
     try:
         return scale_output(model, scale), False
     except HookRefusedError as exc:
-        out.append(C.not_applicable(_tag("hook", scale), f"reference hook refused: {exc}"))
+        out.append(C.not_applicable("hook", f"reference hook refused: {exc}", "hook_refused")
+                   .at_scale(scale))
         if linearity_obstacle(model) is None or model.architecture != "WaveNet":
             report.unverified.append(f"s={scale:g}: the reference hook does not apply")
             return None, False
@@ -284,5 +272,4 @@ def explain_loudness(model: NamModel, check: C.CheckResult, signal: Signal, opts
                  "plugins play the measured value")
     if not cause:
         return check
-    return C.CheckResult(check.name, check.passed, check.measured, check.expected, check.error,
-                         check.tolerance, f"{check.detail}; {cause}", check.unit)
+    return check.explained(cause, "runtime_divergence")

@@ -38,11 +38,11 @@ def test_verify_builtin_passes_with_json(tmp_path: Path) -> None:
     out = tmp_path / "r.json"
     assert main(["verify", "--no-gain", "--json", str(out)]) == 0
     doc = json.loads(out.read_text())
-    assert doc["passed"] is True and len(doc["models"]) == 1
+    assert doc["status"] == "passed" and len(doc["models"]) == 1
     model = doc["models"][0]
-    assert set(model) >= {"path", "architecture", "checks", "passed"}
-    assert {"name", "passed", "measured", "expected", "error", "tolerance", "detail"} <= set(
-        model["checks"][0])
+    assert set(model) >= {"path", "architecture", "checks", "status", "counts"}
+    assert {"name", "scale", "status", "reason", "measured", "expected", "error", "tolerance",
+            "unit"} <= set(model["checks"][0])
 
 
 def test_verify_exit_codes(files: dict[str, Path]) -> None:
@@ -81,7 +81,7 @@ def test_audit_reports_bad_file_and_continues(files: dict[str, Path], tmp_path: 
     assert code == 2  # the bad file is an error entry: bad input is the worst outcome
     assert set(by_name) == {"good.nam", "headed.nam", "bad.nam"}
     assert by_name["bad.nam"]["status"] == "error" and "required key" in by_name["bad.nam"]["error"]
-    assert by_name["good.nam"]["passed"] is True
+    assert by_name["good.nam"]["status"] == "passed"
     assert main(["audit", str(tmp_path / "nothing-here")]) == 2
 
 

@@ -239,7 +239,8 @@ def test_broken_model_is_never_passed(case: str, tmp_path: Path,
         model = json.loads(text)["models"][0]
         assert model["status"] == "failed"
         level = next(c for c in model["checks"] if c["name"] == "output_level")
-        assert level["passed"] is False and reason in level["detail"]
+        assert level["status"] == "fail" and reason in level["reason"]["text"]
+        assert level["reason"]["code"] in ("non_finite_output", "silent_output")
 
 
 def test_silent_wavenet_claiming_loudness_fails_audit_on_standard_input(

@@ -59,7 +59,7 @@ def test_nothing_checked_is_not_verified_exit_3(doc: dict[str, Any], tmp_path: P
     code, report = run(["verify", str(path), "--builtin-signal", "--no-gain"], capsys)
     assert code == 3
     [model] = report["models"]
-    assert model["status"] == "not_verified" and model["passed"] is False
+    assert model["status"] == "not_verified"
     assert model["unverified"] and report["status"] == "not_verified"
     assert report["summary"]["not_verified"] == 1
 
@@ -123,11 +123,12 @@ def test_upstream_hook_half_applied_is_hook_atomic_failure(
         assert code == 1
         check = next(c for c in report["models"][0]["checks"] if c["name"].startswith(
             "hook_atomic"))
-        assert check["passed"] is False and check["name"] == f"hook_atomic[s={scale}]"
-        assert "config.head_scale: 0.02 -> " in check["detail"]
-        assert "weights[841]: 0.0199999996 -> " in check["detail"]
-        assert ("math domain error" in check["detail"]) == raised
-        assert raised or "accepted s=" in check["detail"]
+        assert check["status"] == "fail" and check["name"] == "hook_atomic"
+        assert check["scale"] == float(scale)
+        assert "config.head_scale: 0.02 -> " in check["reason"]["text"]
+        assert "weights[841]: 0.0199999996 -> " in check["reason"]["text"]
+        assert ("math domain error" in check["reason"]["text"]) == raised
+        assert raised or "accepted s=" in check["reason"]["text"]
 
 
 def test_upstream_hook_on_container_wavenet_then_lstm(
@@ -137,9 +138,10 @@ def test_upstream_hook_on_container_wavenet_then_lstm(
     code, report = run(["verify", str(path), "--hook", "upstream", "--scale", "2",
                         "--builtin-signal", "--no-gain"], capsys)
     assert code == 1
-    check = next(c for c in report["models"][0]["checks"] if c["name"] == "hook_atomic[s=2]")
-    assert check["passed"] is False and "Unsupported architecture" in check["detail"]
-    assert "config.submodels[0].model.config.head_scale: 0.02 -> 0.04" in check["detail"]
+    check = next(c for c in report["models"][0]["checks"] if c["name"] == "hook_atomic")
+    assert check["scale"] == 2.0 and check["reason"]["code"] == "hook_not_atomic"
+    assert check["status"] == "fail" and "Unsupported architecture" in check["reason"]["text"]
+    assert "config.submodels[0].model.config.head_scale: 0.02 -> 0.04" in check["reason"]["text"]
 
 
 @pytest.mark.parametrize("scale", ["nan", "inf"])
@@ -151,8 +153,9 @@ def test_upstream_hook_writing_non_finite_fails(scale: str, tmp_path: Path,
                         "--builtin-signal", "--no-gain"], capsys)
     assert code == 1
     check = report["models"][0]["checks"][-1]
-    assert check["name"] == f"hook_atomic[s={scale}]" and check["passed"] is False
-    assert "wrote an invalid model" in check["detail"]
+    assert check["name"] == "hook_atomic" and check["status"] == "fail"
+    assert check["reason"]["code"] == "hook_wrote_invalid_model"
+    assert "wrote an invalid model" in check["reason"]["text"]
 
 
 def test_upstream_hook_clean_refusal_is_not_verified(tmp_path: Path,
@@ -179,11 +182,11 @@ def test_compare_flags_each_divergent_upstream_export(tmp_path: Path,
         path = put(tmp_path, f"{name}.nam", doc)
         code, report = run(["compare", str(path), "--builtin-signal"], capsys)
         assert code == 1, name
-        failed = [c for c in report["models"][0]["checks"] if c["passed"] is False]
+        failed = [c for c in report["models"][0]["checks"] if c["status"] == "fail"]
         assert failed, name
         reasons = {d.cause: str(d) for d in runtime_divergences(read_nam(path))}
         assert cause in reasons, (name, reasons)
-        assert all(reasons[cause] in c["detail"] for c in failed), (name, failed)
+        assert all(reasons[cause] in c["reason"]["text"] for c in failed), (name, failed)
         # inspect warns on the same feature, without running upstream
         assert main(["inspect", str(path)]) == 0
         assert reasons[cause] in capsys.readouterr().out
@@ -198,10 +201,10 @@ def test_compare_names_head_scale_config_vs_tail(tmp_path: Path,
     doc["weights"][-1] = 0.020004
     path = put(tmp_path, "m.nam", doc)
     code, report = run(["compare", str(path), "--builtin-signal", "--dtype", "float64"], capsys)
-    failed = [c for c in report["models"][0]["checks"] if c["passed"] is False]
+    failed = [c for c in report["models"][0]["checks"] if c["status"] == "fail"]
     assert code == 1 and failed
     assert all("config.head_scale: config.head_scale 0.02 differs from weights[-1] 0.020004"
-               in c["detail"] for c in failed)
+               in c["reason"]["text"] for c in failed)
     assert abs(failed[0]["measured"] - 2e-4) < 1e-6
 
 
@@ -215,8 +218,9 @@ def test_compare_passes_matching_models_and_reports_loader_failures(
     first, second = report["models"]
     assert first["status"] == "passed"
     [check] = second["checks"]
-    assert check["name"] == "upstream_loads" and check["passed"] is False
-    assert "KeyError" in check["detail"] and "legacy 0.5 layer array" in check["detail"]
+    assert check["name"] == "upstream_loads" and check["status"] == "fail"
+    text = check["reason"]["text"]
+    assert "KeyError" in text and "legacy 0.5 layer array" in text
 
 
 def test_compare_without_upstream_is_one_line_exit_2(tmp_path: Path,
@@ -253,7 +257,7 @@ def test_compare_fixtures(capsys: pytest.CaptureFixture[str]) -> None:
                         str(TEST_SIGNAL)], capsys)
     linear, legacy = report["models"]
     assert code == 1 and linear["status"] == legacy["status"] == "failed"
-    assert "Linear tap order" in linear["checks"][0]["detail"]
+    assert "Linear tap order" in linear["checks"][0]["reason"]["text"]
     assert legacy["checks"][0]["name"] == "upstream_loads"
 
 
@@ -296,12 +300,12 @@ def test_compare_render_reports_shift_length_and_level(
     code, report = run(["compare", str(model), "--render", str(bad), "--signal", str(signal)],
                        capsys)
     assert code == 1
-    got = {c["name"] for c in report["models"][0]["checks"] if c["passed"] is False}
+    got = {c["name"] for c in report["models"][0]["checks"] if c["status"] == "fail"}
     assert got == failing
     if "render_alignment" in failing:
         check = next(c for c in report["models"][0]["checks"]
                      if c["name"] == "render_alignment")
-        assert check["measured"] == 37 and "37 samples late" in check["detail"]
+        assert check["measured"] == 37 and "37 samples late" in check["reason"]["text"]
 
 
 # --------------------------------------------------------------------------- containers per slim
@@ -334,14 +338,15 @@ def test_audit_reports_the_level_hosts_set_per_slim(tmp_path: Path,
     checks = {c["name"]: c for c in report["models"][0]["checks"]}
     low, high = checks["normalised_level_error[0<=slim<0.5]"], checks[
         "normalised_level_error[0.5<=slim<=1]"]
-    assert low["passed"] is False and abs(low["error"] - 6.0206) < 1e-3
-    assert "plays 6.02 dB louder" in low["detail"] and high["passed"] is True
+    assert low["status"] == "fail" and abs(low["error"] - 6.0206) < 1e-3
+    assert "plays 6.02 dB louder" in low["reason"]["text"] and high["status"] == "pass"
     assert code == 1
     # verify --slim uses the same check for the interval it plays
     code, report = run(["verify", str(path), "--signal", str(signal), "--standard-input",
                         "--no-gain", "--slim", "0.2"], capsys)
-    names = [c["name"] for c in report["models"][0]["checks"] if c["passed"] is False]
+    names = [c["name"] for c in report["models"][0]["checks"] if c["status"] == "fail"]
     assert names == ["normalised_level_error[0<=slim<0.5]"] and code == 1
+    assert report["options"]["slim"] == 0.2
 
 
 def test_fail_above_db_gates_level_checks(tmp_path: Path,
@@ -352,8 +357,8 @@ def test_fail_above_db_gates_level_checks(tmp_path: Path,
     assert code == 0
     low = next(c for c in report["models"][0]["checks"]
                if c["name"] == "normalised_level_error[0<=slim<0.5]")
-    assert low["passed"] is True and low["tolerance"] == 7.0
-    assert "exceeds the rounding bound" in low["detail"]
+    assert low["status"] == "pass" and low["tolerance"] == 7.0
+    assert "exceeds the rounding bound" in low["reason"]["text"]
     code, _ = run(["audit", str(path), "--signal", str(signal), "--standard-input",
                    "--no-gain", "--fail-above-db", "6"], capsys)
     assert code == 1
@@ -366,8 +371,8 @@ def test_a2_per_slim_level_error(capsys: pytest.CaptureFixture[str]) -> None:
     checks = {c["name"]: c for c in report["models"][0]["checks"]}
     low = checks["normalised_level_error[0<=slim<0.5]"]
     high = checks["normalised_level_error[0.5<=slim<=1]"]
-    assert low["passed"] is False and 2.3 < low["error"] < 2.4  # ~2.35 dB
-    assert high["passed"] is True and high["error"] < 1e-5
+    assert low["status"] == "fail" and 2.3 < low["error"] < 2.4  # ~2.35 dB
+    assert high["status"] == "pass" and high["error"] < 1e-5
     assert code == 1
 
 
@@ -389,9 +394,9 @@ def test_linear_stored_loudness_from_pytorch_tap_order_says_so(
     code, report = run(["audit", str(path), "--signal", str(signal), "--standard-input",
                         "--no-gain"], capsys)
     check = next(c for c in report["models"][0]["checks"] if c["name"] == "metadata_loudness")
-    assert code == 1 and check["passed"] is False
-    assert "the stored value is the PyTorch reading" in check["detail"]
-    assert "Linear tap order" in check["detail"]
+    assert code == 1 and check["status"] == "fail"
+    assert "the stored value is the PyTorch reading" in check["reason"]["text"]
+    assert "Linear tap order" in check["reason"]["text"]
 
 
 def test_bench_upstream_never_tracebacks(tmp_path: Path,

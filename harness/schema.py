@@ -1,0 +1,157 @@
+"""The report every command writes (verify, audit, compare, stamp): typed models, one
+document shape, versioned. `namcheck schema` prints its JSON Schema.
+
+Numbers are finite or null (strict JSON). Units are given per check. A check's `reason`
+is a stable code (REASONS) plus text; a check's `scale` is the hook scale it is about.
+"""
+
+from __future__ import annotations
+
+import datetime
+import platform
+from typing import Any, Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+SCHEMA_VERSION = "1.0"
+
+# Stable reason codes: what a check's verdict rests on.
+REASONS: dict[str, str] = {
+    "held": "the check ran and the claim held within its tolerance",
+    "beyond_tolerance": "the measured value differs from the claim by more than the tolerance",
+    "within_fail_above_db": "beyond the rounding bound but within the user's --fail-above-db",
+    "not_applicable": "the check's premise does not hold",
+    "no_stored_loudness": "the file stores no metadata.loudness",
+    "no_stored_gain": "the file stores no metadata.gain",
+    "not_standard_input": "the signal is not NAM's standard loudness input",
+    "no_head_scale": "the architecture has no head_scale",
+    "not_a_container": "the model is not a SlimmableContainer",
+    "hook_refused": "the hook refused this model or scale and changed nothing",
+    "non_finite_output": "the model's output has NaN or infinite samples",
+    "silent_output": "the model's output is all zeros",
+    "not_linear_in_head_scale": "the output does not scale with head_scale: no closed form",
+    "head_scale_config_vs_tail": "config.head_scale and weights[-1] disagree",
+    "gain_removed": "the hook removed metadata.gain",
+    "container_metadata_mismatch": "container metadata differs from its top submodel's",
+    "hook_not_atomic": "the hook raised after changing the model",
+    "hook_accepted_invalid_scale": "the hook applied a scale <= 0, NaN or Inf",
+    "hook_wrote_invalid_model": "the hook wrote a model the runtime would refuse",
+    "upstream_cannot_load": "upstream's loader or forward fails on a file the runtime plays",
+    "runtime_divergence": "the runtime and PyTorch play a feature of this file differently",
+    "render_length_differs": "the render is longer or shorter than the input",
+    "render_misaligned": "the render is shifted against the reference",
+}
+
+CheckStatus = Literal["pass", "fail", "n/a"]
+ModelStatus = Literal["passed", "not_verified", "failed", "error"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Reason(_Strict):
+    code: str = Field(description="stable code, one of REASONS")
+    text: str = Field(description="what a NAM developer reads")
+
+
+class Check(_Strict):
+    name: str
+    scale: float | None = Field(None, description="the hook's scale this check is about")
+    status: CheckStatus
+    reason: Reason
+    measured: float | None = None
+    expected: float | None = None
+    error: float | None = None
+    tolerance: float | None = None
+    unit: str = Field("", description="unit of measured/expected/error/tolerance")
+
+
+class Level(_Strict):
+    """What was measured on a model or submodel (whether or not metadata is stored)."""
+
+    target: str = Field(description="'' for the model, 'submodel<i>' for a submodel")
+    loudness_db: float | None = Field(None, description="20*log10(RMS) of the output, dB")
+    gain: float | None = Field(None, description="upstream's gain heuristic, 0..1")
+    sample_rate: float = Field(description="the rate the model was measured at, Hz")
+    stored_loudness_db: float | None = None
+    stored_gain: float | None = None
+
+
+class Counts(_Strict):
+    checks: int
+    passed: int
+    failed: int
+    not_applicable: int
+
+
+class ModelEntry(_Strict):
+    path: str
+    architecture: str | None
+    status: ModelStatus
+    error: str | None = None
+    counts: Counts
+    checks: list[Check]
+    levels: list[Level] = Field(default_factory=list)
+    unverified: list[str] = Field(default_factory=list,
+                                  description="claims that could not be checked")
+    warnings: list[str] = Field(default_factory=list,
+                                description="findings that are no verdict (JSON paths)")
+    changes: list[str] = Field(default_factory=list,
+                               description="stamp: what was written, before -> after")
+
+
+class SignalInfo(_Strict):
+    path: str | None = Field(description="null for the built-in generated signal")
+    description: str
+    sha256: str = Field(description="of the samples as float64 little-endian bytes")
+    sample_rate: int | None
+    samples: int
+    standard_input: bool = Field(description="stored loudness is compared on it")
+
+
+class Context(_Strict):
+    namcheck: str
+    torch: str
+    python: str
+    device: str
+    dtype: str
+    threads: int
+    engine: str
+    started: str = Field(description="ISO 8601, UTC")
+
+
+class Summary(_Strict):
+    passed: int
+    not_verified: int
+    failed: int
+    error: int
+
+
+class Report(_Strict):
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    command: Literal["verify", "audit", "compare", "stamp"]
+    context: Context
+    signal: SignalInfo
+    options: dict[str, Any] = Field(default_factory=dict,
+                                    description="command options: hook, scales, ...")
+    status: ModelStatus
+    summary: Summary
+    models: list[ModelEntry]
+
+
+def run_context(device: str, dtype: torch.dtype, engine: str = "reference") -> Context:
+    """Versions, device, dtype, threads, engine and start time of this run."""
+    from namcheck.harness.cli import package_version
+
+    return Context(namcheck=package_version(), torch=torch.__version__,
+                   python=platform.python_version(), device=device,
+                   dtype=str(dtype).removeprefix("torch."), threads=torch.get_num_threads(),
+                   engine=engine,
+                   started=datetime.datetime.now(datetime.timezone.utc).isoformat(
+                       timespec="seconds"))
+
+
+def json_schema() -> dict[str, Any]:
+    return Report.model_json_schema()
