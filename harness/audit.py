@@ -48,7 +48,6 @@ def _audit(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     if note:
         report.warnings.append(note)
     out = report.checks
-    out.append(C.head_scale_tail(model))
     targets = [("", model)] + [(f".submodel{i}", s.model) for i, s in enumerate(model.submodels)]
     measured: dict[str, C.Measurement] = {}
     for label, m in targets:

@@ -21,7 +21,7 @@ from namcheck.models.numerics import eps, forward_tolerance
 from namcheck.signals.levels import (
     crest_factor,
     gain_from_levels,
-    gain_levels,
+    gain_sweep,
     loudness_of_output,
     rms,
 )
@@ -119,8 +119,12 @@ def output_level(m: Measurement, label: str = "") -> CheckResult:
 
 
 def measure(net: NamModule, signal: np.ndarray, with_gain: bool) -> Measurement:
-    x = torch.from_numpy(np.asarray(signal, dtype=np.float64))
-    return Measurement(net(x), gain_levels(net, signal) if with_gain else None)
+    """One forward: the signal alone, or with the gain heuristic, the 11-level batch whose
+    gain-1.0 row is the loudness output (no forward repeated)."""
+    if with_gain:
+        output, levels = gain_sweep(net, signal)
+        return Measurement(output, levels)
+    return Measurement(net(torch.from_numpy(np.asarray(signal, dtype=np.float64))))
 
 
 def scale_tolerance_db(dtype: torch.dtype) -> float:
@@ -211,30 +215,33 @@ def stored_loudness_tolerance(model: NamModel, m: Measurement, dtype: torch.dtyp
     return DB_PER_REL * rel + STORED_REL * abs(stored)
 
 
-def head_scale_tail(model: NamModel) -> CheckResult:
-    """config.head_scale vs weights[-1] (the runtime uses the tail)."""
-    if model.submodels:
-        results = [head_scale_tail(s.model) for s in model.submodels]
-        bad = [i for i, r in enumerate(results) if r.passed is False]
-        none = [i for i, r in enumerate(results) if r.passed is None]
-        if bad:
-            return failed("head_scale_tail", f"submodels disagreeing: {bad}",
-                          "head_scale_config_vs_tail")
-        if len(none) == len(results):
-            return not_applicable("head_scale_tail", "no submodel has a head_scale",
-                                  "no_head_scale")
-        detail = f"every submodel with a head_scale agrees ({len(results) - len(none)})"
-        if none:
-            kinds = ", ".join(f"{i} ({model.submodels[i].model.architecture})" for i in none)
-            detail += f"; submodels without one: {kinds}"
-        return CheckResult("head_scale_tail", True, None, None, None, None, detail)
-    if model.head_scale is None or model.head_scale_config is None:
-        return not_applicable("head_scale_tail", f"{model.architecture} has no head_scale",
-                              "no_head_scale")
-    tail, cfg = model.head_scale, model.head_scale_config
-    tol = HEAD_SCALE_REL_TOL * max(abs(tail), abs(cfg))  # float32 rounding of the tail
-    return result("head_scale_tail", tail, cfg, tol,
-                  "weights[-1] (what plugins run) vs config.head_scale", "linear gain")
+def head_scale_scaled(before: NamModel, after: NamModel, scale: float) -> CheckResult:
+    """The hook multiplied config.head_scale AND weights[-1] (what plugins run) by `scale`,
+    in every model that has them (each container submodel). Worst relative error of the
+    two products; tolerance: float32 rounding of the written values (2**-23 relative)."""
+    pairs = [(before, after, "")] if not before.submodels else [
+        (b.model, a.model, f"config.submodels[{i}].model.")
+        for i, (b, a) in enumerate(zip(before.submodels, after.submodels, strict=True))]
+    pairs = [p for p in pairs if p[0].head_scale is not None]
+    if not pairs:
+        what = (f"{before.architecture} has" if not before.submodels
+                else "no submodel has")
+        return not_applicable("head_scale_scaled", f"{what} a head_scale", "no_head_scale")
+    worst, where = 0.0, ""
+    for b, a, prefix in pairs:
+        for key, old, new in (("weights[-1]", b.head_scale, a.head_scale),
+                              ("config.head_scale", b.head_scale_config, a.head_scale_config)):
+            assert old is not None and new is not None
+            want = scale * old
+            rel = abs(new - want) / abs(want) if want else abs(new)
+            if not rel <= worst:
+                worst, where = rel, f"{prefix}{key}"
+    skipped = len(before.submodels) - len(pairs) if before.submodels else 0
+    detail = (f"weights[-1] and config.head_scale both multiplied by {scale:g} "
+              f"(worst: {where or 'exact'})" + (f"; {skipped} submodel(s) without a "
+                                                "head_scale" if skipped else ""))
+    return CheckResult("head_scale_scaled", bool(worst <= HEAD_SCALE_REL_TOL), worst, 0.0,
+                       worst, HEAD_SCALE_REL_TOL, detail, "relative")
 
 
 def gain_invariant(before: Measurement, after: Measurement, dtype: torch.dtype) -> CheckResult:

@@ -363,6 +363,67 @@ def cmd_compare(args: argparse.Namespace) -> int:
     return exit_code(reports)
 
 
+def cmd_stamp(args: argparse.Namespace) -> int:
+    from namcheck.harness import stamp
+
+    if args.in_place == (args.output is not None) and not args.dry_run:
+        raise BadInputError("stamp: give exactly one of -o DIR and --in-place (or --dry-run)")
+    found = _expand_with_roots(args.paths)
+    if args.output is not None and not args.dry_run:
+        _output_folder(args.output)
+    plans = stamp.plan_outputs(found, None if args.dry_run else args.output,
+                               args.in_place and not args.dry_run)
+    _json_target(args, [p.source for p in plans])
+    signal, opts = _signal(args), _options(args)
+    stamp.require_standard_input(signal)
+    context = run_context(opts.device, opts.dtype)
+    show = _tables(args)
+    show(f"signal: {signal.name}; {len(plans)} files"
+         + ("; dry run: nothing is written" if args.dry_run else ""))
+    reports: list[ModelReport] = []
+    for plan in plans:
+        reports.append(stamp.stamp_file(plan, signal, opts))
+        _say_error(reports[-1])
+        report = reports[-1]
+        target = f" -> {plan.output}" if plan.output and plan.output != plan.source else ""
+        show(f"== {plan.source}{target}")
+        for change in report.changes:
+            show(f"   {change}")
+        if not report.changes and not report.error:
+            show("   already correct: nothing to change")
+        if report.status != "passed":
+            show(format_table(report))
+    if args.json:
+        write_json(json_document(reports, "stamp", signal, context, dry_run=args.dry_run,
+                                 in_place=args.in_place, output=str(args.output or "") or None,
+                                 gain=opts.with_gain), args.json)
+    return exit_code(reports)
+
+
+def _output_folder(folder: Path) -> None:
+    """-o DIR: an existing writable folder, or one we can create in an existing folder."""
+    if folder.exists() and not folder.is_dir():
+        raise BadInputError(f"-o {folder}: is a file, expected a folder")
+    if not folder.exists():
+        check_output(folder, [], "-o")  # its parent must exist and be writable
+        try:
+            folder.mkdir()
+        except OSError as exc:
+            raise BadInputError(f"-o {folder}: cannot create: {exc.strerror}") from None
+    check_output(folder / "probe", [], "-o")
+
+
+def _expand_with_roots(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
+    """Like _expand, keeping the folder each file was found under (for -o DIR layout)."""
+    out: list[tuple[Path, Path]] = []
+    for root in paths:
+        if root.is_dir():
+            out.extend((f, root) for f in _expand([root]))
+        else:
+            out.append((root, root))
+    return out
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
@@ -540,6 +601,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     _add_run_options(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("stamp", help="write measured loudness/gain into .nam files",
+                       description="Measure each model (and container submodel) on NAM's "
+                       "standard loudness input, in float32, and write metadata.loudness and "
+                       "metadata.gain where they are missing or wrong beyond the derived "
+                       "tolerance; a container's own values become its top submodel's. Every "
+                       "other key and weight stays exactly as it was. Writes atomically into "
+                       "-o DIR (keeping each file's path below the folder given), or over the "
+                       "inputs with --in-place; --dry-run prints before -> after only.")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("-o", "--output", type=Path, metavar="DIR", help="folder to write into")
+    p.add_argument("--in-place", action="store_true", help="rewrite the inputs themselves")
+    p.add_argument("--dry-run", action="store_true", help="show the changes, write nothing")
+    p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
+    p.add_argument("--signal", type=Path, metavar="WAV",
+                   help="NAM's standard loudness input (default: the copy in an installed "
+                   "neural-amp-modeler; stamp refuses any other signal)")
+    p.add_argument("--standard-input", action="store_true",
+                   help="treat --signal as NAM's standard input although its samples differ")
+    p.add_argument("--no-gain", action="store_true", help="stamp loudness only")
+    p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]; the forward "
+                   "runs in float32, as NAM defines the stored loudness")
+    _add_limit_options(p)
+    p.set_defaults(func=cmd_stamp, builtin_signal=False, slim=None, fail_above_db=None,
+                   dtype="float32")
 
     p = sub.add_parser("schema", help="print the JSON Schema of the reports",
                        description="Print the JSON Schema (draft 2020-12) that every --json "

@@ -153,7 +153,7 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
     note = rate_note(model, signal)
     if note:
         report.warnings.append(note)
-    out.append(C.head_scale_tail(model))
+    report.warnings.extend(str(w) for w in model.warnings)
     if model.submodels:
         out.append(C.container_metadata(model))
     before = measure(model, signal, opts, opts.slim)
@@ -190,7 +190,7 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
             at_s += [C.metadata_shift(model, hooked, s),
                      C.metadata_loudness(hooked_playing, after, signal.standard_input,
                                          opts.dtype, label),
-                     C.metadata_gain_kept(model, hooked), C.head_scale_tail(hooked)]
+                     C.metadata_gain_kept(model, hooked), C.head_scale_scaled(model, hooked, s)]
             if model.submodels:
                 at_s.append(C.container_metadata(hooked))
                 for i, (sub0, sub1) in enumerate(zip(model.submodels, hooked.submodels,

@@ -59,8 +59,26 @@ def gain_from_levels(levels: list[float]) -> float:
     return float(np.clip((sum(levels) - low) / (top - low), 0.0, 1.0))
 
 
+GAIN_INPUTS = np.linspace(0.0, 1.0, GAIN_STEPS)
+
+
+def gain_sweep(model: NamModule, signal: np.ndarray | torch.Tensor
+               ) -> tuple[torch.Tensor, list[float]]:
+    """The gain heuristic's 11 input levels as ONE batched forward (rows g * signal, each
+    with zero history). Returns (the output at gain 1.0, which is the loudness run itself,
+    and the RMS at each level). Each row equals a single run of that level within the
+    forward's rounding bound (tests/test_levels.py)."""
+    x = torch.as_tensor(np.asarray(signal)) if not isinstance(signal, torch.Tensor) else signal
+    x = x.to(torch.float64).reshape(-1)
+    batch = torch.as_tensor(GAIN_INPUTS, dtype=torch.float64)[:, None] * x[None, :]
+    batch[-1] = x  # exactly the signal (1.0 * x), bit for bit
+    y = model(batch)
+    return y[-1], [rms(row) for row in y]
+
+
 def gain_levels(model: NamModule, signal: np.ndarray | torch.Tensor) -> list[float]:
-    return [output_rms(model, signal, g) for g in np.linspace(0.0, 1.0, GAIN_STEPS)]
+    """RMS of the output at input gains 0, 0.1, ..., 1 (one batched forward)."""
+    return gain_sweep(model, signal)[1]
 
 
 def gain(model: NamModule, signal: np.ndarray | torch.Tensor) -> float:

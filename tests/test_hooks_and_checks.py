@@ -152,11 +152,13 @@ def test_gain_changed_fails_metadata_gain_kept() -> None:
     assert C.metadata_gain_kept(before, after).passed is False
 
 
-def test_edited_config_fails_head_scale_tail() -> None:
-    doc = builtin_doc()
-    doc["config"]["head_scale"] = 0.03
-    assert C.head_scale_tail(read_nam(doc)).passed is False
-    assert C.head_scale_tail(read_nam(builtin_doc())).passed is True
+def test_hook_that_scales_only_one_head_scale_fails_head_scale_scaled() -> None:
+    before = read_nam(builtin_doc())
+    assert C.head_scale_scaled(before, scale_output(before, 2.0), 2.0).passed is True
+    tail_only = before.replace_data(lambda d: d["weights"].__setitem__(-1, 0.04))
+    check = C.head_scale_scaled(before, tail_only, 2.0)
+    assert check.passed is False and "config.head_scale" in check.detail
+    assert check.error == pytest.approx(0.5)
 
 
 def test_container_metadata_mismatch_fails() -> None:

@@ -55,3 +55,26 @@ def test_stored_loudness_matches_measured_on_standard_input(name: str) -> None:
     model = read_nam(UPSTREAM / "models" / f"{name}.nam")
     result = metadata_loudness(model, measure(load(model), x, False), True, torch.float32)
     assert result.passed, result
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_batched_gain_sweep_equals_single_runs(dtype: torch.dtype) -> None:
+    """The 11-level batch equals 11 single forwards within the two-implementation bound,
+    and its gain-1.0 row is the loudness run itself."""
+    from namcheck.models.examples import a2_doc, builtin_doc
+    from namcheck.models.numerics import forward_tolerance, peak_relative_error
+    from namcheck.signals.levels import GAIN_INPUTS, gain_sweep, rms
+
+    x = default_signal()[:12000]
+    for doc in (builtin_doc(), a2_doc(channels=4)):
+        model = read_nam(doc)
+        net = load(model, dtype=dtype)
+        out, levels = gain_sweep(net, x)
+        tol = forward_tolerance(model, dtype, implementations=2)
+        singles = [net(torch.from_numpy(g * x)) for g in GAIN_INPUTS]
+        assert peak_relative_error(out, singles[-1]) <= tol
+        peak = float(singles[-1].abs().max())
+        for level, single in zip(levels, singles, strict=True):
+            assert abs(level - rms(single)) <= tol * peak
+        assert torch.equal(out, net(torch.from_numpy(x))) or peak_relative_error(
+            out, net(torch.from_numpy(x))) <= tol

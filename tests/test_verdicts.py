@@ -90,15 +90,33 @@ def test_fixture_statuses_on_a_non_standard_signal(name: str, code: int, status:
     assert (got, report["models"][0]["status"]) == (code, status)
 
 
-def test_container_head_scale_tail_names_submodels_without_one() -> None:
-    from namcheck.harness.checks import head_scale_tail
+def test_container_head_scale_check_names_submodels_without_one() -> None:
+    from namcheck.harness.checks import head_scale_scaled
+    from namcheck.harness.hooks import scale_output
 
-    mixed = read_nam(container_doc([(0.5, lstm_doc()), (1.0, builtin_doc())]))
-    check = head_scale_tail(mixed)
-    assert check.passed is True and "submodels without one: 0 (LSTM)" in check.detail
+    mixed = read_nam(container_doc([(0.5, builtin_doc()), (1.0, builtin_doc())]))
+    check = head_scale_scaled(mixed, scale_output(mixed, 2.0), 2.0)
+    assert check.passed is True and "without" not in check.detail
+    with_lstm = read_nam(container_doc([(0.5, lstm_doc()), (1.0, builtin_doc())]))
+    check = head_scale_scaled(with_lstm, with_lstm, 2.0)
+    assert check.passed is False  # nothing was scaled
     only_lstm = read_nam(container_doc([(1.0, lstm_doc())]))
-    check = head_scale_tail(only_lstm)
+    check = head_scale_scaled(only_lstm, only_lstm, 2.0)
     assert check.passed is None and "no submodel has a head_scale" in check.detail
+
+
+def test_config_vs_tail_is_a_warning_not_a_verdict(tmp_path: Path,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """The runtime (and upstream's loader, beyond 1e-5) plays weights[-1]: a config that
+    disagrees is reported with its path, and does not fail the file."""
+    doc = builtin_doc()
+    doc["config"]["head_scale"] = 0.5
+    path = put(tmp_path, "m.nam", doc)
+    code, report = run(["audit", str(path), "--builtin-signal", "--no-gain"], capsys)
+    [model] = report["models"]
+    assert any(w.startswith("config.head_scale: config head_scale 0.5 differs from "
+                            "weights[-1]") for w in model["warnings"])
+    assert model["status"] == "not_verified" and code == 3
 
 
 # --------------------------------------------------------------------------- upstream's hook

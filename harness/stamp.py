@@ -1,0 +1,169 @@
+"""`stamp`: write the measured `metadata.loudness` and `metadata.gain` into files that lack
+them or whose stored values are wrong beyond the derived tolerance, so a host's Normalize
+works. Measured on NAM's standard loudness input, in float32 (as exporters measure).
+
+Only those metadata keys change: every other key and every weight value is kept exactly
+(the JSON is re-serialised from the parsed document; Python floats round-trip exactly).
+A container gets each submodel's own values, and its own equal its top submodel's.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from namcheck.harness import checks as C
+from namcheck.harness.audit import stored_gain
+from namcheck.harness.errors import BadInputError
+from namcheck.harness.verify import ModelReport, Options, Signal, check_rate, guarded, measure
+from namcheck.models import read_nam, write_nam
+from namcheck.models.atomic import atomic_write
+from namcheck.models.nam_file import NamModel, parse_nam
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Where one input goes: `output` None for a dry run."""
+
+    source: Path
+    output: Path | None
+
+
+def require_standard_input(signal: Signal) -> None:
+    if not signal.standard_input:
+        raise BadInputError("stamp needs NAM's standard loudness input: pass --signal "
+                            "loudness_input.wav, or install the 'upstream' extra, whose copy "
+                            "is found automatically")
+
+
+def plan_outputs(files: list[tuple[Path, Path]], out_dir: Path | None, in_place: bool
+                 ) -> list[Plan]:
+    """(file, root it was found under) -> where it is written: DIR/relative path, the file
+    itself (--in-place), or nowhere (dry run). Two inputs never share an output."""
+    plans, seen = [], {}
+    for path, root in files:
+        if in_place:
+            target: Path | None = path
+        elif out_dir is not None:
+            rel = path.relative_to(root) if root != path else Path(path.name)
+            target = out_dir / rel
+            if target.exists() and os.path.samefile(target, path):
+                raise BadInputError(f"-o {out_dir}: {target} is the input {path}; namcheck "
+                                    "never writes over its inputs (use --in-place)")
+            key = str(target.resolve())
+            if key in seen:
+                raise BadInputError(f"-o {out_dir}: {path} and {seen[key]} would both be "
+                                    f"written to {target}")
+            seen[key] = path
+        else:
+            target = None
+        plans.append(Plan(path, target))
+    return plans
+
+
+def _measured_metadata(model: NamModel, signal: Signal, opts: Options, label: str
+                       ) -> tuple[dict[str, float], list[C.CheckResult]]:
+    """The values to store for one (non-container) model, and the checks of what is stored
+    now (to decide whether it must change); a NaN/silent output gives no values."""
+    m = measure(model, signal, opts)
+    level = C.output_level(m, label)
+    if not level.passed:
+        return {}, [level]
+    values = {"loudness": m.loudness}
+    now = [C.metadata_loudness(model, m, True, opts.dtype)]
+    if m.levels is not None:
+        values["gain"] = C.gain_from_levels(m.levels)
+        now.append(stored_gain(model, m, True, ""))
+    return values, now
+
+
+def _needs(check: C.CheckResult) -> bool:
+    return check.passed is not True  # missing (n/a) or wrong (fail)
+
+
+def stamp_document(model: NamModel, signal: Signal, opts: Options
+                   ) -> tuple[dict[str, Any], list[str], list[C.CheckResult]]:
+    """(new JSON document, 'PATH: before -> after' per change, failed level checks)."""
+    doc = model.to_dict()
+    changes: list[str] = []
+    problems: list[C.CheckResult] = []
+
+    def stamp_one(sub: NamModel, node: dict[str, Any], where: str, label: str
+                  ) -> dict[str, float]:
+        values, now = _measured_metadata(sub, signal, opts, label)
+        if not values:
+            problems.extend(now)
+            return {}
+        meta = node.get("metadata")
+        if not isinstance(meta, dict):
+            meta = node["metadata"] = {}
+        for check, key in zip(now, ("loudness", "gain"), strict=False):
+            if _needs(check):
+                path = f"{where}.metadata.{key}" if where else f"metadata.{key}"
+                changes.append(f"{path}: {_show(meta.get(key), key)} -> "
+                               f"{_show(values[key], key)}")
+                meta[key] = values[key]
+        return {k: meta[k] for k in values}
+
+    if model.submodels:
+        top: dict[str, float] = {}
+        for i, sub in enumerate(model.submodels):
+            where = f"config.submodels[{i}].model"
+            top = stamp_one(sub.model, doc["config"]["submodels"][i]["model"], where,
+                            f".submodel{i}")
+        meta = doc.get("metadata")
+        if not isinstance(meta, dict):
+            meta = doc["metadata"] = {}
+        for key, value in top.items():
+            if meta.get(key) != value:
+                changes.append(f"metadata.{key}: {_show(meta.get(key), key)} -> "
+                               f"{_show(value, key)} (the top submodel's)")
+                meta[key] = value
+    else:
+        stamp_one(model, doc, "", "")
+    return doc, changes, problems
+
+
+def _show(value: Any, key: str) -> str:
+    if value is None:
+        return "(missing)"
+    return f"{value:.4f} dB" if key == "loudness" else f"{value:.4f}"
+
+
+def stamp_file(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
+    """Stamp one file (or plan it, for a dry run); the report's checks are those of the
+    document as written: stored loudness/gain now equal what was measured."""
+    return guarded(str(plan.source), lambda: _stamp(plan, signal, opts))
+
+
+def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
+    model = read_nam(plan.source)
+    check_rate(model, signal)
+    doc, changes, problems = stamp_document(model, signal, opts)
+    report = ModelReport(str(plan.output or plan.source), model.architecture,
+                         changes=changes)
+    if problems:
+        report.checks.extend(problems)
+        return report
+    stamped = parse_nam(doc, source=str(plan.output or plan.source))
+    targets = [("", stamped)] + [(f".submodel{i}", s.model)
+                                 for i, s in enumerate(stamped.submodels)]
+    for label, sub in targets:
+        m = measure(sub, signal, opts)
+        report.checks.append(C.metadata_loudness(sub, m, True, opts.dtype, label))
+        if opts.with_gain:
+            report.checks.append(stored_gain(sub, m, True, label))
+    if stamped.submodels:
+        report.checks.append(C.container_metadata(stamped))
+    if plan.output is not None and (changes or plan.output != plan.source):
+        plan.output.parent.mkdir(parents=True, exist_ok=True)
+        if changes:
+            write_nam(doc, plan.output)
+        else:  # nothing to change: an exact copy of the file
+            data = plan.source.read_bytes()
+            atomic_write(plan.output, lambda handle: handle.write(data))
+    if not changes:
+        report.warnings.append("already correct: nothing to change")
+    return report
