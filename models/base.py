@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import itertools
+from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -51,6 +53,13 @@ class NamModule(nn.Module):
     def _as_output(self, y: torch.Tensor, single: bool) -> torch.Tensor:
         y = y[:, 0, :] if self.out_channels == 1 else y
         return y[0] if single else y
+
+    def __call__(self, x: torch.Tensor | np.ndarray) -> Any:  # type: ignore[override]
+        """forward(); a NumPy array in gives a NumPy array (float64) out."""
+        if isinstance(x, np.ndarray):
+            y = super().__call__(torch.from_numpy(np.asarray(x, dtype=np.float64)))
+            return y.detach().cpu().double().numpy()
+        return super().__call__(x)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -102,7 +111,11 @@ class Streamer:
                 model.forward_valid(zeros, self.state)
 
     @torch.no_grad()
-    def process(self, block: torch.Tensor) -> torch.Tensor:
+    def process(self, block: torch.Tensor | np.ndarray) -> Any:
+        """The next block's output ((N,) or (B, N); NumPy in, NumPy out)."""
+        if isinstance(block, np.ndarray):
+            y = self.process(torch.from_numpy(np.asarray(block, dtype=np.float64)))
+            return y.detach().cpu().double().numpy()
         xb, single = self.model._as_batch(block)
         if xb.shape[0] != self.batch:
             raise ValueError(f"this stream was opened for batch {self.batch}, got {xb.shape[0]}")

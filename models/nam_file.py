@@ -379,6 +379,15 @@ class NamModel:
     submodels: tuple[Submodel, ...] = ()
     warnings: tuple[NamWarning, ...] = field(default_factory=tuple)
 
+    def __repr__(self) -> str:
+        """One short line: source, architecture, version, size, rate, loudness."""
+        rate = f"{self.sample_rate:g} Hz" if self.sample_rate else "no sample_rate"
+        loud = f"{self.loudness:.2f} dB" if self.loudness is not None else "no loudness"
+        subs = f", {len(self.submodels)} submodels" if self.submodels else ""
+        return (f"NamModel({self.source!r}, {self.architecture} "
+                f"{'.'.join(map(str, self.version))}, {self.parameter_count} weights{subs}, "
+                f"{rate}, {loud})")
+
     # ---- derived facts
     @property
     def head_scale_config(self) -> float | None:

@@ -1,1 +1,24 @@
-"""namcheck.signals: test signals and level measures."""
+"""namcheck.signals: test signals, NAM's standard input, and level measures (dB)."""
+
+from namcheck.signals.generate import default_signal, log_sweep, pink_noise, silence, sine
+from namcheck.signals.levels import gain, gain_levels, loudness, output_rms, rms
+from namcheck.signals.standard_input import find_standard_input, is_standard_input
+from namcheck.signals.wav import SignalError, read_mono, write_mono
+
+__all__ = [
+    "SignalError",
+    "default_signal",
+    "find_standard_input",
+    "gain",
+    "gain_levels",
+    "is_standard_input",
+    "log_sweep",
+    "loudness",
+    "output_rms",
+    "pink_noise",
+    "read_mono",
+    "rms",
+    "silence",
+    "sine",
+    "write_mono",
+]

@@ -86,7 +86,7 @@ def test_audit_reports_bad_file_and_continues(files: dict[str, Path], tmp_path: 
     assert main(["audit", str(tmp_path / "nothing-here")]) == 2
 
 
-def test_pytest_plugin(pytester: pytest.Pytester, files: dict[str, Path]) -> None:
+def test_pytest_plugin_fixture(pytester: pytest.Pytester, files: dict[str, Path]) -> None:
     pytester.makepyfile(f"""
         def test_good(namcheck_verify):
             report = namcheck_verify({str(files['good'])!r}, scales=[0.5])
@@ -95,10 +95,56 @@ def test_pytest_plugin(pytester: pytest.Pytester, files: dict[str, Path]) -> Non
         def test_headed(namcheck_verify):
             namcheck_verify({str(files['headed'])!r}, scales=[2.0])
         """)
-    result = pytester.runpytest_subprocess(
-        "-p", "no:cacheprovider", "--namcheck-models", str(files["good"]))
-    result.assert_outcomes(passed=2, failed=1)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--namcheck-no-gain",
+                                           "--namcheck-builtin-signal")
+    result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(["*closed form does not hold*"])
+
+
+def test_pytest_collects_nam_files(pytester: pytest.Pytester) -> None:
+    """Collection hooks: node IDs per scale, -k, node-ID selection, ini xfail, the check
+    table on failure, a skip (never a pass) for a model with nothing to verify."""
+    from namcheck.models.examples import lstm_doc
+
+    models = pytester.path / "models"
+    models.mkdir()
+    write_nam(builtin_doc(), models / "amp.nam")
+    write_nam(headed_doc(), models / "headed.nam")
+    write_nam(headed_doc(), models / "known.nam")
+    write_nam(lstm_doc(), models / "lstm.nam")
+    pytester.makeini("""
+        [pytest]
+        namcheck_xfail =
+            models/known.nam: a post-stack head: the closed form does not hold
+        """)
+    common = ["-p", "no:cacheprovider", "--namcheck", "--namcheck-no-gain",
+              "--namcheck-builtin-signal"]
+    result = pytester.runpytest_subprocess(*common, "models", "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["models/amp.nam::verify[[]s=0.5[]]",
+                                 "models/amp.nam::verify[[]s=2[]]",
+                                 "models/lstm.nam::verify[[]s=2[]]", "8 tests collected*"])
+    result = pytester.runpytest_subprocess(*common, "models", "-k", "amp and 0.5",
+                                           "--collect-only", "-q")
+    result.stdout.fnmatch_lines(["models/amp.nam::verify[[]s=0.5[]]",
+                                 "1/8 tests collected (7 deselected)*"])
+    result = pytester.runpytest_subprocess(*common, "models/amp.nam::verify[s=2]")
+    result.assert_outcomes(passed=1)
+    result = pytester.runpytest_subprocess(*common, "models", "-rsx")
+    result.assert_outcomes(passed=2, failed=2, skipped=2, xfailed=2)
+    result.stdout.fnmatch_lines(["*FAIL  linearity[[]s=0.5[]]*", "*closed form does not hold*",
+                                 "*-> failed*",
+                                 "SKIPPED*models/lstm.nam*not verified*hook does not apply*",
+                                 "XFAIL*known.nam*closed form does not hold*"])
+    failures = result.stdout.str().split("short test summary")[0]
+    assert "pytest_plugin.py" not in failures and "Traceback" not in failures
+    # the ini way to list models (no --namcheck needed)
+    pytester.makeini("""
+        [pytest]
+        namcheck_models = models/a*.nam
+        """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--namcheck-no-gain",
+                                           "--namcheck-builtin-signal")
+    result.assert_outcomes(passed=2)
 
 
 def test_bench_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
