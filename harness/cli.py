@@ -250,6 +250,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                             "(pip install 'namcheck[upstream]')")
     paths = _expand(args.models) if args.models else []
     _json_target(args, paths)
+    _plots_folder(args)
     signal, opts = _signal(args), _options(args)
     context = run_context(opts.device, opts.dtype)
     show = _tables(args)
@@ -266,6 +267,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
         write_json(json_document(reports, "verify", signal, context, hook=args.hook,
                                  scales=scales, slim=opts.slim, gain=opts.with_gain,
                                  fail_above_db=opts.fail_above_db), args.json)
+    if args.plots:
+        _write_plots(args, "shift", reports, signal, opts)
     return exit_code(reports)
 
 
@@ -302,6 +305,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     files = _expand(args.paths)
     _positive_int("--workers", args.workers, 64)
     _json_target(args, files)
+    _plots_folder(args)
     signal, opts = _signal(args), _options(args)
     context = run_context(opts.device, opts.dtype)
     show = _tables(args)
@@ -327,6 +331,8 @@ def cmd_audit(args: argparse.Namespace) -> int:
         write_json(json_document(reports, "audit", signal, context, gain=opts.with_gain,
                                  workers=args.workers, fail_above_db=opts.fail_above_db),
                    args.json)
+    if args.plots:
+        _write_plots(args, "slims", reports, signal, opts)
     return exit_code(reports)
 
 
@@ -340,6 +346,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         compare.upstream_loader()  # one line saying how to install it, before any work
     _json_target(args, [*paths, *([args.render] if args.render else [])])
+    _plots_folder(args)
     signal, opts = _signal(args), _options(args)
     context = run_context(opts.device, opts.dtype)
     show = _tables(args)
@@ -360,6 +367,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         write_json(json_document(reports, "compare", signal, context, subject=subject,
                                  render=str(args.render) if args.render else None,
                                  fail_above_db=opts.fail_above_db), args.json)
+    if args.plots:
+        _write_plots(args, "compare", reports, signal, opts)
     return exit_code(reports)
 
 
@@ -422,6 +431,67 @@ def _expand_with_roots(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
         else:
             out.append((root, root))
     return out
+
+
+def cmd_plot(args: argparse.Namespace) -> int:
+    from namcheck.harness import plot
+
+    plot.pyplot()  # the extra is installed, or one line saying how
+    out = args.output or Path(f"{args.model.stem}.{args.kind}.png")
+    if out.suffix.lower() != ".png":
+        raise BadInputError(f"-o {out}: plots are written as .png")
+    inputs = [args.model, *([args.signal] if args.signal else []),
+              *([args.render] if args.render else [])]
+    check_output(out, inputs, "-o")
+    if args.render is not None and (args.kind != "compare" or not args.signal):
+        raise BadInputError("--render: only with 'plot compare', and with the --signal it "
+                            "rendered")
+    model = read_nam(args.model)
+    signal, opts = _signal(args), _options(args)
+    if args.kind == "shift":
+        written = plot.plot_shift(model, signal, opts, out)
+    elif args.kind == "slims":
+        written = plot.plot_slims(model, signal, opts, out)
+    else:
+        written = plot.plot_compare(model, signal, opts, out, args.render)
+    print(f"wrote {written}")
+    return EXIT_OK
+
+
+def _write_plots(args: argparse.Namespace, kind: str, reports: list[ModelReport],
+                 signal: Signal, opts: Options) -> None:
+    """--plots DIR: the relevant figure for every model it applies to."""
+    from namcheck.harness import plot
+
+    for report in reports:
+        if report.error:
+            continue
+        model = read_nam(report.path) if report.path != "<built-in>" else builtin_model()
+        if kind == "slims" and not model.submodels:
+            continue
+        if kind == "shift" and model.head_scale is None and not model.submodels:
+            continue
+        out = args.plots / f"{Path(model.source).stem or 'builtin'}.{kind}.png"
+        try:
+            if kind == "shift":
+                plot.plot_shift(model, signal, opts, out)
+            elif kind == "slims":
+                plot.plot_slims(model, signal, opts, out)
+            else:
+                plot.plot_compare(model, signal, opts, out,
+                                  getattr(args, "render", None))
+        except BadInputError as exc:
+            print(f"namcheck: {exc}", file=sys.stderr)
+            continue
+        print(f"plot: {out}", file=sys.stderr if args.json == "-" else sys.stdout)
+
+
+def _plots_folder(args: argparse.Namespace) -> None:
+    if getattr(args, "plots", None) is not None:
+        from namcheck.harness import plot
+
+        plot.pyplot()
+        _output_folder(args.plots)
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -557,6 +627,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="namcheck's reference hook, or upstream's _ScaleOutputHook "
                    "(needs the 'upstream' extra)")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
+    p.add_argument("--plots", type=Path, metavar="DIR",
+                   help="write the loudness-shift plot of each model into DIR ('plot' extra)")
     _add_run_options(p)
     p.set_defaults(func=cmd_verify)
 
@@ -584,6 +656,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="parallel processes (default 1)")
+    p.add_argument("--plots", type=Path, metavar="DIR",
+                   help="write the per-slim level plot of each container into DIR ('plot' "
+                   "extra)")
     _add_run_options(p, slim=False)
     p.set_defaults(func=cmd_audit)
 
@@ -599,8 +674,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--render", type=Path, metavar="OUT.wav",
                    help="a render of --signal by another implementation to judge")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
+    p.add_argument("--plots", type=Path, metavar="DIR",
+                   help="write the overlay/difference/spectra plot of each model into DIR "
+                   "('plot' extra)")
     _add_run_options(p)
     p.set_defaults(func=cmd_compare)
+
+    p = sub.add_parser("plot", help="draw a figure (the 'plot' extra, matplotlib)",
+                       description="shift: measured vs closed-form loudness shift over scales "
+                       "1e-3..1e3 with the error and its tolerance; slims: a container's "
+                       "stored loudness vs the measured loudness of the submodel playing at "
+                       "each slim; compare: reference vs upstream's output (or --render), "
+                       "overlay, difference and spectra. Written as PNG.")
+    p.add_argument("kind", choices=["shift", "slims", "compare"])
+    p.add_argument("model", type=Path, metavar="MODEL.nam")
+    p.add_argument("-o", "--output", type=Path, metavar="OUT.png",
+                   help="default: MODEL-stem.KIND.png in the current folder")
+    p.add_argument("--render", type=Path, metavar="WAV",
+                   help="compare: a render of --signal instead of upstream's output")
+    _add_run_options(p)
+    p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("stamp", help="write measured loudness/gain into .nam files",
                        description="Measure each model (and container submodel) on NAM's "

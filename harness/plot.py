@@ -1,0 +1,185 @@
+"""`namcheck plot`: pictures where people would rather look than read (the `plot` extra,
+matplotlib). Every figure is computed by running the models, like the checks.
+
+- shift: measured vs closed-form loudness shift over scales 1e-3..1e3, with the error and
+  its tolerance on a second axis (a post-stack head shows the gap).
+- slims: a container's stored loudness vs each submodel's measured loudness, per slim
+  interval of the runtime's selection rule.
+- compare: reference vs upstream's PyTorch output (or a render WAV): overlay, difference,
+  spectra.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from namcheck.harness import checks as C
+from namcheck.harness.errors import BadInputError
+from namcheck.harness.hooks import closed_form_shift_db, scale_output
+from namcheck.harness.verify import Options, Signal, check_rate, measure
+from namcheck.models import load
+from namcheck.models.atomic import atomic_write
+from namcheck.models.nam_file import NamModel
+from namcheck.models.slimming import slim_intervals
+
+SHIFT_SCALES = np.logspace(-3, 3, 13)
+
+
+def pyplot() -> Any:
+    """matplotlib's pyplot on the Agg backend, or one line saying how to install it."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except Exception:
+        raise BadInputError("plot: matplotlib is not installed (pip install "
+                            "'namcheck[plot]')") from None
+    return plt
+
+
+def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    pyplot().close(fig)
+    data = buffer.getvalue()
+    return atomic_write(path, lambda handle: handle.write(data))
+
+
+def plot_shift(model: NamModel, signal: Signal, opts: Options, out: str | os.PathLike[str]
+               ) -> Path:
+    """Measured loudness shift vs 20*log10(s) for s in 1e-3..1e3 (13 forwards), error and
+    tolerance on the right axis. Models with a post-stack head are scaled with force."""
+    if model.head_scale is None and not any(s.model.head_scale is not None
+                                            for s in model.submodels):
+        raise BadInputError(f"{model.source}: plot shift: {model.architecture} has no "
+                            "head_scale to scale")
+    check_rate(model, signal)
+    plain = Options(opts.dtype, opts.device, opts.slim, False)
+    before = measure(model, signal, plain, opts.slim)
+    measured, tolerance = [], []
+    for s in SHIFT_SCALES:
+        after = measure(scale_output(model, float(s), force=True), signal, plain, opts.slim)
+        check = C.loudness_shift(before, after, float(s), opts.dtype)
+        measured.append(check.measured)
+        tolerance.append(check.tolerance)
+    closed = np.array([closed_form_shift_db(float(s)) for s in SHIFT_SCALES])
+    error = np.abs(np.array(measured) - closed)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    ax.semilogx(SHIFT_SCALES, closed, "k--", label="closed form 20·log10(s)")
+    ax.semilogx(SHIFT_SCALES, measured, "o-", color="tab:blue", label="measured shift")
+    ax.set_xlabel("scale s")
+    ax.set_ylabel("loudness shift (dB)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax2 = ax.twinx()
+    drawn = error > 0  # an exact 0 (at s = 1) has no place on a log axis
+    ax2.semilogy(SHIFT_SCALES[drawn], error[drawn], "s-", color="tab:red", ms=4,
+                 label="|measured − closed form| (exact 0 not drawn)")
+    ax2.semilogy(SHIFT_SCALES, tolerance, ":", color="tab:red", label="tolerance")
+    ax2.set_ylabel("error (dB)", color="tab:red")
+    lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
+    labels = ax.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
+    ax.legend(lines, labels, loc="lower right", fontsize=8)
+    held = bool(np.all(error <= np.array(tolerance)))
+    ax.set_title(f"{Path(model.source).name}: loudness shift vs scale "
+                 f"({'closed form holds' if held else 'closed form does NOT hold'})",
+                 fontsize=10)
+    return _save(fig, out)
+
+
+def plot_slims(model: NamModel, signal: Signal, opts: Options, out: str | os.PathLike[str]
+               ) -> Path:
+    """Per slim interval: the loudness hosts normalise with (the container's stored value)
+    vs the measured (and stored) loudness of the submodel that plays there."""
+    if not model.submodels:
+        raise BadInputError(f"{model.source}: plot slims: not a SlimmableContainer")
+    check_rate(model, signal)
+    plain = Options(opts.dtype, opts.device, None, False)
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for k, (index, lo, hi) in enumerate(slim_intervals(model)):
+        sub = model.submodels[index].model
+        level = measure(sub, signal, plain).loudness
+        right = hi if hi > lo else lo + 0.01
+        ax.hlines(level, lo, right, colors="tab:blue", lw=3,
+                  label="measured (submodel playing)" if k == 0 else None)
+        note = f"sub {index}: {level:.2f} dB"
+        if model.loudness is not None:
+            note += f" ({level - model.loudness:+.2f} dB vs the level hosts set)"
+        ax.text((lo + right) / 2, level, note, va="bottom", ha="center", fontsize=8)
+        if sub.loudness is not None:
+            ax.hlines(sub.loudness, lo, right, colors="tab:green", lw=1.5, linestyles="--",
+                      label="stored in the submodel" if k == 0 else None)
+    if model.loudness is not None:
+        ax.axhline(model.loudness, color="tab:red", lw=1.5,
+                   label=f"container's stored loudness ({model.loudness:.2f} dB)")
+    ax.set_xlim(0, 1.02)
+    ax.set_xlabel("slim value")
+    ax.set_ylabel("loudness (dB)")
+    kind = "NAM's standard input" if signal.standard_input else "not NAM's standard input"
+    missing = "" if model.loudness is not None else (
+        "\nthe container stores no loudness: hosts cannot normalise it")
+    ax.set_title(f"{Path(model.source).name}: level per slim interval ({kind}){missing}",
+                 fontsize=10)
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8, loc="best")
+    return _save(fig, out)
+
+
+def plot_compare(model: NamModel, signal: Signal, opts: Options, out: str | os.PathLike[str],
+                 render: str | os.PathLike[str] | None = None) -> Path:
+    """Reference vs upstream's PyTorch output (or `render`): overlay, difference, spectra."""
+    from namcheck.harness.compare import _run_upstream
+    from namcheck.signals.wav import read_mono
+
+    check_rate(model, signal)
+    x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
+    target = model.submodels[-1].model if model.submodels and render is None else model
+    ours = load(target, dtype=opts.dtype, device=opts.device)(x).detach().double().cpu()
+    ours_np = ours.numpy().reshape(-1)
+    if render is not None:
+        theirs_np, _ = read_mono(render)
+        label = Path(render).name
+    else:
+        try:
+            theirs_np = _run_upstream(target.to_dict(), x, opts.dtype).numpy()
+        except BadInputError:
+            raise
+        except Exception as exc:
+            raise BadInputError(f"{model.source}: plot compare: upstream cannot run this "
+                                f"model: {type(exc).__name__}: {exc}") from None
+        label = "upstream (PyTorch)"
+    n = min(len(ours_np), len(theirs_np))
+    a, b = ours_np[:n], theirs_np[:n]
+    rate = signal.rate or 48000
+    t = np.arange(n) / rate
+    plt = pyplot()
+    fig, axes = plt.subplots(3, 1, figsize=(8, 8))
+    axes[0].plot(t, a, lw=0.6, label="namcheck reference (runtime)")
+    axes[0].plot(t, b, lw=0.6, alpha=0.7, label=label)
+    axes[0].set_ylabel("output")
+    axes[0].legend(fontsize=8)
+    axes[1].plot(t, b - a, lw=0.6, color="tab:red")
+    axes[1].set_ylabel("difference")
+    axes[1].set_xlabel("time (s)")
+    window = np.hanning(n)
+    freqs = np.fft.rfftfreq(n, 1 / rate)
+    for data, name in ((a, "reference"), (b, label), (b - a, "difference")):
+        spectrum = np.abs(np.fft.rfft(data * window)) + 1e-20
+        axes[2].semilogx(freqs[1:], 20 * np.log10(spectrum[1:]), lw=0.6, label=name)
+    axes[2].set_xlabel("frequency (Hz)")
+    axes[2].set_ylabel("magnitude (dB)")
+    axes[2].legend(fontsize=8)
+    rel = float(np.max(np.abs(b - a)) / max(np.max(np.abs(a)), 1e-300))
+    axes[0].set_title(f"{Path(model.source).name}: {label} vs reference "
+                      f"(peak-relative difference {rel:.2g})", fontsize=10)
+    fig.tight_layout()
+    return _save(fig, out)

@@ -1,0 +1,91 @@
+"""`namcheck plot` and `--plots DIR`: each PNG is written and is not blank (the `plot`
+extra; skipped by name without matplotlib)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from namcheck.harness.cli import main
+from namcheck.models import write_nam
+from namcheck.models.examples import builtin_doc, container_doc, linear_doc
+from namcheck.signals.generate import default_signal
+
+pytest.importorskip("matplotlib", reason="the 'plot' extra (matplotlib) is not installed")
+
+
+def assert_picture(path: Path) -> None:
+    """A real PNG with drawn content: many colours, and a good share of non-white pixels."""
+    import matplotlib.image as mpimg
+
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    pixels = mpimg.imread(str(path))[..., :3]
+    non_white = float(np.mean(np.any(pixels < 0.95, axis=-1)))
+    colours = len(np.unique((pixels * 255).astype(np.uint8).reshape(-1, 3), axis=0))
+    assert non_white > 0.02 and colours > 20, (path, non_white, colours)
+
+
+@pytest.fixture
+def models(tmp_path: Path) -> dict[str, Path]:
+    signal = tmp_path / "signal.wav"
+    sf.write(str(signal), default_signal(), 48000, subtype="FLOAT")
+    paths = {"wavenet": tmp_path / "amp.nam", "container": tmp_path / "c.nam",
+             "linear": tmp_path / "lin.nam", "signal": signal}
+    write_nam(builtin_doc(), paths["wavenet"])
+    hot = builtin_doc()
+    hot["weights"][-1] *= 3
+    hot["config"]["head_scale"] *= 3
+    container = container_doc([(0.5, hot), (1.0, builtin_doc())])
+    container["metadata"] = {"loudness": -40.0}
+    write_nam(container, paths["container"])
+    write_nam(linear_doc(), paths["linear"])
+    return paths
+
+
+def test_plot_commands_write_pictures(models: dict[str, Path], tmp_path: Path,
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    signal = ["--signal", str(models["signal"])]
+    shift = tmp_path / "shift.png"
+    assert main(["plot", "shift", str(models["wavenet"]), "-o", str(shift), *signal]) == 0
+    assert_picture(shift)
+    slims = tmp_path / "slims.png"
+    assert main(["plot", "slims", str(models["container"]), "-o", str(slims), *signal]) == 0
+    assert_picture(slims)
+    render = tmp_path / "render.wav"
+    assert main(["render", str(models["linear"]), str(models["signal"]), str(render)]) == 0
+    versus = tmp_path / "compare.png"
+    assert main(["plot", "compare", str(models["linear"]), "--render", str(render), "-o",
+                 str(versus), *signal]) == 0
+    assert_picture(versus)
+    capsys.readouterr()
+    # bad requests: one line, exit 2, nothing written
+    for args, expected in ((["shift", str(models["linear"])], "has no head_scale"),
+                           (["slims", str(models["wavenet"])], "not a SlimmableContainer"),
+                           (["shift", str(models["wavenet"]), "-o", str(tmp_path / "x.jpg")],
+                            "plots are written as .png")):
+        assert main(["plot", *args, *signal]) == 2
+        err = capsys.readouterr().err
+        assert expected in err and err.count("\n") == 1
+    assert not (tmp_path / "x.jpg").exists()
+
+
+def test_plots_folder_from_verify_and_audit(models: dict[str, Path], tmp_path: Path) -> None:
+    folder = tmp_path / "plots"
+    assert main(["verify", str(models["wavenet"]), "--builtin-signal", "--no-gain", "--plots",
+                 str(folder)]) == 0
+    assert_picture(folder / "amp.shift.png")
+    assert main(["audit", str(models["container"]), "--signal", str(models["signal"]),
+                 "--standard-input", "--no-gain", "--plots", str(folder)]) == 1
+    assert_picture(folder / "c.slims.png")
+    assert sorted(p.name for p in folder.iterdir()) == ["amp.shift.png", "c.slims.png"]
+
+
+def test_plot_compare_upstream(models: dict[str, Path], tmp_path: Path) -> None:
+    pytest.importorskip("nam", reason="the 'upstream' extra is not installed")
+    out = tmp_path / "up.png"
+    assert main(["plot", "compare", str(models["linear"]), "-o", str(out),
+                 "--builtin-signal"]) == 0
+    assert_picture(out)
