@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from namcheck.harness import compare as compare_module
-from namcheck.harness import stamp as stamp_module
 from namcheck.harness.audit import audit_model
+from namcheck.harness.compare import compare_render, compare_upstream, upstream_loader
+from namcheck.harness.stamp import Plan, require_standard_input, stamp_file
 from namcheck.harness.verify import ModelReport, Options, Signal, verify_model
 from namcheck.models.nam_file import NamModel, read_nam
 from namcheck.signals.standard_input import find_standard_input
@@ -52,9 +52,9 @@ def compare(model: ModelSource, *, render: str | os.PathLike[str] | None = None,
     """Upstream's PyTorch forward (or a render WAV of `signal`) vs the reference."""
     nam, sig = read_nam(model), as_signal(signal)
     if render is not None:
-        return compare_module.compare_render(nam, render, sig, options or Options())
-    compare_module.upstream_loader()
-    return compare_module.compare_upstream(nam, sig, options or Options())
+        return compare_render(nam, render, sig, options or Options())
+    upstream_loader()
+    return compare_upstream(nam, sig, options or Options())
 
 
 def stamp(path: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
@@ -62,7 +62,6 @@ def stamp(path: str | os.PathLike[str], output: str | os.PathLike[str] | None = 
     """Write measured metadata.loudness/gain into `output` (a file path; `path` itself
     only when output == path; None: a dry run). Needs NAM's standard loudness input."""
     sig = as_signal(signal)
-    stamp_module.require_standard_input(sig)
+    require_standard_input(sig)
     target = Path(output) if output is not None else None
-    return stamp_module.stamp_file(stamp_module.Plan(Path(path), target), sig,
-                                   options or Options())
+    return stamp_file(Plan(Path(path), target), sig, options or Options())

@@ -22,6 +22,7 @@ import torch
 
 from namcheck.harness import bench as bench_module
 from namcheck.harness.audit import run_audit
+from namcheck.harness.compare import compare_render, compare_upstream, upstream_loader
 from namcheck.harness.errors import (
     BAD_INPUT_ERRORS,
     EXIT_BAD_INPUT,
@@ -40,6 +41,7 @@ from namcheck.harness.inspect_report import describe, format_text
 from namcheck.harness.outputs import check_output
 from namcheck.harness.report import exit_code, format_table, json_document, write_json
 from namcheck.harness.schema import json_schema, run_context
+from namcheck.harness.stamp import plan_outputs, require_standard_input, stamp_file
 from namcheck.harness.verify import (
     ModelReport,
     Options,
@@ -48,6 +50,7 @@ from namcheck.harness.verify import (
     verify_model,
 )
 from namcheck.models import load, read_nam, write_nam
+from namcheck.models.base import OFFLINE_CHUNK
 from namcheck.models.examples import builtin_model
 from namcheck.models.limits import MIB, OPTION, set_limits, with_overrides
 from namcheck.models.nam_file import NamModel
@@ -220,10 +223,20 @@ def cmd_render(args: argparse.Namespace) -> int:
         raise BadInputError(f"{args.model}: the model has {net.out_channels} outputs; "
                             "render writes mono")
     x = torch.from_numpy(samples)
-    if args.block:
-        stream = net.stream()
-        y = torch.cat([stream.process(x[i : i + args.block])
-                       for i in range(0, len(x), args.block)])
+    step = args.block or OFFLINE_CHUNK  # offline: chunks carrying state, the same output
+    live = (sys.stderr.isatty() or bool(os.environ.get("NAMCHECK_PROGRESS"))) and (
+        len(x) > 10 * rate)
+    if args.block or live:
+        stream, pieces = net.stream(), []
+        for i in range(0, len(x), step):
+            pieces.append(stream.process(x[i : i + step]))
+            if live and (i // step) % max(1, (1 << 16) // step) == 0:
+                done = min(len(x), i + step)
+                print(f"\rrender: {100 * done / len(x):5.1f}% ({done / rate:.1f} of "
+                      f"{len(x) / rate:.1f} s)", end="", file=sys.stderr, flush=True)
+        if live:
+            print(file=sys.stderr)
+        y = torch.cat(pieces)
     else:
         y = net(x)
     out = y.detach().cpu().numpy().astype(np.float64)
@@ -337,14 +350,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from namcheck.harness import compare
-
     paths = _expand(args.models)
     if args.render is not None:
         if len(paths) != 1 or not args.signal:
             raise BadInputError("--render: give exactly one MODEL and the --signal it rendered")
     else:
-        compare.upstream_loader()  # one line saying how to install it, before any work
+        upstream_loader()  # one line saying how to install it, before any work
     _json_target(args, [*paths, *([args.render] if args.render else [])])
     _plots_folder(args)
     signal, opts = _signal(args), _options(args)
@@ -356,8 +367,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     reports: list[ModelReport] = []
     def work(path: Path) -> ModelReport:
         if args.render is not None:
-            return compare.compare_render(read_nam(path), args.render, signal, opts)
-        return compare.compare_upstream(read_nam(path), signal, opts)
+            return compare_render(read_nam(path), args.render, signal, opts)
+        return compare_upstream(read_nam(path), signal, opts)
 
     for path in paths:
         reports.append(guarded(str(path), lambda p=path: work(p)))
@@ -373,25 +384,23 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_stamp(args: argparse.Namespace) -> int:
-    from namcheck.harness import stamp
-
     if args.in_place == (args.output is not None) and not args.dry_run:
         raise BadInputError("stamp: give exactly one of -o DIR and --in-place (or --dry-run)")
     found = _expand_with_roots(args.paths)
     if args.output is not None and not args.dry_run:
         _output_folder(args.output)
-    plans = stamp.plan_outputs(found, None if args.dry_run else args.output,
+    plans = plan_outputs(found, None if args.dry_run else args.output,
                                args.in_place and not args.dry_run)
     _json_target(args, [p.source for p in plans])
     signal, opts = _signal(args), _options(args)
-    stamp.require_standard_input(signal)
+    require_standard_input(signal)
     context = run_context(opts.device, opts.dtype)
     show = _tables(args)
     show(f"signal: {signal.name}; {len(plans)} files"
          + ("; dry run: nothing is written" if args.dry_run else ""))
     reports: list[ModelReport] = []
     for plan in plans:
-        reports.append(stamp.stamp_file(plan, signal, opts))
+        reports.append(stamp_file(plan, signal, opts))
         _say_error(reports[-1])
         report = reports[-1]
         target = f" -> {plan.output}" if plan.output and plan.output != plan.source else ""
@@ -434,7 +443,7 @@ def _expand_with_roots(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
-    from namcheck.harness import plot
+    from namcheck.harness import plot  # (no API function of this name)
 
     plot.pyplot()  # the extra is installed, or one line saying how
     out = args.output or Path(f"{args.model.stem}.{args.kind}.png")
@@ -461,7 +470,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
 def _write_plots(args: argparse.Namespace, kind: str, reports: list[ModelReport],
                  signal: Signal, opts: Options) -> None:
     """--plots DIR: the relevant figure for every model it applies to."""
-    from namcheck.harness import plot
+    from namcheck.harness import plot  # (no API function of this name)
 
     for report in reports:
         if report.error:
@@ -488,7 +497,7 @@ def _write_plots(args: argparse.Namespace, kind: str, reports: list[ModelReport]
 
 def _plots_folder(args: argparse.Namespace) -> None:
     if getattr(args, "plots", None) is not None:
-        from namcheck.harness import plot
+        from namcheck.harness import plot  # (no API function of this name)
 
         plot.pyplot()
         _output_folder(args.plots)
