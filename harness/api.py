@@ -27,6 +27,7 @@ def default_signal() -> Signal:
 
 
 def as_signal(signal: SignalSource) -> Signal:
+    """A Signal from a Signal, a WAV path, or None (default_signal())."""
     if signal is None:
         return default_signal()
     return signal if isinstance(signal, Signal) else Signal.from_wav(signal)

@@ -21,6 +21,7 @@ from namcheck.signals.generate import default_signal
 
 
 def synchronize(device: str | torch.device) -> None:
+    """Wait for queued CUDA work (timings include it); a no-op on the CPU."""
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
 
@@ -51,6 +52,8 @@ def matmul_peak_gflops(device: str = "cpu", dtype: torch.dtype = torch.float32,
 
 @dataclass
 class SpeedRow:
+    """One row of the bench table: real-time factors (x), GFLOP/s and % of peak."""
+
     label: str
     offline_rtf: float | None
     stream_rtf: float | None
@@ -80,6 +83,7 @@ def stream_rtf(net: NamModule, x: torch.Tensor, block: int, rate: float, device:
 
 
 def format_rows(rows: list[SpeedRow], header: str) -> str:
+    """The bench table as text, under `header`."""
     def f(v: float | None, spec: str, unit: str) -> str:
         width = int(spec.split(".")[0]) + len(unit)
         return "-".rjust(width) if v is None else format(v, spec) + unit

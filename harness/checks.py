@@ -33,6 +33,9 @@ STORED_REL = 2.0**-24
 
 @dataclass(frozen=True)
 class CheckResult:
+    """One check: measured and expected values, |error| and tolerance in `unit`;
+    `passed` is None when the check does not apply."""
+
     name: str
     passed: bool | None  # None: not applicable
     measured: float | None
@@ -57,6 +60,7 @@ class CheckResult:
 
 def result(name: str, measured: float, expected: float, tol: float, detail: str,
            unit: str = "") -> CheckResult:
+    """A check that passes when |measured - expected| <= tol (a NaN error fails)."""
     error = abs(measured - expected)
     passed = bool(error <= tol)  # False for a NaN error
     return CheckResult(name, passed, measured, expected, error, tol, detail, unit)
@@ -76,6 +80,7 @@ def gate_db(check: CheckResult, fail_above_db: float | None) -> CheckResult:
 
 
 def not_applicable(name: str, why: str, reason: str) -> CheckResult:
+    """A check whose premise does not hold: n/a with the reason (never a pass)."""
     return CheckResult(name, None, None, None, None, None, f"not applicable: {why}",
                        reason=reason)
 
@@ -139,6 +144,7 @@ def scale_tolerance_db(dtype: torch.dtype) -> float:
 
 def loudness_shift(before: Measurement, after: Measurement, scale: float,
                    dtype: torch.dtype) -> CheckResult:
+    """Measured loudness after - before (dB) vs the closed form 20*log10(scale)."""
     l0, l1 = before.loudness, after.loudness
     expected = closed_form_shift_db(scale)
     # Plus float64 rounding of the dB numbers themselves (log10 and the subtraction), which
@@ -260,6 +266,7 @@ def gain_invariant(before: Measurement, after: Measurement, dtype: torch.dtype) 
 
 
 def metadata_gain_kept(before: NamModel, after: NamModel) -> CheckResult:
+    """Stored metadata.gain after the hook equals before (the hook must leave it)."""
     if before.gain is None:
         return not_applicable("metadata_gain_kept", "no metadata.gain stored",
                               "no_stored_gain")

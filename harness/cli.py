@@ -61,6 +61,7 @@ DTYPES = {"float32": torch.float32, "float64": torch.float64}
 
 
 def package_version() -> str:
+    """namcheck's installed version string."""
     try:
         return version("namcheck")
     except PackageNotFoundError:  # running from a source tree
@@ -179,6 +180,7 @@ def _tables(args: argparse.Namespace) -> Callable[[str], None]:
 
 
 def cmd_inspect(args: argparse.Namespace) -> int:
+    """`namcheck inspect`: validate and describe files (warnings included)."""
     from namcheck.harness.divergence import runtime_divergences
 
     paths = _expand(args.models) if args.models else []
@@ -204,6 +206,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
+    """`namcheck render`: run a model over an audio file and write the output."""
     if args.block is not None:
         _positive_int("--block", args.block)
     output_format(args.output)
@@ -254,6 +257,7 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_verify(args: argparse.Namespace) -> int:
+    """`namcheck verify`: a hook's claims, checked by running each model."""
     scales = args.scale or [0.5, 2.0]
     if args.hook == "reference":
         for s in scales:
@@ -286,6 +290,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 
 def cmd_scale(args: argparse.Namespace) -> int:
+    """`namcheck scale`: the reference hook on a file, verified, then written."""
     check_scale(args.by)
     if not args.in_place:
         check_output(args.output, [args.model, *([args.signal] if args.signal else [])], "-o")
@@ -315,6 +320,7 @@ def _scaled_summary(before: NamModel, after: NamModel, scale: float) -> str:
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
+    """`namcheck audit`: files as they are."""
     files = _expand(args.paths)
     _positive_int("--workers", args.workers, 64)
     _json_target(args, files)
@@ -350,6 +356,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
+    """`namcheck compare`: upstream's forward or a render vs the reference."""
     paths = _expand(args.models)
     if args.render is not None:
         if len(paths) != 1 or not args.signal:
@@ -384,6 +391,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_stamp(args: argparse.Namespace) -> int:
+    """`namcheck stamp`: write measured loudness/gain metadata."""
     if args.in_place == (args.output is not None) and not args.dry_run:
         raise BadInputError("stamp: give exactly one of -o DIR and --in-place (or --dry-run)")
     found = _expand_with_roots(args.paths)
@@ -443,6 +451,7 @@ def _expand_with_roots(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
+    """`namcheck plot`: one figure as PNG."""
     from namcheck.harness import plot  # (no API function of this name)
 
     plot.pyplot()  # the extra is installed, or one line saying how
@@ -504,11 +513,13 @@ def _plots_folder(args: argparse.Namespace) -> None:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
+    """`namcheck schema`: print the reports' JSON Schema."""
     print(json.dumps(json_schema(), indent=2))
     return EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    """`namcheck bench`: speed of the forward (real-time factor, GFLOP/s)."""
     _positive_int("--threads", args.threads, os.cpu_count() or 1)
     _positive_int("--repeats", args.repeats, 1000)
     _finite("--seconds", args.seconds, 0.0, 600.0, low_open=True)
@@ -580,6 +591,7 @@ def _add_run_options(p: argparse.ArgumentParser, slim: bool = True) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every command (one-line errors, exit 2)."""
     parser = _Parser(
         prog="namcheck",
         description="Verify Neural Amp Modeler (.nam) models by running them: an independent "
@@ -762,6 +774,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (harness/errors.py)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

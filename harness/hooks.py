@@ -20,10 +20,12 @@ class HookRefusedError(ValueError):
 
 
 def closed_form_shift_db(scale: float) -> float:
+    """20*log10(scale): the loudness shift in dB that scaling the output by `scale` gives."""
     return 20.0 * math.log10(scale)
 
 
 def check_scale(scale: float) -> None:
+    """Refuse (HookRefusedError) a scale that is not a finite number > 0."""
     if not isinstance(scale, (int, float)) or isinstance(scale, bool) or not math.isfinite(
             scale) or scale <= 0:
         raise HookRefusedError(f"scale must be a finite number > 0, got {scale!r}")
@@ -85,6 +87,7 @@ def scale_output(model: NamModel | dict[str, Any] | str, scale: float, *,
 
 
 def upstream_available() -> bool:
+    """Whether upstream's neural-amp-modeler (the `upstream` extra) imports."""
     try:
         from nam.data import Dataset  # noqa: F401
     except Exception:

@@ -36,6 +36,7 @@ def describe(model: NamModel) -> dict[str, Any]:
 
 
 def format_text(info: dict[str, Any], indent: str = "") -> str:
+    """describe()'s facts as indented text lines."""
     skip = {"submodels", "condition_dsp", "warnings", "path"}
     width = max(len(k) for k in info)
     lines = [f"{indent}{k:<{width}}  {_fmt(v)}" for k, v in info.items() if k not in skip]

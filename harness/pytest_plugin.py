@@ -36,6 +36,7 @@ DEFAULT_SCALES = (0.5, 2.0)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
+    """The plugin's command-line and ini options."""
     group = parser.getgroup("namcheck", "verify NAM models by running them")
     group.addoption("--namcheck", action="store_true",
                     help="collect every .nam file below the given paths as tests")
@@ -61,6 +62,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    """Expand `namcheck_models` / --namcheck-models globs into files to collect."""
     globs = list(config.getoption("namcheck_models")) + [
         str(config.rootpath / g) for g in config.getini("namcheck_models")]
     files = []
@@ -78,6 +80,7 @@ _FILES = pytest.StashKey[set]()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    """A `.nam` file becomes a NamFile (with --namcheck, or when listed)."""
     config = parent.config
     if file_path.suffix != ".nam":
         return None
@@ -87,6 +90,8 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 
 
 class VerificationFailedError(AssertionError):
+    """A verification that failed; its message is the check table."""
+
     def __init__(self, report: ModelReport) -> None:
         super().__init__(format_table(report))
         self.report = report
@@ -129,6 +134,8 @@ def _xfail_reason(config: pytest.Config, path: Path) -> str | None:
 
 
 class NamItem(pytest.Item):
+    """One model verified at one scale."""
+
     def __init__(self, *, scale: float, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.scale = scale

@@ -20,6 +20,7 @@ EXIT_OF_STATUS = {"passed": EXIT_OK, "not_verified": EXIT_NOT_VERIFIED, "failed"
 
 
 def worst_status(reports: list[ModelReport]) -> str:
+    """The worst model status (error > failed > not_verified > passed)."""
     return max((r.status for r in reports), key=STATUSES.index, default="not_verified")
 
 
@@ -41,6 +42,7 @@ def _num(value: float | None) -> str:
 
 
 def format_table(report: ModelReport) -> str:
+    """One model's checks as a text table with units; each n/a or failure reason once."""
     head = f"== {report.path} ({report.architecture or 'unreadable'})"
     if report.error:
         return f"{head}\nERROR  {report.error}\n-> error"
@@ -67,6 +69,7 @@ def format_table(report: ModelReport) -> str:
 
 
 def summary_counts(reports: list[ModelReport]) -> dict[str, int]:
+    """How many models have each status."""
     return {status: sum(r.status == status for r in reports) for status in STATUSES}
 
 
@@ -85,6 +88,7 @@ def _finite(value: float | None) -> float | None:
 
 
 def model_entry(r: ModelReport) -> schema.ModelEntry:
+    """A ModelReport as the report schema's ModelEntry."""
     counts = schema.Counts(checks=len(r.checks), passed=sum(c.passed is True for c in r.checks),
                            failed=sum(c.passed is False for c in r.checks),
                            not_applicable=sum(c.passed is None for c in r.checks))
@@ -95,6 +99,7 @@ def model_entry(r: ModelReport) -> schema.ModelEntry:
 
 
 def signal_info(signal: Signal) -> schema.SignalInfo:
+    """The signal as the report schema's SignalInfo."""
     return schema.SignalInfo(path=signal.path, description=signal.name, sha256=signal.sha256,
                              sample_rate=signal.rate, samples=len(signal.samples),
                              standard_input=signal.standard_input)
@@ -122,6 +127,7 @@ def strict(value: Any) -> Any:
 
 
 def dumps(doc: Any) -> str:
+    """Strict JSON text (non-finite numbers as null)."""
     return json.dumps(strict(doc), indent=2, allow_nan=False, default=str)
 
 

@@ -52,11 +52,15 @@ class _Strict(BaseModel):
 
 
 class Reason(_Strict):
+    """Why a check has its status: a stable code and a sentence."""
+
     code: str = Field(description="stable code, one of REASONS")
     text: str = Field(description="what a NAM developer reads")
 
 
 class Check(_Strict):
+    """One check of one model."""
+
     name: str
     scale: float | None = Field(None, description="the hook's scale this check is about")
     status: CheckStatus
@@ -80,6 +84,8 @@ class Level(_Strict):
 
 
 class Counts(_Strict):
+    """How many checks a model had, by status."""
+
     checks: int
     passed: int
     failed: int
@@ -87,6 +93,8 @@ class Counts(_Strict):
 
 
 class ModelEntry(_Strict):
+    """One model (or file) and everything found about it."""
+
     path: str
     architecture: str | None
     status: ModelStatus
@@ -103,6 +111,8 @@ class ModelEntry(_Strict):
 
 
 class SignalInfo(_Strict):
+    """The signal every model was measured on."""
+
     path: str | None = Field(description="null for the built-in generated signal")
     description: str
     sha256: str = Field(description="of the samples as float64 little-endian bytes")
@@ -112,6 +122,8 @@ class SignalInfo(_Strict):
 
 
 class Context(_Strict):
+    """Where and how the run happened."""
+
     namcheck: str
     torch: str
     python: str
@@ -123,6 +135,8 @@ class Context(_Strict):
 
 
 class Summary(_Strict):
+    """How many models have each status."""
+
     passed: int
     not_verified: int
     failed: int
@@ -130,6 +144,8 @@ class Summary(_Strict):
 
 
 class Report(_Strict):
+    """The whole report of one command run."""
+
     schema_version: Literal["1.0"] = SCHEMA_VERSION
     command: Literal["verify", "audit", "compare", "stamp"]
     context: Context
@@ -154,4 +170,5 @@ def run_context(device: str, dtype: torch.dtype, engine: str = "reference") -> C
 
 
 def json_schema() -> dict[str, Any]:
+    """The JSON Schema of Report (what `namcheck schema` prints)."""
     return Report.model_json_schema()

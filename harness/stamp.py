@@ -32,6 +32,7 @@ class Plan:
 
 
 def require_standard_input(signal: Signal) -> None:
+    """Refuse (exit 2) to stamp from anything but NAM's standard loudness input."""
     if not signal.standard_input:
         raise BadInputError("stamp needs NAM's standard loudness input: pass --signal "
                             "loudness_input.wav, or install the 'upstream' extra, whose copy "

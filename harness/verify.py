@@ -66,6 +66,8 @@ class Signal:
 
 @dataclass
 class Options:
+    """How models are run: dtype, device, slim value, gain heuristic on/off, dB gate."""
+
     dtype: torch.dtype = torch.float32
     device: str = "cpu"
     slim: float | None = None
@@ -75,6 +77,8 @@ class Options:
 
 @dataclass
 class ModelReport:
+    """Everything found about one model: checks, warnings, measured levels, status."""
+
     path: str
     architecture: str | None
     checks: list[C.CheckResult] = field(default_factory=list)
@@ -131,6 +135,7 @@ def check_rate(model: NamModel, signal: Signal) -> None:
 
 def measure(model: NamModel, signal: Signal, opts: Options, slim: float | None = None
             ) -> C.Measurement:
+    """Run `model` (at `slim`) on the signal once: output, and the 11 gain levels if asked."""
     net = load(model, dtype=opts.dtype, device=opts.device, slim=slim)
     return C.measure(net, signal.samples, opts.with_gain)
 

@@ -16,6 +16,7 @@ _FT = (2.45550750702956, 0.893229853513558, 0.821226666969744, 2.44506634652299,
 
 
 def fast_tanh(x: torch.Tensor) -> torch.Tensor:
+    """The runtime's rational tanh approximation (NAM/activations.h), elementwise."""
     ax, x2 = x.abs(), x * x
     num = x * (_FT[0] + _FT[0] * ax + (_FT[1] + _FT[2] * ax) * x2)
     return num / (_FT[3] + (_FT[3] + x2) * (x + _FT[4] * x * ax).abs())
@@ -23,6 +24,7 @@ def fast_tanh(x: torch.Tensor) -> torch.Tensor:
 
 def leaky_hardtanh(x: torch.Tensor, lo: float, hi: float, lo_slope: float,
                    hi_slope: float) -> torch.Tensor:
+    """Slope `min_slope`/`max_slope` outside [min_val, max_val], identity inside."""
     below = (x - lo) * lo_slope + lo
     above = (x - hi) * hi_slope + hi
     return torch.where(x < lo, below, torch.where(x > hi, above, x))

@@ -73,6 +73,7 @@ def builtin_doc() -> dict[str, Any]:
 
 
 def builtin_model() -> NamModel:
+    """The built-in model (A1 nano shape, seed 0) as a NamModel."""
     return parse_nam(builtin_doc(), source=BUILTIN_NAME)
 
 

@@ -60,6 +60,8 @@ class FiLMSpec:
 
 @dataclass(frozen=True)
 class LayerSpec:
+    """The tensors of one WaveNet layer, in the weight stream's order."""
+
     conv: ConvSpec
     mixer: ConvSpec
     layer1x1: ConvSpec | None
@@ -83,6 +85,8 @@ class LayerSpec:
 
 @dataclass(frozen=True)
 class ArraySpec:
+    """The tensors of one WaveNet layer array, in the weight stream's order."""
+
     rechannel: ConvSpec
     layers: tuple[LayerSpec, ...]
     head_rechannel: ConvSpec
@@ -101,6 +105,8 @@ class ArraySpec:
 
 @dataclass(frozen=True)
 class WaveNetSpec:
+    """A WaveNet's whole weight layout and its sizes."""
+
     arrays: tuple[ArraySpec, ...]
     post_head: tuple[ConvSpec, ...] = ()
     post_head_activation: ActivationSpec | None = None
@@ -150,6 +156,7 @@ def film_dim(la: LayerArrayConfig, slot: str, layer: int) -> int:
 
 
 def array_spec(la: LayerArrayConfig) -> ArraySpec:
+    """The weight layout of one layer array from its config."""
     from namcheck.models.nam_file import FILM_SLOTS
 
     C, B, Dc = la.channels, la.bottleneck_channels, la.condition_size
@@ -194,6 +201,7 @@ def array_spec(la: LayerArrayConfig) -> ArraySpec:
 
 
 def wavenet_spec(cfg: WaveNetConfig) -> WaveNetSpec:
+    """The weight layout of a WaveNet config (NAM_FORMAT §3.2)."""
     arrays = tuple(array_spec(la) for la in cfg.layers)
     post_head: list[ConvSpec] = []
     activation = None
@@ -210,6 +218,7 @@ def wavenet_spec(cfg: WaveNetConfig) -> WaveNetSpec:
 
 
 def lstm_weight_count(input_size: int, hidden: int, layers: int, out_channels: int) -> int:
+    """Weights of an LSTM: per layer W, b, h0, c0; then the head (NAM_FORMAT §5)."""
     total = 0
     for layer in range(layers):
         width = input_size if layer == 0 else hidden
@@ -218,6 +227,7 @@ def lstm_weight_count(input_size: int, hidden: int, layers: int, out_channels: i
 
 
 def convnet_specs(cfg: object) -> list[ConvSpec]:
+    """The dilated convs of a ConvNet config, one per block."""
     from namcheck.models.nam_file import ConvNetConfig
 
     assert isinstance(cfg, ConvNetConfig)
@@ -279,6 +289,7 @@ def receptive_field(model: NamModel) -> int:
 
 
 def output_channels(model: NamModel) -> int:
+    """Output signals of the model (a container has one)."""
     from namcheck.models.nam_file import WaveNetConfig
 
     cfg = model.config

@@ -28,6 +28,8 @@ MIB = 1 << 20
 
 @dataclass(frozen=True)
 class Limits:
+    """Resource limits (see the module docstring for each default and why)."""
+
     max_file_bytes: int = 64 * MIB
     max_nesting: int = 16
     max_receptive_field: int = 1 << 20

@@ -130,23 +130,31 @@ class _Schema(BaseModel):
 
 
 class FiLMConfig(_Schema):
+    """A FiLM slot: active, shift (scale and shift), groups."""
+
     active: bool = True
     shift: bool = True
     groups: PosInt = 1
 
 
 class Layer1x1Config(_Schema):
+    """A layer array's layer1x1: active and groups."""
+
     active: bool
     groups: PosInt
 
 
 class Head1x1Config(_Schema):
+    """A layer array's head1x1: active, out_channels, groups."""
+
     active: bool
     out_channels: PosInt
     groups: PosInt
 
 
 class HeadRechannelConfig(_Schema):
+    """A layer array's head rechannel (new form)."""
+
     out_channels: PosInt
     kernel_size: PosInt
     bias: bool
@@ -154,6 +162,8 @@ class HeadRechannelConfig(_Schema):
 
 
 class SlimmableSpec(_Schema):
+    """A slimming method and its kwargs (NAM_FORMAT §7.1)."""
+
     method: str
     kwargs: dict[str, Any] | None = None
 
@@ -294,6 +304,8 @@ class LayerArrayConfig(_Schema):
 
 
 class PostHeadConfig(_Schema):
+    """A WaveNet's post-stack (top-level) head."""
+
     channels: PosInt
     out_channels: PosInt
     kernel_sizes: Annotated[list[PosInt], Field(min_length=1)]
@@ -302,6 +314,8 @@ class PostHeadConfig(_Schema):
 
 
 class WaveNetConfig(_Schema):
+    """A WaveNet config (NAM_FORMAT §3.1)."""
+
     layers: Annotated[list[LayerArrayConfig], Field(min_length=1)]
     head_scale: float
     head: PostHeadConfig | None = None
@@ -310,6 +324,8 @@ class WaveNetConfig(_Schema):
 
 
 class LSTMConfig(_Schema):
+    """An LSTM config (NAM_FORMAT §5)."""
+
     input_size: PosInt
     hidden_size: PosInt
     num_layers: PosInt
@@ -318,6 +334,8 @@ class LSTMConfig(_Schema):
 
 
 class LinearConfig(_Schema):
+    """A Linear (FIR) config (NAM_FORMAT §6.1)."""
+
     receptive_field: PosInt
     bias: bool
     in_channels: PosInt = 1
@@ -326,6 +344,8 @@ class LinearConfig(_Schema):
 
 
 class ConvNetConfig(_Schema):
+    """A ConvNet config (NAM_FORMAT §6.2)."""
+
     channels: PosInt
     dilations: Annotated[list[PosInt], Field(min_length=1)]
     batchnorm: bool
@@ -336,11 +356,15 @@ class ConvNetConfig(_Schema):
 
 
 class SubmodelEntry(_Schema):
+    """One container entry: max_value and a full model object."""
+
     max_value: float
     model: dict[str, Any]
 
 
 class ContainerConfig(_Schema):
+    """A SlimmableContainer config (NAM_FORMAT §7.2)."""
+
     submodels: list[SubmodelEntry]
 
 
@@ -359,6 +383,8 @@ CONFIG_SCHEMAS: dict[str, type[_Schema]] = {
 
 @dataclass(frozen=True)
 class Submodel:
+    """A parsed container submodel and its max_value."""
+
     max_value: float
     model: NamModel
 

@@ -26,6 +26,7 @@ EPS_PER_STAGE = 8
 
 
 def eps(dtype: torch.dtype) -> float:
+    """Machine epsilon of `dtype` (relative spacing of numbers near 1)."""
     return float(torch.finfo(dtype).eps)
 
 

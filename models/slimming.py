@@ -16,6 +16,7 @@ from namcheck.models.nam_file import NamModel, WaveNetConfig, parse_nam
 
 
 def is_slimmable(model: NamModel) -> bool:
+    """Whether some layer array of this WaveNet is slimmable."""
     return isinstance(model.config, WaveNetConfig) and any(
         la.slimmable is not None for la in model.config.layers
     )

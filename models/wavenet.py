@@ -27,6 +27,8 @@ class FiLM(nn.Module):
 
 
 class Layer(nn.Module):
+    """One WaveNet layer (NAM_FORMAT §3.4)."""
+
     def __init__(self, spec: LayerSpec, stream: WeightStream) -> None:
         super().__init__()
         self.conv = CausalConv(spec.conv, stream)
@@ -76,6 +78,8 @@ class Layer(nn.Module):
 
 
 class LayerArray(nn.Module):
+    """One WaveNet layer array (NAM_FORMAT §3.5)."""
+
     def __init__(self, spec: ArraySpec, stream: WeightStream) -> None:
         super().__init__()
         self.rechannel = CausalConv(spec.rechannel, stream)
@@ -101,6 +105,8 @@ class LayerArray(nn.Module):
 
 
 class WaveNet(NamModule):
+    """A WaveNet: its layer arrays, head, condition DSP (NAM_FORMAT §3)."""
+
     def __init__(
         self, spec: WaveNetSpec, stream: WeightStream, condition_dsp: NamModule | None = None
     ) -> None:

@@ -10,6 +10,7 @@ DEFAULT_SIGNAL_NAME = "built-in default (1 s: decaying 110 Hz tone, log sweep, p
 
 def sine(freq: float, seconds: float = 1.0, rate: int = DEFAULT_RATE,
          amplitude: float = 0.5) -> np.ndarray:
+    """A sine of `freq` Hz, `seconds` long at `rate` Hz, peak `amplitude`."""
     t = np.arange(round(seconds * rate)) / rate
     return amplitude * np.sin(2 * np.pi * freq * t)
 
@@ -37,6 +38,7 @@ def pink_noise(seconds: float = 1.0, rate: int = DEFAULT_RATE, amplitude: float 
 
 
 def silence(seconds: float = 1.0, rate: int = DEFAULT_RATE) -> np.ndarray:
+    """`seconds` of zeros at `rate` Hz."""
     return np.zeros(round(seconds * rate))
 
 

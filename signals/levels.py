@@ -25,6 +25,7 @@ def crest_factor(y: torch.Tensor) -> float:
 
 
 def to_db(value: float) -> float:
+    """20*log10(value) in dB (-inf for 0)."""
     return 20.0 * math.log10(value) if value > 0 else -math.inf
 
 
@@ -45,6 +46,7 @@ def _output(model: NamModule, signal: np.ndarray | torch.Tensor, gain: float) ->
 
 
 def output_rms(model: NamModule, signal: np.ndarray | torch.Tensor, gain: float = 1.0) -> float:
+    """RMS of the model's output for `gain * signal` (zero history)."""
     return rms(_output(model, signal, gain))
 
 

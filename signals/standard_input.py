@@ -25,6 +25,7 @@ def samples_sha256(samples: np.ndarray) -> str:
 
 
 def is_standard_input(samples: np.ndarray, rate: int | None) -> bool:
+    """Whether these samples (at `rate` Hz) are NAM's standard loudness input."""
     return rate == STANDARD_RATE and samples_sha256(samples) == STANDARD_SAMPLES_SHA256
 
 
