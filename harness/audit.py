@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +23,6 @@ from namcheck.harness.verify import (
     rate_note,
 )
 from namcheck.models import read_nam
-from namcheck.models.limits import Limits, limits, set_limits
 from namcheck.models.nam_file import NamModel
 from namcheck.models.numerics import forward_tolerance
 from namcheck.models.slimming import slim_intervals
@@ -123,33 +121,49 @@ def stored_gain(model: NamModel, m: C.Measurement, standard_input: bool, label: 
                     "stored metadata.gain vs measured on the standard input", "gain (0..1)")
 
 
-def _worker_init(lim: Limits) -> None:
-    torch.set_num_threads(1)
-    set_limits(lim)
-
-
 def run_audit(files: list[Path], signal: Signal, opts: Options, workers: int = 1,
-              progress: Progress | None = None) -> list[ModelReport]:
-    """Audit files in order (in `workers` processes if > 1). A file that crashes its worker
-    becomes an `error` report; the others are still audited."""
+              progress: Progress | None = None, results: Path | None = None,
+              timeout: float | None = None) -> list[ModelReport]:
+    """Audit files (in worker processes if workers > 1 or a timeout is set: a file that
+    crashes or hangs its worker is an error entry). With `results`, files already audited
+    with the same settings (matched by content hash) are taken from it, and each new
+    result is appended as it finishes."""
+    from namcheck.harness.pool import AuditPool
+    from namcheck.harness.results import ResultsFile, file_sha256, run_key
+
     reports: list[ModelReport | None] = [None] * len(files)
-    if workers <= 1:
-        for i, path in enumerate(files):
-            reports[i] = audit_model(path, signal, opts)
-            if progress:
-                progress(i + 1, len(files), reports[i])
+    store = ResultsFile(results, run_key(signal, opts)) if results is not None else None
+    hashes: dict[int, str] = {}
+    todo: list[int] = []
+    count = 0
+
+    def finish(index: int, report: ModelReport, resumed: bool = False) -> None:
+        nonlocal count
+        reports[index] = report
+        count += 1
+        if store is not None and index in hashes and not resumed:
+            store.append(hashes[index], files[index], report)
+        if progress:
+            progress(count, len(files), report)
+
+    for i, path in enumerate(files):
+        if store is not None:
+            try:
+                hashes[i] = file_sha256(path)
+            except OSError:
+                pass  # unreadable: audit_model reports it
+            known = store.known(hashes[i], path) if i in hashes else None
+            if known is not None:
+                finish(i, known, resumed=True)
+                continue
+        todo.append(i)
+    if workers <= 1 and timeout is None:
+        for i in todo:
+            finish(i, audit_model(files[i], signal, opts))
     else:
-        with ProcessPoolExecutor(workers, initializer=_worker_init,
-                                 initargs=(limits(),)) as pool:
-            futures = {pool.submit(audit_model, p, signal, opts): i for i, p in enumerate(files)}
-            for done, future in enumerate(as_completed(futures), 1):
-                i = futures[future]
-                try:
-                    reports[i] = future.result()
-                except Exception as exc:  # the worker died: this file is an error entry
-                    reports[i] = ModelReport(str(files[i]), None,
-                                             error=f"{files[i]}: worker failed: "
-                                             f"{type(exc).__name__}: {exc}")
-                if progress:
-                    progress(done, len(files), reports[i])
+        pool = AuditPool(max(1, workers), signal, opts, timeout)
+        try:
+            pool.run(files, todo, finish)
+        finally:
+            pool.close()
     return [r for r in reports if r is not None]

@@ -163,6 +163,30 @@ def _json_target(args: argparse.Namespace, inputs: Sequence[Path]) -> None:
         check_output(args.json, [*inputs, *([args.signal] if args.signal else [])], "--json")
 
 
+def _audit_progress(total: int) -> Callable[[int, int, ModelReport], None]:
+    """On a terminal: a progress bar with rate and ETA, each finding printed as it
+    happens. Off a terminal: errors only, as plain lines (no control characters)."""
+    bar = None
+    if sys.stderr.isatty() or os.environ.get("NAMCHECK_PROGRESS") == "bar":
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(done: int, _total: int, report: ModelReport) -> None:
+        if bar is None:
+            _say_error(report)
+            return
+        if report.status in ("failed", "error"):
+            what = report.error or "; ".join(
+                c.name for c in report.checks if c.passed is False)
+            bar.write(f"{report.status}: {report.path}: {what}"[:300], file=sys.stderr)
+        bar.update(1)
+        if done == total:
+            bar.close()
+
+    return progress
+
+
 def _say_error(report: ModelReport) -> None:
     """A model that could not be checked is one line on stderr too (and an entry in the
     report), so a CI log shows it whatever else is printed."""
@@ -329,18 +353,12 @@ def cmd_audit(args: argparse.Namespace) -> int:
     context = run_context(opts.device, opts.dtype)
     show = _tables(args)
     show(f"signal: {signal.name}; {len(files)} files")
-    live = sys.stderr.isatty() or bool(os.environ.get("NAMCHECK_PROGRESS"))
-
-    def progress(done: int, total: int, report: ModelReport) -> None:
-        if live and report.error:
-            print(file=sys.stderr)
-        _say_error(report)
-        if live:
-            print(f"\r[{done}/{total}] {report.path}"[:120].ljust(120), end="", file=sys.stderr)
-
-    reports = run_audit(files, signal, opts, args.workers, progress)
-    if live:
-        print(file=sys.stderr)
+    if args.timeout is not None:
+        _finite("--timeout", args.timeout, 0.0, low_open=True)
+    if args.results is not None:
+        check_output(args.results, files, "--results")
+    reports = run_audit(files, signal, opts, args.workers, _audit_progress(len(files)),
+                        args.results, args.timeout)
     for report in reports:
         show(format_table(report))
     counts = {s: sum(r.status == s for r in reports) for s in
@@ -680,6 +698,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", type=Path, metavar="DIR",
                    help="write the per-slim level plot of each container into DIR ('plot' "
                    "extra)")
+    p.add_argument("--results", type=Path, metavar="FILE.jsonl",
+                   help="append each file's result as it finishes; rerun with the same file "
+                   "to skip those already done (matched by content hash)")
+    p.add_argument("--timeout", type=float, metavar="S",
+                   help="per-file limit in seconds: a file that hangs (or crashes) its worker "
+                   "process becomes an error entry")
     _add_run_options(p, slim=False)
     p.set_defaults(func=cmd_audit)
 

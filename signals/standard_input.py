@@ -10,6 +10,7 @@ is not, and stored loudness is then not compared against it.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -30,10 +31,14 @@ def is_standard_input(samples: np.ndarray, rate: int | None) -> bool:
 
 
 def find_standard_input() -> Path | None:
-    """The copy inside an installed `neural-amp-modeler`, if any."""
+    """The copy inside an installed `neural-amp-modeler`, if any. Located without importing
+    the package (importing it loads PyTorch Lightning: seconds)."""
     try:
-        import nam  # type: ignore[import-not-found]
-    except Exception:
+        spec = importlib.util.find_spec("nam")
+    except (ImportError, ValueError):
         return None
-    path = Path(nam.__file__).parent / "models" / "_resources" / "loudness_input.wav"
-    return path if path.is_file() else None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = Path(folder) / "models" / "_resources" / "loudness_input.wav"
+        if path.is_file():
+            return path
+    return None

@@ -1,0 +1,183 @@
+"""Corpus audits: measured values for every model, resumable results, and files that crash
+or hang their worker becoming error entries, never the end of the audit."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import soundfile as sf
+
+from namcheck.harness.audit import run_audit
+from namcheck.harness.cli import main
+from namcheck.harness.pool import AuditPool
+from namcheck.harness.verify import ModelReport, Options, Signal
+from namcheck.models import write_nam
+from namcheck.models.examples import a1_doc, builtin_doc, container_doc, lstm_doc
+from namcheck.signals.generate import default_signal
+
+
+def corpus(folder: Path, n: int = 6) -> list[Path]:
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for i in range(n):
+        doc = a1_doc("nano", seed=i)  # distinct contents (results match by content)
+        if i % 2:
+            doc.pop("sample_rate")  # most files in the wild: measured at 48 kHz, said so
+        paths.append(folder / f"m{i}.nam")
+        write_nam(doc, paths[-1])
+    return paths
+
+
+def slow_linear(path: Path, taps: int = 1_000_000) -> Path:
+    """A valid Linear whose reference forward takes many seconds (one matmul per tap)."""
+    doc = {"version": "0.5.0", "architecture": "Linear", "sample_rate": 48000,
+           "config": {"receptive_field": taps, "bias": False}, "weights": [1e-6] * taps}
+    write_nam(doc, path)
+    return path
+
+
+@pytest.fixture
+def signal(tmp_path: Path) -> list[str]:
+    path = tmp_path / "standard.wav"
+    sf.write(str(path), default_signal(), 48000, subtype="FLOAT")
+    return ["--signal", str(path), "--standard-input"]
+
+
+def run_json(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any]]:
+    code = main([*args, "--json", "-"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_audit_reports_measured_levels_for_every_model(tmp_path: Path, signal: list[str],
+                                                       capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    corpus(tmp_path / "c", 2)
+    write_nam(container_doc([(0.5, lstm_doc()), (1.0, builtin_doc())]), tmp_path / "c" / "x.nam")
+    code, doc = run_json(["audit", str(tmp_path / "c"), *signal], capsys)
+    assert code == 3  # nothing stored to compare: not verified, never passed
+    for model in doc["models"]:
+        assert model["levels"] and all(isinstance(lv["loudness_db"], float)
+                                       and isinstance(lv["gain"], float)
+                                       for lv in model["levels"])
+        assert any("metadata.loudness: missing" in w for w in model["warnings"])
+    unrated = next(m for m in doc["models"] if m["path"].endswith("m1.nam"))
+    assert any("no sample_rate in the file: measured at 48000 Hz" in w
+               for w in unrated["warnings"])
+    box = next(m for m in doc["models"] if m["path"].endswith("x.nam"))
+    assert [lv["target"] for lv in box["levels"]] == ["", "submodel0", "submodel1"]
+
+
+def strip_run(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    return doc["models"]
+
+
+def test_killed_audit_resumes_to_the_same_report(tmp_path: Path, signal: list[str]) -> None:
+    files = corpus(tmp_path / "c", 8)
+    cli = [sys.executable, "-m", "namcheck.harness.cli", "audit", str(tmp_path / "c"),
+           *signal, "--no-gain"]
+    straight = subprocess.run([*cli, "--json", "-"], capture_output=True, text=True,
+                              check=False)
+    expected = json.loads(straight.stdout)
+    results = tmp_path / "r.jsonl"
+    proc = subprocess.Popen([*cli, "--results", str(results)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if results.exists() and results.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.05)
+    proc.kill()
+    proc.wait()
+    done = results.read_text().count("\n")
+    assert 3 <= done < len(files), done  # killed midway
+    with results.open("a") as handle:
+        handle.write('{"key": "cut short by a kill')  # a torn last line is ignored
+    resumed = subprocess.run([*cli, "--results", str(results), "--json", "-"],
+                             capture_output=True, text=True, check=False)
+    assert resumed.returncode == straight.returncode
+    assert strip_run(json.loads(resumed.stdout)) == strip_run(expected)
+    lines = [json.loads(line) for line in results.read_text().splitlines()
+             if line.startswith('{"key": "') and line.endswith("}")]
+    assert len(lines) == len(files)  # the rest appended, nothing audited twice
+    # a renamed copy is recognised by content; an edited file is audited again
+    (tmp_path / "c" / "m0.nam").rename(tmp_path / "c" / "renamed.nam")
+    write_nam(a1_doc("lite", seed=9), tmp_path / "c" / "m1.nam")
+    again = subprocess.run([*cli, "--results", str(results), "--json", "-"],
+                           capture_output=True, text=True, check=False)
+    assert json.loads(again.stdout)["summary"]["not_verified"] == len(files)
+    assert len(results.read_text().splitlines()) == len(files) + 2  # + torn line + m1
+
+
+def test_hanging_file_times_out_and_the_audit_goes_on(tmp_path: Path, signal: list[str],
+                                                      capsys: pytest.CaptureFixture[str]
+                                                      ) -> None:
+    files = corpus(tmp_path / "c", 2)
+    slow_linear(tmp_path / "c" / "slow.nam")
+    code, doc = run_json(["audit", str(tmp_path / "c"), *signal, "--no-gain", "--timeout",
+                          "3", "--workers", "2"], capsys)
+    assert code == 2
+    by_name = {Path(m["path"]).name: m for m in doc["models"]}
+    assert "timed out after 3 s (--timeout)" in by_name["slow.nam"]["error"]
+    assert all(by_name[f.name]["status"] == "not_verified" for f in files)
+
+
+def test_worker_killed_mid_file_is_an_error_entry(tmp_path: Path) -> None:
+    """A worker process killed from outside (as the OOM killer would) while it audits a
+    file: that file is an error entry, the pool replaces the worker, the rest is audited."""
+    files = [slow_linear(tmp_path / "slow.nam"), *corpus(tmp_path / "c", 2)]
+    sig = Signal.from_wav(_wav(tmp_path))
+    pool = AuditPool(1, sig, Options(with_gain=False), timeout=None)
+    reports: dict[int, ModelReport] = {}
+
+    def killer() -> None:
+        while pool.workers[0].job is None:  # until the worker is on slow.nam
+            time.sleep(0.05)
+        time.sleep(1.0)
+        pool.workers[0].process.kill()
+
+    threading.Thread(target=killer, daemon=True).start()
+    try:
+        pool.run(files, [0, 1, 2], lambda i, r: reports.__setitem__(i, r))
+    finally:
+        pool.close()
+    assert "the worker auditing it died" in (reports[0].error or "")
+    assert reports[1].status == reports[2].status == "not_verified"
+
+
+def _wav(folder: Path) -> Path:
+    path = folder / "s.wav"
+    sf.write(str(path), default_signal(), 48000, subtype="FLOAT")
+    return path
+
+
+def test_results_file_is_reused_in_process(tmp_path: Path) -> None:
+    files = corpus(tmp_path / "c", 3)
+    sig, opts = Signal.from_wav(_wav(tmp_path)), Options(with_gain=False)
+    first = run_audit(files, sig, opts, results=tmp_path / "r.jsonl")
+    seen: list[str] = []
+    second = run_audit(files, sig, opts, results=tmp_path / "r.jsonl",
+                       progress=lambda d, t, r: seen.append(r.path))
+    assert [r.status for r in first] == [r.status for r in second]
+    assert [r.levels for r in first] == [r.levels for r in second]
+    assert seen == [str(f) for f in files]
+    other = run_audit(files, sig, Options(with_gain=True), results=tmp_path / "r.jsonl")
+    assert all(r.levels[0]["gain"] is not None for r in other)  # other settings: re-run
+
+
+def test_progress_off_a_terminal_has_no_control_characters(tmp_path: Path, signal: list[str]
+                                                           ) -> None:
+    corpus(tmp_path / "c", 2)
+    (tmp_path / "c" / "bad.nam").write_text("{")
+    proc = subprocess.run([sys.executable, "-m", "namcheck.harness.cli", "audit",
+                           str(tmp_path / "c"), *signal, "--no-gain"], capture_output=True,
+                          text=True, check=False)
+    assert proc.returncode == 2
+    assert "\r" not in proc.stderr and "\x1b" not in proc.stderr
+    assert "bad.nam: not valid JSON" in proc.stderr
