@@ -27,6 +27,9 @@ class NamModule(nn.Module):
 
     receptive_field: int = 1
     out_channels: int = 1
+    # True where the output depends on more than the last receptive_field samples (the
+    # LSTM's state): then R-1 zeros do not reset it, and signals cannot be joined in time.
+    stateful: bool = False
 
     def forward_valid(self, x: torch.Tensor, state: StreamState | None) -> torch.Tensor:
         """Offline (state None): output T-(R-1) samples. Streaming: T samples, state kept."""

@@ -27,6 +27,10 @@ class Container(NamModule):
         return self.selected.receptive_field
 
     @property
+    def stateful(self) -> bool:  # type: ignore[override]
+        return self.selected.stateful
+
+    @property
     def out_channels(self) -> int:  # type: ignore[override]
         return self.selected.out_channels
 

@@ -50,6 +50,7 @@ class LSTM(NamModule):
         self.register_buffer("h0", torch.stack(h0))
         self.register_buffer("c0", torch.stack(c0))
         self.prewarm, self.out_channels = prewarm, cfg.out_channels
+        self.stateful = True
         self.slot = id(self)
 
     def _run(self, x: torch.Tensor, hc: tuple[torch.Tensor, torch.Tensor]

@@ -58,15 +58,16 @@ def test_stored_loudness_matches_measured_on_standard_input(name: str) -> None:
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-def test_batched_gain_sweep_equals_single_runs(dtype: torch.dtype) -> None:
-    """The 11-level batch equals 11 single forwards within the two-implementation bound,
-    and its gain-1.0 row is the loudness run itself."""
-    from namcheck.models.examples import a2_doc, builtin_doc
+def test_joined_gain_sweep_equals_single_runs(dtype: torch.dtype) -> None:
+    """The joined 11-level forward equals 11 single forwards within the two-implementation
+    bound, and its gain-1.0 part is the loudness run itself (an LSTM, stateful, runs each
+    level from its start state)."""
+    from namcheck.models.examples import a2_doc, builtin_doc, lstm_doc
     from namcheck.models.numerics import forward_tolerance, peak_relative_error
     from namcheck.signals.levels import GAIN_INPUTS, gain_sweep, rms
 
     x = default_signal()[:12000]
-    for doc in (builtin_doc(), a2_doc(channels=4)):
+    for doc in (builtin_doc(), a2_doc(channels=4), lstm_doc()):
         model = read_nam(doc)
         net = load(model, dtype=dtype)
         out, levels = gain_sweep(net, x)
