@@ -34,10 +34,11 @@ Progress = Callable[[int, int, ModelReport], None]
 
 def audit_model(path: str | os.PathLike[str], signal: Signal, opts: Options) -> ModelReport:
     """One file as it is; a bad or unplayable file becomes an `error` report."""
-    return guarded(str(path), lambda: _audit(read_nam(path), signal, opts))
+    return guarded(str(path), lambda: audit_loaded(read_nam(path), signal, opts))
 
 
-def _audit(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
+def audit_loaded(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
+    """The audit of a model already read (raises on bad input; see audit_model)."""
     check_rate(model, signal)
     report = ModelReport(model.source, model.architecture)
     report.warnings.extend(str(w) for w in model.warnings)
@@ -123,7 +124,8 @@ def stored_gain(model: NamModel, m: C.Measurement, standard_input: bool, label: 
 
 def run_audit(files: list[Path], signal: Signal, opts: Options, workers: int = 1,
               progress: Progress | None = None, results: Path | None = None,
-              timeout: float | None = None) -> list[ModelReport]:
+              timeout: float | None = None, scheduler: str | None = None
+              ) -> list[ModelReport]:
     """Audit files (in worker processes if workers > 1 or a timeout is set: a file that
     crashes or hangs its worker is an error entry). With `results`, files already audited
     with the same settings (matched by content hash) are taken from it, and each new
@@ -157,7 +159,11 @@ def run_audit(files: list[Path], signal: Signal, opts: Options, workers: int = 1
                 finish(i, known, resumed=True)
                 continue
         todo.append(i)
-    if workers <= 1 and timeout is None:
+    if scheduler is not None:
+        from namcheck.harness.distributed import run_on_cluster
+
+        run_on_cluster(scheduler, files, todo, signal, opts, finish)
+    elif workers <= 1 and timeout is None:
         for i in todo:
             finish(i, audit_model(files[i], signal, opts))
     else:

@@ -357,8 +357,11 @@ def cmd_audit(args: argparse.Namespace) -> int:
         _finite("--timeout", args.timeout, 0.0, low_open=True)
     if args.results is not None:
         check_output(args.results, files, "--results")
+    if args.scheduler is not None and (args.timeout is not None or args.workers != 1):
+        raise BadInputError("--scheduler: the cluster's own workers run the files; "
+                            "--workers and --timeout are for a local audit")
     reports = run_audit(files, signal, opts, args.workers, _audit_progress(len(files)),
-                        args.results, args.timeout)
+                        args.results, args.timeout, args.scheduler)
     for report in reports:
         show(format_table(report))
     counts = {s: sum(r.status == s for r in reports) for s in
@@ -704,6 +707,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, metavar="S",
                    help="per-file limit in seconds: a file that hangs (or crashes) its worker "
                    "process becomes an error entry")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 (the "
+                   "'dask' extra); the results file and report are the same")
     _add_run_options(p, slim=False)
     p.set_defaults(func=cmd_audit)
 

@@ -958,13 +958,22 @@ def read_nam(source: str | os.PathLike[str] | dict[str, Any] | NamModel) -> NamM
             raise NamFileError(name, "", "is a directory, not a .nam file")
         if size > limits().max_file_bytes:
             raise NamFileError(name, "", refusal("max_file_bytes", size, "file size (bytes)"))
-        text = path.read_bytes().decode("utf-8")
+        data = path.read_bytes()
     except FileNotFoundError:
         raise NamFileError(name, "", "no such file") from None
-    except UnicodeDecodeError as exc:
-        raise NamFileError(name, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except OSError as exc:
         raise NamFileError(name, "", f"cannot read: {exc.strerror}") from None
+    return read_nam_bytes(data, name)
+
+
+def read_nam_bytes(data: bytes, name: str) -> NamModel:
+    """A `.nam` file's bytes, named `name` in messages (e.g. shipped to another machine)."""
+    if len(data) > limits().max_file_bytes:
+        raise NamFileError(name, "", refusal("max_file_bytes", len(data), "file size (bytes)"))
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NamFileError(name, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     if not text.strip():
         raise NamFileError(name, "", "empty file (expected a JSON object)")
     return parse_nam(decode_json(text, name), source=name)
