@@ -39,6 +39,7 @@ from namcheck.harness.hooks import (
 )
 from namcheck.harness.inspect_report import describe, format_text
 from namcheck.harness.outputs import check_output
+from namcheck.harness.plot import write_plots
 from namcheck.harness.report import exit_code, format_table, json_document, write_json
 from namcheck.harness.schema import json_schema, run_context
 from namcheck.harness.stamp import plan_outputs, require_standard_input, stamp_file
@@ -309,7 +310,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
                                  scales=scales, slim=opts.slim, gain=opts.with_gain,
                                  fail_above_db=opts.fail_above_db), args.json)
     if args.plots:
-        _write_plots(args, "shift", reports, signal, opts)
+        write_plots("shift", reports, signal, opts, args.plots, _tables(args))
     return exit_code(reports)
 
 
@@ -372,7 +373,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                  workers=args.workers, fail_above_db=opts.fail_above_db),
                    args.json)
     if args.plots:
-        _write_plots(args, "slims", reports, signal, opts)
+        write_plots("slims", reports, signal, opts, args.plots, _tables(args))
     return exit_code(reports)
 
 
@@ -407,7 +408,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                                  render=str(args.render) if args.render else None,
                                  fail_above_db=opts.fail_above_db), args.json)
     if args.plots:
-        _write_plots(args, "compare", reports, signal, opts)
+        write_plots("compare", reports, signal, opts, args.plots, _tables(args), args.render)
     return exit_code(reports)
 
 
@@ -495,34 +496,6 @@ def cmd_plot(args: argparse.Namespace) -> int:
         written = plot.plot_compare(model, signal, opts, out, args.render)
     print(f"wrote {written}")
     return EXIT_OK
-
-
-def _write_plots(args: argparse.Namespace, kind: str, reports: list[ModelReport],
-                 signal: Signal, opts: Options) -> None:
-    """--plots DIR: the relevant figure for every model it applies to."""
-    from namcheck.harness import plot  # (no API function of this name)
-
-    for report in reports:
-        if report.error:
-            continue
-        model = read_nam(report.path) if report.path != "<built-in>" else builtin_model()
-        if kind == "slims" and not model.submodels:
-            continue
-        if kind == "shift" and model.head_scale is None and not model.submodels:
-            continue
-        out = args.plots / f"{Path(model.source).stem or 'builtin'}.{kind}.png"
-        try:
-            if kind == "shift":
-                plot.plot_shift(model, signal, opts, out)
-            elif kind == "slims":
-                plot.plot_slims(model, signal, opts, out)
-            else:
-                plot.plot_compare(model, signal, opts, out,
-                                  getattr(args, "render", None))
-        except BadInputError as exc:
-            print(f"namcheck: {exc}", file=sys.stderr)
-            continue
-        print(f"plot: {out}", file=sys.stderr if args.json == "-" else sys.stdout)
 
 
 def _plots_folder(args: argparse.Namespace) -> None:
@@ -657,8 +630,10 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Apply an output-scaling hook at each scale and check by "
                        "running the model: the measured loudness shift equals 20*log10(s), the "
                        "output scales exactly (linearity), stored loudness moved by the closed "
-                       "form, gain is unchanged, head_scale config agrees with weights[-1], and "
-                       "container metadata follows its top submodel. Folders are searched for "
+                       "form, gain is unchanged, the hook scaled both config.head_scale and "
+                       "weights[-1], and container metadata follows its top submodel. With "
+                       "--slim on a container, the level hosts set for the submodel playing "
+                       "there is checked too. Folders are searched for "
                        ".nam files; a bad file is reported and the rest still verified. With "
                        "no model, verifies the built-in model.")
     p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam")
@@ -691,9 +666,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="For every .nam under the paths: the output is finite and "
                        "audible, stored vs measured loudness and gain (on NAM's standard "
                        "input: --signal, or found in an installed neural-amp-modeler), "
-                       "head_scale config vs weights[-1], container metadata vs its top "
-                       "submodel, and the level a host sets at each slim. A bad file is "
-                       "reported, never stops the audit.")
+                       "container metadata vs its top submodel, and the level a host sets at "
+                       "each slim; measured loudness and gain are reported for every model. "
+                       "A bad file is reported, never stops the audit.")
     p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     p.add_argument("--workers", type=int, default=1, metavar="N",

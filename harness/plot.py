@@ -12,6 +12,8 @@ matplotlib). Every figure is computed by running the models, like the checks.
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +23,10 @@ import torch
 from namcheck.harness import checks as C
 from namcheck.harness.errors import BadInputError
 from namcheck.harness.hooks import closed_form_shift_db, scale_output
-from namcheck.harness.verify import Options, Signal, check_rate, measure
-from namcheck.models import load
+from namcheck.harness.verify import ModelReport, Options, Signal, check_rate, measure
+from namcheck.models import load, read_nam
 from namcheck.models.atomic import atomic_write
+from namcheck.models.examples import builtin_model
 from namcheck.models.nam_file import NamModel
 from namcheck.models.slimming import slim_intervals
 
@@ -183,3 +186,34 @@ def plot_compare(model: NamModel, signal: Signal, opts: Options, out: str | os.P
                       f"(peak-relative difference {rel:.2g})", fontsize=10)
     fig.tight_layout()
     return _save(fig, out)
+
+
+def write_plots(kind: str, reports: list[ModelReport], signal: Signal, opts: Options,
+                folder: Path, say: Callable[[str], None],
+                render: str | os.PathLike[str] | None = None) -> list[Path]:
+    """`--plots DIR`: the `kind` figure of every model in `reports` it applies to (shift:
+    models with a head_scale; slims: containers; compare: every model), named
+    MODEL-stem.KIND.png. A model a figure cannot be drawn for is said, and skipped."""
+    written = []
+    for report in reports:
+        if report.error:
+            continue
+        model = builtin_model() if report.path == "<built-in>" else read_nam(report.path)
+        if kind == "slims" and not model.submodels:
+            continue
+        if kind == "shift" and model.head_scale is None and not model.submodels:
+            continue
+        out = folder / f"{Path(model.source).stem or 'builtin'}.{kind}.png"
+        try:
+            if kind == "shift":
+                plot_shift(model, signal, opts, out)
+            elif kind == "slims":
+                plot_slims(model, signal, opts, out)
+            else:
+                plot_compare(model, signal, opts, out, render)
+        except BadInputError as exc:
+            print(f"namcheck: {exc}", file=sys.stderr)
+            continue
+        say(f"plot: {out}")
+        written.append(out)
+    return written
