@@ -102,6 +102,14 @@ def _finite(flag: str, value: float, low: float | None = None, high: float | Non
     return value
 
 
+def _scale_argument(flag: str, value: float) -> None:
+    try:
+        check_scale(value)
+    except HookRefusedError as exc:
+        raise BadInputError(f"{flag} {value:g}: {exc} (the reference hook refuses it)"
+                            ) from None
+
+
 def _positive_int(flag: str, value: int, high: int | None = None) -> int:
     if value < 1 or (high is not None and value > high):
         bound = f" and <= {high}" if high is not None else ""
@@ -286,7 +294,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     scales = args.scale or [0.5, 2.0]
     if args.hook == "reference":
         for s in scales:
-            check_scale(s)
+            _scale_argument("--scale", s)
     elif not upstream_available():
         raise BadInputError("--hook upstream: neural-amp-modeler is not installed "
                             "(pip install 'namcheck[upstream]')")
@@ -316,7 +324,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_scale(args: argparse.Namespace) -> int:
     """`namcheck scale`: the reference hook on a file, verified, then written."""
-    check_scale(args.by)
+    _scale_argument("--by", args.by)
     if not args.in_place:
         check_output(args.output, [args.model, *([args.signal] if args.signal else [])], "-o")
     else:

@@ -358,7 +358,7 @@ def argument_cases(m: Path, w: Path) -> dict[str, tuple[list[str], str]]:
         "bench_block_beyond_signal": (["bench", "--seconds", "0.001", "--block", "4096"],
                                       "--block 4096"),
         "scale_zero": (["scale", str(m), "--by", "0", "-o", str(d / "o.nam")],
-                       "scale must be a finite number > 0"),
+                       "--by 0: scale must be a finite number > 0"),
         "slim_out_of_range": (["verify", str(m), "--slim", "2"], "--slim 2"),
         "fail_above_db_negative": (["verify", str(m), "--fail-above-db", "-1"],
                                    "--fail-above-db -1"),
