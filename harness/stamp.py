@@ -64,11 +64,11 @@ def plan_outputs(files: list[tuple[Path, Path]], out_dir: Path | None, in_place:
     return plans
 
 
-def _measured_metadata(model: NamModel, signal: Signal, opts: Options, label: str
+def _measured_metadata(model: NamModel, m: C.Measurement, opts: Options, label: str
                        ) -> tuple[dict[str, float], list[C.CheckResult]]:
-    """The values to store for one (non-container) model, and the checks of what is stored
-    now (to decide whether it must change); a NaN/silent output gives no values."""
-    m = measure(model, signal, opts)
+    """The values to store for one (non-container) model measured as `m`, and the checks
+    of what is stored now (to decide whether it must change); a NaN/silent output gives
+    no values."""
     level = C.output_level(m, label)
     if not level.passed:
         return {}, [level]
@@ -85,15 +85,20 @@ def _needs(check: C.CheckResult) -> bool:
 
 
 def stamp_document(model: NamModel, signal: Signal, opts: Options
-                   ) -> tuple[dict[str, Any], list[str], list[C.CheckResult]]:
-    """(new JSON document, 'PATH: before -> after' per change, failed level checks)."""
+                   ) -> tuple[dict[str, Any], list[str], list[C.CheckResult],
+                              dict[str, C.Measurement]]:
+    """(new JSON document, 'PATH: before -> after' per change, failed level checks, the
+    measurement of each model by label: '' and '.submodel<i>'; a container's '' is its
+    top submodel's, which is what it plays at full size)."""
     doc = model.to_dict()
     changes: list[str] = []
     problems: list[C.CheckResult] = []
+    measured: dict[str, C.Measurement] = {}
 
     def stamp_one(sub: NamModel, node: dict[str, Any], where: str, label: str
                   ) -> dict[str, float]:
-        values, now = _measured_metadata(sub, signal, opts, label)
+        measured[label] = measure(sub, signal, opts)
+        values, now = _measured_metadata(sub, measured[label], opts, label)
         if not values:
             problems.extend(now)
             return {}
@@ -114,6 +119,7 @@ def stamp_document(model: NamModel, signal: Signal, opts: Options
             where = f"config.submodels[{i}].model"
             top = stamp_one(sub.model, doc["config"]["submodels"][i]["model"], where,
                             f".submodel{i}")
+        measured[""] = measured[f".submodel{len(model.submodels) - 1}"]
         meta = doc.get("metadata")
         if not isinstance(meta, dict):
             meta = doc["metadata"] = {}
@@ -124,7 +130,7 @@ def stamp_document(model: NamModel, signal: Signal, opts: Options
                 meta[key] = value
     else:
         stamp_one(model, doc, "", "")
-    return doc, changes, problems
+    return doc, changes, problems, measured
 
 
 def _show(value: Any, key: str) -> str:
@@ -142,7 +148,7 @@ def stamp_file(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
 def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
     model = read_nam(plan.source)
     check_rate(model, signal)
-    doc, changes, problems = stamp_document(model, signal, opts)
+    doc, changes, problems, measured = stamp_document(model, signal, opts)
     report = ModelReport(str(plan.output or plan.source), model.architecture,
                          changes=changes)
     if problems:
@@ -151,8 +157,8 @@ def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
     stamped = parse_nam(doc, source=str(plan.output or plan.source))
     targets = [("", stamped)] + [(f".submodel{i}", s.model)
                                  for i, s in enumerate(stamped.submodels)]
-    for label, sub in targets:
-        m = measure(sub, signal, opts)
+    for label, sub in targets:  # the stamped values against the same measurements
+        m = measured[label]
         report.checks.append(C.metadata_loudness(sub, m, True, opts.dtype, label))
         if opts.with_gain:
             report.checks.append(stored_gain(sub, m, True, label))

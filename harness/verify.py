@@ -181,6 +181,7 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
     if not level.passed:
         report.unverified.append("the hook's level claims: the output has no finite level")
         return _gated(report, opts)
+    sub_before: dict[int, C.Measurement] = {}
     for s in scales:
         hooked, forced = _apply_hook(model, s, hook, report)
         if hooked is None:
@@ -202,7 +203,9 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
                                                      strict=True)):
                     if sub0.model.head_scale is None:
                         continue
-                    b, a = measure(sub0.model, signal, opts), measure(sub1.model, signal, opts)
+                    if i not in sub_before:  # measured once for every scale
+                        sub_before[i] = measure(sub0.model, signal, opts)
+                    b, a = sub_before[i], measure(sub1.model, signal, opts)
                     at_s.append(C.loudness_shift(b, a, s, opts.dtype).at_scale(
                         s, f"submodel{i}.loudness_shift"))
                     at_s.append(C.metadata_shift(sub0.model, sub1.model, s).at_scale(
