@@ -13,7 +13,6 @@ from namcheck.harness.compare import compare_render, compare_upstream, upstream_
 from namcheck.harness.stamp import Plan, require_standard_input, stamp_file
 from namcheck.harness.verify import ModelReport, Options, Signal, verify_model
 from namcheck.models.nam_file import NamModel, read_nam
-from namcheck.signals.standard_input import find_standard_input
 
 ModelSource = str | os.PathLike[str] | dict[str, Any] | NamModel
 SignalSource = Signal | str | os.PathLike[str] | None
@@ -22,8 +21,7 @@ SignalSource = Signal | str | os.PathLike[str] | None
 def default_signal() -> Signal:
     """NAM's standard loudness input where `neural-amp-modeler` is installed, else the
     built-in generated signal (against which stored loudness is not compared)."""
-    path = find_standard_input()
-    return Signal.from_wav(path) if path else Signal.default()
+    return Signal.choose()
 
 
 def as_signal(signal: SignalSource) -> Signal:

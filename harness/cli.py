@@ -40,7 +40,13 @@ from namcheck.harness.hooks import (
 from namcheck.harness.inspect_report import describe, format_text
 from namcheck.harness.outputs import check_output
 from namcheck.harness.plot import write_plots
-from namcheck.harness.report import exit_code, format_table, json_document, write_json
+from namcheck.harness.report import (
+    exit_code,
+    format_table,
+    json_document,
+    summary_counts,
+    write_json,
+)
 from namcheck.harness.schema import json_schema, run_context
 from namcheck.harness.stamp import plan_outputs, require_standard_input, stamp_file
 from namcheck.harness.verify import (
@@ -55,7 +61,6 @@ from namcheck.models.base import OFFLINE_CHUNK
 from namcheck.models.examples import builtin_model
 from namcheck.models.limits import MIB, OPTION, set_limits, with_overrides
 from namcheck.models.nam_file import NamModel
-from namcheck.signals.standard_input import find_standard_input
 from namcheck.signals.wav import output_format, read_mono, write_mono
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -151,10 +156,8 @@ def _signal(args: argparse.Namespace) -> Signal:
         raise BadInputError("--signal and --builtin-signal: give one of them")
     if args.standard_input and not args.signal:
         raise BadInputError("--standard-input: needs --signal WAV")
-    if args.signal:
-        return Signal.from_wav(args.signal, args.standard_input)
-    path = None if args.builtin_signal else find_standard_input()
-    return Signal.from_wav(path) if path else Signal.default()
+    return Signal.choose(args.signal, builtin=args.builtin_signal,
+                         treat_as_standard=args.standard_input)
 
 
 def _options(args: argparse.Namespace) -> Options:
@@ -373,8 +376,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                         args.results, args.timeout, args.scheduler)
     for report in reports:
         show(format_table(report))
-    counts = {s: sum(r.status == s for r in reports) for s in
-              ("passed", "failed", "not_verified", "error")}
+    counts = summary_counts(reports)
     show(f"audit: {len(reports)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
     if args.json:
         write_json(json_document(reports, "audit", signal, context, gain=opts.with_gain,

@@ -104,7 +104,8 @@ def _explain(checks: list[C.CheckResult], model: NamModel, prefix: str,
                                                       "runtime_divergence") for c in checks]
 
 
-def _run_upstream(doc: dict[str, Any], x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+def run_upstream(doc: dict[str, Any], x: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Upstream's PyTorch model of `doc` on `x` with zero history (pad_start), as float64."""
     net = upstream_loader()(doc).to(dtype=dtype).eval()
     with torch.no_grad():
         return net(x.to(dtype), pad_start=True).detach().double().reshape(-1)
@@ -118,7 +119,7 @@ def _compare_one(model: NamModel, label: str, prefix: str, x: torch.Tensor, opts
                  ) -> list[C.CheckResult]:
     name = f"{label}." if label else ""
     try:
-        theirs = _run_upstream(model.to_dict(), x, opts.dtype)
+        theirs = run_upstream(model.to_dict(), x, opts.dtype)
     except Exception as exc:
         found = [str(d) for d in runtime_divergences(model, prefix)]
         why = f"; cause: {' | '.join(found)}" if found else ""

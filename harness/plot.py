@@ -140,7 +140,7 @@ def plot_slims(model: NamModel, signal: Signal, opts: Options, out: str | os.Pat
 def plot_compare(model: NamModel, signal: Signal, opts: Options, out: str | os.PathLike[str],
                  render: str | os.PathLike[str] | None = None) -> Path:
     """Reference vs upstream's PyTorch output (or `render`): overlay, difference, spectra."""
-    from namcheck.harness.compare import _run_upstream
+    from namcheck.harness.compare import run_upstream
     from namcheck.signals.wav import read_mono
 
     check_rate(model, signal)
@@ -153,7 +153,7 @@ def plot_compare(model: NamModel, signal: Signal, opts: Options, out: str | os.P
         label = Path(render).name
     else:
         try:
-            theirs_np = _run_upstream(target.to_dict(), x, opts.dtype).numpy()
+            theirs_np = run_upstream(target.to_dict(), x, opts.dtype).numpy()
         except BadInputError:
             raise
         except Exception as exc:

@@ -30,7 +30,6 @@ from namcheck.harness.verify import (
     verify_model,
 )
 from namcheck.models import read_nam
-from namcheck.signals.standard_input import find_standard_input
 
 DEFAULT_SCALES = (0.5, 2.0)
 
@@ -104,10 +103,7 @@ def _options(config: pytest.Config, dtype: str | None = None) -> Options:
 
 
 def _signal(path: str | None, builtin: bool = False) -> Signal:
-    if path:
-        return Signal.from_wav(path)
-    found = None if builtin else find_standard_input()
-    return Signal.from_wav(found) if found else Signal.default()
+    return Signal.choose(path, builtin=builtin)
 
 
 class NamFile(pytest.File):

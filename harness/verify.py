@@ -25,7 +25,11 @@ from namcheck.models import load
 from namcheck.models.nam_file import LinearConfig, NamModel
 from namcheck.models.slimming import select_submodel, slim_intervals
 from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME, default_signal
-from namcheck.signals.standard_input import is_standard_input, samples_sha256
+from namcheck.signals.standard_input import (
+    find_standard_input,
+    is_standard_input,
+    samples_sha256,
+)
 from namcheck.signals.wav import SignalError, read_mono
 
 # Per-model status, from best to worst; a run's exit code follows its worst model.
@@ -57,6 +61,17 @@ class Signal:
                 "not NAM's standard loudness input: stored loudness is not compared")
         return cls(samples, rate, f"{path} ({kind})", standard, str(path),
                    samples_sha256(samples))
+
+    @classmethod
+    def choose(cls, path: str | os.PathLike[str] | None = None, *, builtin: bool = False,
+               treat_as_standard: bool = False) -> Signal:
+        """`path`, else NAM's standard input from an installed neural-amp-modeler (unless
+        `builtin`), else the built-in generated signal: the one rule every entry point
+        (CLI, Python API, pytest plugin) uses."""
+        if path:
+            return cls.from_wav(path, treat_as_standard)
+        found = None if builtin else find_standard_input()
+        return cls.from_wav(found) if found else cls.default()
 
     @classmethod
     def default(cls) -> Signal:
