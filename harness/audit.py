@@ -78,7 +78,8 @@ def _level(label: str, model: NamModel, m: C.Measurement, signal: Signal) -> dic
     return {"target": label.lstrip("."), "loudness_db": m.loudness if finite else None,
             "gain": C.gain_from_levels(m.levels) if finite and m.levels else None,
             "sample_rate": float(model.sample_rate or signal.rate or DEFAULT_RATE),
-            "stored_loudness_db": model.loudness, "stored_gain": model.gain}
+            "stored_loudness_db": model.loudness, "stored_gain": model.gain,
+            "engine": m.engine}
 
 
 def _missing_metadata(label: str, model: NamModel, m: C.Measurement, signal: Signal,
@@ -115,7 +116,8 @@ def stored_gain(model: NamModel, m: C.Measurement, standard_input: bool, label: 
         return C.failed(name, f"stored gain {model.gain:g}, but {level.detail}", level.reason,
                         "gain (0..1)", model.gain)
     assert m.levels is not None
-    rel = forward_tolerance(model, torch.float32, implementations=2) * crest_factor(m.output)
+    rel = (forward_tolerance(model, torch.float32) + C.our_bound(model, m, torch.float32)
+           ) * crest_factor(m.output)
     # + the float64 rounding of the stored number itself (gain is written as a Python float)
     tol = 2 * 2 * rel + abs(model.gain) * float(torch.finfo(torch.float64).eps)
     return C.result(name, C.gain_from_levels(m.levels), model.gain, tol,

@@ -5,7 +5,10 @@ Speed is measured here and in benchmarks/, never asserted in tests.
 
 from __future__ import annotations
 
+import os
+import re
 import statistics
+import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,8 +16,9 @@ from typing import Any
 
 import torch
 
-from namcheck.models import load
+from namcheck.models import load, write_nam
 from namcheck.models.base import NamModule
+from namcheck.models.engines import load_engine, selected_model
 from namcheck.models.layout import flops_per_sample
 from namcheck.models.nam_file import NamModel
 from namcheck.signals.generate import default_signal
@@ -119,31 +123,148 @@ def upstream_row(model: NamModel, x: torch.Tensor, rate: float, device: str,
                     "no streaming API upstream")
 
 
+def interleaved_medians(timers: dict[str, Callable[[], float]], repeats: int
+                        ) -> dict[str, float]:
+    """Median seconds per timer, the timers run round-robin `repeats` times after one
+    warm-up each, so drifts of a noisy machine hit every row alike. A timer returns the
+    seconds it measured (a subprocess reports its own)."""
+    times: dict[str, list[float]] = {k: [] for k in timers}
+    for fn in timers.values():
+        fn()
+    for _ in range(repeats):
+        for key, fn in timers.items():
+            times[key].append(fn())
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def timed(fn: Callable[[], Any], device: str | torch.device = "cpu") -> Callable[[], float]:
+    """`fn` as a timer: wall seconds of one call (the device synchronised)."""
+    def run() -> float:
+        start = time.perf_counter()
+        fn()
+        synchronize(device)
+        return time.perf_counter() - start
+    return run
+
+
+CORE_ENV = "NAMCHECK_CORE_BENCHMODEL"
+CORE_SAMPLES = 96000  # benchmodel processes (48000 / 64) * 2 buffers of 64 samples
+
+
+def core_timer(benchmodel: str, model_path: str, slim: float | None) -> Callable[[], float]:
+    """NeuralAmpModelerCore's `benchmodel` on the same file: one timer call runs it once and
+    returns the milliseconds it printed for its 96,000 samples at 64-sample buffers (fast
+    tanh on, its default), in seconds. Raises RuntimeError with its message if it fails."""
+    cmd = [benchmodel, *(["--slim", f"{slim:g}"] if slim is not None else []), model_path]
+
+    def run() -> float:
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+        except OSError as exc:
+            raise RuntimeError(f"{benchmodel}: {exc.strerror or exc}") from exc
+        found = re.findall(r"^([0-9.]+)ms$", done.stdout, re.M)
+        if done.returncode != 0 or not found:
+            last = (done.stderr.strip() or done.stdout.strip() or "no output").splitlines()[-1]
+            raise RuntimeError(f"benchmodel failed: {last}")
+        return float(found[-1]) / 1000.0
+    return run
+
+
 def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, block: int,
-          seconds: float, repeats: int, compile: bool = False, upstream: bool = False) -> str:
-    """The `namcheck bench` table: real-time factors offline and streaming, GFLOP/s and
-    share of this machine's float32 matmul peak (measured in the same run)."""
+          seconds: float, repeats: int, compile: bool = False, upstream: bool = False,
+          engine: str = "auto", slim: float | None = None, core: str | None = None,
+          model_path: str | None = None) -> str:
+    """The `namcheck bench` table: real-time factors offline and streaming for the fast
+    engine (where it covers the model) and the reference, GFLOP/s and share of this
+    machine's float32 matmul peak, and, with `core` (or $NAMCHECK_CORE_BENCHMODEL),
+    NeuralAmpModelerCore's benchmodel on the same file, with every row's ratio to it. All
+    rows are timed round-robin in the same run."""
     torch.set_num_threads(threads)
     rate = model.sample_rate or 48000.0
     n = max(1, int(rate * seconds))
     reps = -(-n // int(rate))  # whole default signals to cover the requested length
     x = torch.from_numpy(default_signal(int(rate))).repeat(reps)[:n].to(device, dtype)
-    net = load(model, dtype=dtype, device=device)
-    flops = flops_per_sample(model)
+    flops = flops_per_sample(selected_model(model, slim))
     peak = matmul_peak_gflops(device, torch.float32)
-    off = offline_rtf(net, x, rate, device, repeats)
-    stream = stream_rtf(net, x, block, rate, device, max(1, repeats // 2))
-    gflops = flops * rate * off / 1e9
-    rows = [SpeedRow("namcheck (reference)", off, stream, gflops, 100 * gflops / peak)]
+    nets: dict[str, Any] = {}
+    notes: dict[str, str] = {}
+    if engine != "reference":
+        net, choice = load_engine(model, engine, dtype=dtype, device=device, slim=slim)
+        if choice.name == "fast":
+            nets["namcheck fast"] = net
+        else:
+            notes["namcheck reference"] = choice.note or ""
+    nets["namcheck reference"] = load(model, dtype=dtype, device=device, slim=slim)
+    timers: dict[str, Callable[[], float]] = {}
+    blocks = [x[i : i + block] for i in range(0, n - block + 1, block)]
+    for label, net in nets.items():
+        timers[f"{label} offline"] = timed(lambda net=net: net(x), device)
+        timers[f"{label} stream"] = _stream_timer(net, blocks, device)
+    core = core or os.environ.get(CORE_ENV)
+    core_note = ""
+    if core:
+        path = model_path or _temp_model(model)
+        timers["core stream"] = core_timer(core, path, slim)
+    try:
+        medians = interleaved_medians(timers, repeats)
+    except RuntimeError as exc:  # the Core run failed: time ours alone, say why
+        timers.pop("core stream", None)
+        core_note, core = f"NeuralAmpModelerCore: {exc}"[:160], None
+        medians = interleaved_medians(timers, repeats)
+    streamed = len(blocks) * block / rate
+    core_rtf = CORE_SAMPLES / rate / medians["core stream"] if core else None
+    rows = []
+    for label in nets:
+        off = n / rate / medians[f"{label} offline"]
+        stream = streamed / medians[f"{label} stream"] if blocks else None
+        gflops = flops * rate * off / 1e9
+        ratio = f"x{off / core_rtf:.2f} / x{stream / core_rtf:.2f} of Core" \
+            if core_rtf and stream else ""
+        note = "; ".join(v for v in (ratio, notes.get(label, "")) if v)
+        rows.append(SpeedRow(label, off, stream, gflops, 100 * gflops / peak, note))
+    if core_rtf:
+        rows.append(SpeedRow("NeuralAmpModelerCore", None, core_rtf, flops * rate * core_rtf / 1e9,
+                             100 * flops * rate * core_rtf / 1e9 / peak,
+                             f"benchmodel, 64-sample buffers, fast tanh ({core})"))
+    elif core_note:
+        rows.append(SpeedRow("NeuralAmpModelerCore", None, None, None, None, core_note))
+    ref = nets["namcheck reference"]
     if compile:
-        fast = stream_rtf(net, x, block, rate, device, max(1, repeats // 2), True)
-        rows.append(SpeedRow("namcheck stream(compile)", None, fast, flops * rate * fast / 1e9,
+        fast = stream_rtf(ref, x, block, rate, device, max(1, repeats // 2), True)
+        rows.append(SpeedRow("reference stream(compile)", None, fast, flops * rate * fast / 1e9,
                              100 * flops * rate * fast / 1e9 / peak,
                              "torch.compile per block (compile time not counted)"))
     if upstream:
         rows.append(upstream_row(model, x, rate, device, dtype, repeats, flops, peak))
-    header = (f"model: {model.source} ({model.architecture}, {flops} FLOP/sample); "
+    slimmed = f" at slim {slim:g}" if slim is not None else ""
+    header = (f"model: {model.source}{slimmed} ({model.architecture}, {flops} FLOP/sample); "
               f"{x.shape[-1] / rate:g} s at {rate:g} Hz; {str(dtype).removeprefix('torch.')} "
-              f"on {device}, {threads} thread(s); stream block {block}; float32 matmul peak "
-              f"{peak:.1f} GFLOP/s; torch {torch.__version__}")
+              f"on {device}, {threads} thread(s); stream block {block}; medians of {repeats} "
+              f"interleaved runs; float32 matmul peak {peak:.1f} GFLOP/s; "
+              f"torch {torch.__version__}")
     return format_rows(rows, header)
+
+
+def _stream_timer(net: Any, blocks: list[torch.Tensor], device: str) -> Callable[[], float]:
+    """A timer of one pass of `blocks` through a fresh prewarmed stream (the stream is
+    opened, and prewarmed, outside the timing)."""
+    def run() -> float:
+        stream = net.stream()
+        start = time.perf_counter()
+        for b in blocks:
+            stream.process(b)
+        synchronize(device)
+        return time.perf_counter() - start
+    return run
+
+
+def _temp_model(model: NamModel) -> str:
+    """The model written to a temporary .nam file for an external program (removed at exit)."""
+    import atexit
+    import tempfile
+
+    fd, path = tempfile.mkstemp(suffix=".nam", prefix="namcheck-bench-")
+    os.close(fd)
+    write_nam(model, path)
+    atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+    return path

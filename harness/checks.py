@@ -97,6 +97,10 @@ class Measurement:
 
     output: torch.Tensor
     levels: list[float] | None = None  # RMS at the 11 gain steps, when measured
+    # Peak-relative error bound of the forward that measured it (None: the float32
+    # reference's, numerics.forward_tolerance), and the engine's name.
+    bound: float | None = None
+    engine: str = "reference"
 
     @property
     def loudness(self) -> float:
@@ -123,13 +127,22 @@ def output_level(m: Measurement, label: str = "") -> CheckResult:
                        "the output is finite and not silent (measured: its loudness)", "dB")
 
 
-def measure(net: NamModule, signal: np.ndarray, with_gain: bool) -> Measurement:
+def measure(net: NamModule, signal: np.ndarray, with_gain: bool, bound: float | None = None,
+            engine: str = "reference") -> Measurement:
     """One forward: the signal alone, or with the gain heuristic, the 11-level batch whose
-    gain-1.0 row is the loudness output (no forward repeated)."""
+    gain-1.0 row is the loudness output (no forward repeated). `bound` and `engine` say
+    which forward ran and how exact it is (models/engines.py)."""
     if with_gain:
         output, levels = gain_sweep(net, signal)
-        return Measurement(output, levels)
-    return Measurement(net(torch.from_numpy(np.asarray(signal, dtype=np.float64))))
+        return Measurement(output, levels, bound, engine)
+    x = torch.from_numpy(np.asarray(signal, dtype=np.float64))
+    return Measurement(net(x), None, bound, engine)
+
+
+def our_bound(model: NamModel, m: Measurement, dtype: torch.dtype) -> float:
+    """Peak-relative error bound of the forward behind `m` (the engine's, else the
+    reference's in `dtype`)."""
+    return m.bound if m.bound is not None else forward_tolerance(model, dtype)
 
 
 def scale_tolerance_db(dtype: torch.dtype) -> float:
@@ -212,12 +225,11 @@ def metadata_loudness(model: NamModel, m: Measurement, standard_input: bool,
 def stored_loudness_tolerance(model: NamModel, m: Measurement, dtype: torch.dtype,
                               stored: float) -> float:
     """dB tolerance between a stored loudness and ours: the exporter measured in float32
-    with its own forward, we with ours; the outputs may differ by forward_tolerance(float32,
-    both rounding) of the peak, i.e. that times peak/rms relative to the RMS, plus the
-    float32 rounding of the stored number."""
-    rel = forward_tolerance(model, torch.float32, implementations=2) * crest_factor(m.output)
-    if dtype == torch.float64:
-        rel /= 2  # our side is exact to float64 precision
+    with its own forward (forward_tolerance(float32) of the peak), we with ours (the
+    engine's bound, our_bound); that relative error of the peak is peak/rms times it of
+    the RMS; plus the float32 rounding of the stored number."""
+    exporter = forward_tolerance(model, torch.float32)
+    rel = (exporter + our_bound(model, m, dtype)) * crest_factor(m.output)
     return DB_PER_REL * rel + STORED_REL * abs(stored)
 
 

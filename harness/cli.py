@@ -56,8 +56,9 @@ from namcheck.harness.verify import (
     guarded,
     verify_model,
 )
-from namcheck.models import load, read_nam, write_nam
+from namcheck.models import read_nam, write_nam
 from namcheck.models.base import OFFLINE_CHUNK
+from namcheck.models.engines import ENGINES, load_engine
 from namcheck.models.examples import builtin_model
 from namcheck.models.limits import MIB, OPTION, set_limits, with_overrides
 from namcheck.models.nam_file import NamModel
@@ -167,7 +168,8 @@ def _options(args: argparse.Namespace) -> Options:
     gate = getattr(args, "fail_above_db", None)
     if gate is not None:
         _finite("--fail-above-db", gate, 0.0)
-    return Options(DTYPES[args.dtype], _device(args.device), slim, not args.no_gain, gate)
+    return Options(DTYPES[args.dtype], _device(args.device), slim, not args.no_gain, gate,
+                   getattr(args, "engine", "auto"))
 
 
 def _json_target(args: argparse.Namespace, inputs: Sequence[Path]) -> None:
@@ -257,7 +259,8 @@ def cmd_render(args: argparse.Namespace) -> int:
             f"{args.input}: sample rate {rate} Hz differs from the model's "
             f"{model.sample_rate:g} Hz ({args.model})"
         )
-    net = load(model, dtype=DTYPES[args.dtype], device=device, slim=args.slim)
+    net, choice = load_engine(model, args.engine, dtype=DTYPES[args.dtype], device=device,
+                              slim=args.slim)
     if net.out_channels != 1:
         raise BadInputError(f"{args.model}: the model has {net.out_channels} outputs; "
                             "render writes mono")
@@ -288,7 +291,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     clipped = write_mono(args.output, out, rate)
     peak = float(np.max(np.abs(out)))
     note = f"; {clipped} samples clipped to [-1, 1] by the integer format" if clipped else ""
-    print(f"{args.output}: {out.size} samples at {rate} Hz, peak {peak:.6g}{note}")
+    engine = choice.name + (f" ({choice.note})" if choice.note else "")
+    print(f"{args.output}: {out.size} samples at {rate} Hz, peak {peak:.6g}{note}; "
+          f"engine {engine}")
     return EXIT_OK
 
 
@@ -305,7 +310,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     _json_target(args, paths)
     _plots_folder(args)
     signal, opts = _signal(args), _options(args)
-    context = run_context(opts.device, opts.dtype)
+    context = run_context(opts.device, opts.dtype, opts.engine)
     show = _tables(args)
     show(f"signal: {signal.name}; dtype {args.dtype}, device {opts.device}, hook {args.hook}, "
          f"scales {', '.join(f'{s:g}' for s in scales)}")
@@ -362,7 +367,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     _json_target(args, files)
     _plots_folder(args)
     signal, opts = _signal(args), _options(args)
-    context = run_context(opts.device, opts.dtype)
+    context = run_context(opts.device, opts.dtype, opts.engine)
     show = _tables(args)
     show(f"signal: {signal.name}; {len(files)} files")
     if args.timeout is not None:
@@ -398,7 +403,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     _json_target(args, [*paths, *([args.render] if args.render else [])])
     _plots_folder(args)
     signal, opts = _signal(args), _options(args)
-    context = run_context(opts.device, opts.dtype)
+    context = run_context(opts.device, opts.dtype, opts.engine)
     show = _tables(args)
     subject = f"render {args.render}" if args.render else "upstream's PyTorch model"
     show(f"signal: {signal.name}; comparing {subject} with namcheck's reference "
@@ -434,7 +439,7 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     _json_target(args, [p.source for p in plans])
     signal, opts = _signal(args), _options(args)
     require_standard_input(signal)
-    context = run_context(opts.device, opts.dtype)
+    context = run_context(opts.device, opts.dtype, opts.engine)
     show = _tables(args)
     show(f"signal: {signal.name}; {len(plans)} files"
          + ("; dry run: nothing is written" if args.dry_run else ""))
@@ -528,13 +533,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     _positive_int("--repeats", args.repeats, 1000)
     _finite("--seconds", args.seconds, 0.0, 600.0, low_open=True)
     device = _device(args.device)
+    if args.slim is not None:
+        _finite("--slim", args.slim, 0.0, 1.0)
     model = read_nam(args.model) if args.model else builtin_model()
     samples = int((model.sample_rate or 48000.0) * args.seconds)
     _positive_int("--block", args.block, max(1, samples))
+    if args.core is not None and not os.access(args.core, os.X_OK):
+        raise BadInputError(f"--core {args.core}: not an executable file")
     print(bench_module.bench(model, dtype=DTYPES[args.dtype], device=device,
                              threads=args.threads, block=args.block, seconds=args.seconds,
                              repeats=args.repeats, compile=args.compile,
-                             upstream=args.upstream))
+                             upstream=args.upstream, engine=args.engine, slim=args.slim,
+                             core=str(args.core) if args.core else None,
+                             model_path=str(args.model) if args.model else None))
     return EXIT_OK
 
 
@@ -553,6 +564,14 @@ def _add_device_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
                    help="forward precision (default float32, as plugins run)")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+
+
+def _add_engine_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=list(ENGINES), default="auto",
+                   help="forward engine: auto (default: the fast C engine where it covers the "
+                   "model in float32 on the CPU, else the reference), fast (the same, "
+                   "naming the reason wherever the reference stands in), reference (PyTorch, "
+                   "float32/float64, CPU/CUDA)")
 
 
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
@@ -630,6 +649,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--slim", type=float, default=None,
                    help="slim value in [0, 1] (slimmable WaveNet / container); default full size")
     _add_device_options(p)
+    _add_engine_option(p)
     p.add_argument("--block", type=int, default=None, metavar="N",
                    help="process in streaming blocks of N >= 1 samples, as a plugin does "
                    "(default: offline, all at once)")
@@ -657,6 +677,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", type=Path, metavar="DIR",
                    help="write the loudness-shift plot of each model into DIR ('plot' extra)")
     _add_run_options(p)
+    _add_engine_option(p)
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("scale", help="apply the reference hook to a file, verify, write",
@@ -670,6 +691,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scale a model with a post-stack head anyway (the closed form fails)")
     p.add_argument("--in-place", action="store_true", help="allow OUT to be MODEL")
     _add_run_options(p, slim=False)
+    _add_engine_option(p)
     p.set_defaults(func=cmd_scale, slim=None)
 
     p = sub.add_parser("audit", help="check existing .nam files as they are",
@@ -696,6 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 (the "
                    "'dask' extra); the results file and report are the same")
     _add_run_options(p, slim=False)
+    _add_engine_option(p)
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("compare", help="another implementation vs the reference",
@@ -752,6 +775,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-gain", action="store_true", help="stamp loudness only")
     p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]; the forward "
                    "runs in float32, as NAM defines the stored loudness")
+    _add_engine_option(p)
     _add_limit_options(p)
     p.set_defaults(func=cmd_stamp, builtin_signal=False, slim=None, fail_above_db=None,
                    dtype="float32")
@@ -783,6 +807,12 @@ def build_parser() -> argparse.ArgumentParser:
                    "seconds first)")
     p.add_argument("--upstream", action="store_true",
                    help="add a row for upstream nam's forward (needs the 'upstream' extra)")
+    p.add_argument("--slim", type=float, default=None,
+                   help="slim value in [0, 1] for a slimmable model or container")
+    p.add_argument("--core", type=Path, metavar="BENCHMODEL",
+                   help="NeuralAmpModelerCore's built benchmodel, timed on the same file in "
+                   f"the same run (default: ${bench_module.CORE_ENV} when set)")
+    _add_engine_option(p)
     _add_limit_options(p)
     p.set_defaults(func=cmd_bench)
     return parser

@@ -81,6 +81,8 @@ class Level(_Strict):
     sample_rate: float = Field(description="the rate the model was measured at, Hz")
     stored_loudness_db: float | None = None
     stored_gain: float | None = None
+    engine: str = Field("reference", description="the forward that measured it: 'fast' (the "
+                        "C engine, models/fast/) or 'reference' (PyTorch)")
 
 
 class Counts(_Strict):

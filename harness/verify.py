@@ -21,7 +21,7 @@ from namcheck.harness.hooks import (
     scale_output,
     upstream_scale_output,
 )
-from namcheck.models import load
+from namcheck.models.engines import load_engine
 from namcheck.models.nam_file import LinearConfig, NamModel
 from namcheck.models.slimming import select_submodel, slim_intervals
 from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME, default_signal
@@ -88,6 +88,7 @@ class Options:
     slim: float | None = None
     with_gain: bool = True
     fail_above_db: float | None = None  # CI gate for level checks (None: the rounding bound)
+    engine: str = "auto"  # models/engines.py: auto (fast where it covers), reference, fast
 
 
 @dataclass
@@ -151,8 +152,9 @@ def check_rate(model: NamModel, signal: Signal) -> None:
 def measure(model: NamModel, signal: Signal, opts: Options, slim: float | None = None
             ) -> C.Measurement:
     """Run `model` (at `slim`) on the signal once: output, and the 11 gain levels if asked."""
-    net = load(model, dtype=opts.dtype, device=opts.device, slim=slim)
-    return C.measure(net, signal.samples, opts.with_gain)
+    net, choice = load_engine(model, opts.engine, dtype=opts.dtype, device=opts.device,
+                              slim=slim)
+    return C.measure(net, signal.samples, opts.with_gain, choice.bound, choice.name)
 
 
 def rate_note(model: NamModel, signal: Signal) -> str | None:

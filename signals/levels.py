@@ -72,6 +72,7 @@ def gain_sweep(model: NamModule, signal: np.ndarray | torch.Tensor
     would be the same arithmetic, but the reference runs it 3.5x slower per signal than
     one long signal.) A stateful model (LSTM) runs each level from its start state.
 
+    Gain 0 needs no joined forward: silence after zero history gives one constant value.
     Returns (the output at gain 1.0, which is the loudness run itself, and the RMS at each
     level). Each level equals a single run within the forward's rounding bound
     (tests/test_levels.py)."""
@@ -80,13 +81,19 @@ def gain_sweep(model: NamModule, signal: np.ndarray | torch.Tensor
     levels = [x if g == 1.0 else g * x for g in GAIN_INPUTS]  # 1.0 * x: the signal itself
     if model.stateful:
         outputs = [model(level) for level in levels]
-    else:
-        gap = x.new_zeros(model.receptive_field - 1)
-        n, span = x.shape[0], x.shape[0] + gap.shape[0]
-        y = model(torch.cat([part for level in levels for part in (gap, level)]))
-        outputs = [y[k * span + gap.shape[0] : k * span + gap.shape[0] + n]
-                   for k in range(len(levels))]
-    return outputs[-1], [rms(out) for out in outputs]
+        return outputs[-1], [rms(out) for out in outputs]
+    # Gain 0 is silence after zero history: every output sample is the same number (the
+    # biases propagated), so one sample of it has the level of all n (no forward repeated).
+    silent = model(x.new_zeros(1))
+    live = [level for g, level in zip(GAIN_INPUTS, levels, strict=True) if g != 0.0]
+    gap = x.new_zeros(model.receptive_field - 1)
+    n, span = x.shape[0], x.shape[0] + gap.shape[0]
+    y = model(torch.cat([part for level in live for part in (gap, level)]))
+    outputs = iter(y[k * span + gap.shape[0] : k * span + gap.shape[0] + n]
+                   for k in range(len(live)))
+    rms_levels = [rms(silent) if g == 0.0 else rms(next(outputs)) for g in GAIN_INPUTS]
+    last = y[-n:]
+    return last, rms_levels
 
 
 def gain_levels(model: NamModule, signal: np.ndarray | torch.Tensor) -> list[float]:

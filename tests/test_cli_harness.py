@@ -151,5 +151,27 @@ def test_bench_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     """Speed is not asserted (benchmarks/ measure it); the command must run and report."""
     assert main(["bench", "--seconds", "0.1", "--repeats", "1", "--block", "256"]) == 0
     out = capsys.readouterr().out
-    assert "namcheck (reference)" in out and "matmul peak" in out
+    assert "namcheck fast" in out and "namcheck reference" in out and "matmul peak" in out
     assert main(["bench", "--threads", "0"]) == 2
+
+
+def test_bench_times_core_beside_ours(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                      ) -> None:
+    """--core runs the program on the same file and reads the milliseconds it prints (a
+    stand-in here prints NeuralAmpModelerCore benchmodel's lines); a failing one is a row
+    saying why, not a traceback."""
+    fake = tmp_path / "benchmodel"
+    fake.write_text('#!/bin/sh\ntest -f "$1" || exit 3\necho "Running benchmark"\n'
+                    'echo "Finished"\necho "200ms"\necho "200.5ms"\n')
+    fake.chmod(0o755)
+    args = ["bench", "--seconds", "0.1", "--repeats", "1", "--block", "256"]
+    assert main([*args, "--core", str(fake)]) == 0
+    out = capsys.readouterr().out
+    core = next(line for line in out.splitlines() if line.startswith("NeuralAmpModelerCore"))
+    assert "9.98x" in core  # 96,000 samples at 48 kHz in 0.2005 s
+    assert "of Core" in out
+    fake.write_text("#!/bin/sh\necho 'Failed to load model' >&2\nexit 1\n")
+    assert main([*args, "--core", str(fake)]) == 0
+    out = capsys.readouterr().out
+    assert "benchmodel failed: Failed to load model" in out
+    assert main([*args, "--core", str(tmp_path / "none")]) == 2

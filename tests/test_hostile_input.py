@@ -413,14 +413,14 @@ def test_sequential_audit_survives_a_crashing_file(tmp_path: Path,
     # (namcheck.harness.verify, as an attribute, is the API function of that name)
     verify_module = importlib.import_module("namcheck.harness.verify")
 
-    real_load = verify_module.load
+    real_load = verify_module.load_engine
 
-    def crashing_load(model: Any, **kwargs: Any) -> Any:
+    def crashing_load(model: Any, *args: Any, **kwargs: Any) -> Any:
         if "crash" in str(model.source):
             raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
-        return real_load(model, **kwargs)
+        return real_load(model, *args, **kwargs)
 
-    monkeypatch.setattr(verify_module, "load", crashing_load)
+    monkeypatch.setattr(verify_module, "load_engine", crashing_load)
     write_nam(builtin_doc(), tmp_path / "a_good.nam")
     write_nam(builtin_doc(), tmp_path / "b_crash.nam")
     write_nam(builtin_doc(), tmp_path / "c_good.nam")
