@@ -194,6 +194,9 @@ class FastWaveNet:
 
     engine = "fast"
     stateful = False
+    # A (B, N) batch costs B single runs and no receptive field between signals (their
+    # prewarm is copied): levels.gain_sweep batches rather than joins for it.
+    prefers_batch = True
     dtype = torch.float32
     device = torch.device("cpu")
 
@@ -250,10 +253,14 @@ class FastWaveNet:
         model.head_scale = float(reference.head_scale)
         model.arrays = ctypes.cast(arrays, ctypes.POINTER(_Array))
         self._model = model
+        self._warm: list[tuple[np.ndarray, int]] | None = None
 
-    def _buffers(self) -> tuple[Any, list[Any]]:
-        """A fresh zero state (not yet prewarmed) and the arrays it points into."""
+    def _buffers(self, warm: list[tuple[np.ndarray, int]] | None = None
+                  ) -> tuple[Any, list[Any], list[np.ndarray]]:
+        """A state: zero (not yet prewarmed), or a copy of `warm`'s histories and positions;
+        returns it, every array it points into, and its history arrays (in `warm`'s order)."""
         keep: list[Any] = []
+        histories: list[np.ndarray] = []
         spec = self.spec
 
         nb, vw = self._lib.namcheck_wavenet_nb(), self._lib.namcheck_wavenet_vw()
@@ -262,9 +269,14 @@ class FastWaveNet:
             # history, then room for HEADROOM blocks before the history is moved back
             b = _Buf()
             length = ctx + HEADROOM * nb + nb + 2 * vw
-            data = np.zeros((rows, length), dtype=np.float32)
+            if warm is None:
+                data, pos = np.zeros((rows, length), dtype=np.float32), ctx
+            else:
+                source, pos = warm[len(histories)]
+                data = source.copy()
             keep.append(data)
-            b.data, b.rows, b.len, b.ctx, b.pos = data.ctypes.data_as(_F), rows, length, ctx, ctx
+            histories.append(data)
+            b.data, b.rows, b.len, b.ctx, b.pos = data.ctypes.data_as(_F), rows, length, ctx, pos
             return b
 
         layer_bufs = [buf(ls.conv.cin, ls.conv.context) for a in spec.arrays for ls in a.layers]
@@ -285,14 +297,18 @@ class FastWaveNet:
         state.xin, state.res, state.y, state.zs, state.hout = (scratch() for _ in range(5))
         state.zero_row = scratch()
         keep += [lb, hb]
-        return state, keep
+        return state, keep, histories
 
     def new_state(self) -> _FastState:
-        """A state with the runtime's prewarm: R-1 zeros already through the model."""
+        """A state with the runtime's prewarm: R-1 zeros already through the model. The
+        prewarmed histories are computed once per model and copied for every new state."""
+        if self._warm is not None:
+            return _FastState(self, self._warm)
         state = _FastState(self)
         pad = self.receptive_field - 1
         if pad:
             state.run(np.zeros((self.in_channels, pad), dtype=np.float32))
+        self._warm = state.snapshot()
         return state
 
     def __call__(self, x: torch.Tensor | np.ndarray) -> Any:
@@ -317,12 +333,20 @@ class FastWaveNet:
 class _FastState:
     """One signal's buffers in the kernel, continued call after call."""
 
-    def __init__(self, net: FastWaveNet) -> None:
+    def __init__(self, net: FastWaveNet, warm: list[tuple[np.ndarray, int]] | None = None
+                 ) -> None:
         self.net = net
-        self.state, self._keep = net._buffers()
+        self.state, self._keep, self._histories = net._buffers(warm)
         self._process = functools.partial(net._lib.namcheck_wavenet_process,
                                            ctypes.byref(net._model), ctypes.byref(self.state))
         self._out_channels = net.out_channels
+
+    def snapshot(self) -> list[tuple[np.ndarray, int]]:
+        """Copies of the histories and their positions (layers in order, then heads)."""
+        n_layers = sum(len(a.layers) for a in self.net.spec.arrays)
+        positions = [self.state.layer_in[i].pos for i in range(n_layers)] + [
+            self.state.head[i].pos for i in range(len(self.net.spec.arrays))]
+        return [(h.copy(), p) for h, p in zip(self._histories, positions, strict=True)]
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """(in_ch, n) float32 -> (out_ch, n) float32, continuing the state."""

@@ -205,19 +205,37 @@ static inline void tile_mac2(const float *W, int kin, const float *const *rows, 
 }
 #endif
 
-/* out rows (nout) = W @ in rows + bias, for nv lanes; add_to: accumulate into out */
+/* out rows (nout) = W @ in rows + bias (+ add rows, which may be out itself), nv lanes */
+static inline void init_tile(const float *bias, const float *const *add, int row0, int nout,
+                             int t, vf acc[8]) {
+    for (int o = 0; o < 8; o++) {
+        acc[o] = splat(bias ? bias[row0 + o] : 0.0f);
+        if (add && row0 + o < nout) acc[o] += ld(add[row0 + o] + t);
+    }
+}
+
 static void matmul(const float *W, const float *bias, int nout, int kin, const float *const *rows,
-                   float *const *out, int nv, int add_to) {
+                   const float *const *add, float *const *out, int nv) {
     for (int tile = 0; tile * 8 < nout; tile++) {
         const float *Wt = W + (int64_t)tile * kin * 8;
-        for (int t = 0; t < nv; t += VW) {
-            vf acc[8];
-            for (int o = 0; o < 8; o++) acc[o] = splat(bias ? bias[tile * 8 + o] : 0.0f);
-            tile_mac(Wt, kin, rows, t, acc);
+        int t = 0;
+#if VW == 16
+        for (; t + 2 * VW <= nv; t += 2 * VW) {
+            vf a0[8], a1[8];
+            init_tile(bias, add, tile * 8, nout, t, a0);
+            init_tile(bias, add, tile * 8, nout, t + VW, a1);
+            tile_mac2(Wt, kin, rows, t, a0, a1);
             for (int o = 0; o < 8 && tile * 8 + o < nout; o++) {
-                float *dst = out[tile * 8 + o] + t;
-                st(dst, add_to ? ld(dst) + acc[o] : acc[o]);
+                st(out[tile * 8 + o] + t, a0[o]);
+                st(out[tile * 8 + o] + t + VW, a1[o]);
             }
+        }
+#endif
+        for (; t < nv; t += VW) {
+            vf acc[8];
+            init_tile(bias, add, tile * 8, nout, t, acc);
+            tile_mac(Wt, kin, rows, t, acc);
+            for (int o = 0; o < 8 && tile * 8 + o < nout; o++) st(out[tile * 8 + o] + t, acc[o]);
         }
     }
 }
@@ -230,6 +248,10 @@ static void run_layer(const Layer *L, Buf *in, Buf *next, float *next_scratch, B
     for (int k = 0; k < K; k++)
         for (int i = 0; i < C; i++) rows[k * C + i] = at(in, i) - (K - 1 - k) * L->d;
     for (int i = 0; i < L->dc; i++) crow[i] = cond[i];
+    float *hrows[1024];
+    for (int h = 0; h < L->h1; h++) hrows[h] = at(head, h);
+    /* ungated without head1x1: the head takes y itself, added as each tile is stored */
+    int fuse_head = !L->gating && !L->has_h1;
     /* conv + mixer (+ activation when ungated), tile by tile */
     float *dst = L->gating ? s->zs : s->y;
     for (int tile = 0; tile * 8 < Z; tile++) {
@@ -249,6 +271,11 @@ static void run_layer(const Layer *L, Buf *in, Buf *next, float *next_scratch, B
             for (int o = 0; o < 8 && tile * 8 + o < Z; o++) {
                 st(dst + (tile * 8 + o) * NBP + t, a0[o]);
                 st(dst + (tile * 8 + o) * NBP + t + VW, a1[o]);
+                if (fuse_head) {
+                    float *h = hrows[tile * 8 + o] + t;
+                    st(h, ld(h) + a0[o]);
+                    st(h + VW, ld(h + VW) + a1[o]);
+                }
             }
         }
 #endif
@@ -258,7 +285,10 @@ static void run_layer(const Layer *L, Buf *in, Buf *next, float *next_scratch, B
             tile_mac(Wm, L->dc, crow, t, acc);
             tile_mac(Wt, K * C, rows, t, acc);
             if (!L->gating) activate_tile(&L->act, tile * 8, acc);
-            for (int o = 0; o < 8 && tile * 8 + o < Z; o++) st(dst + (tile * 8 + o) * NBP + t, acc[o]);
+            for (int o = 0; o < 8 && tile * 8 + o < Z; o++) {
+                st(dst + (tile * 8 + o) * NBP + t, acc[o]);
+                if (fuse_head) st(hrows[tile * 8 + o] + t, ld(hrows[tile * 8 + o] + t) + acc[o]);
+            }
         }
     }
     if (L->gating) {
@@ -274,19 +304,22 @@ static void run_layer(const Layer *L, Buf *in, Buf *next, float *next_scratch, B
     }
     const float *yrows[1024];
     for (int o = 0; o < B; o++) yrows[o] = s->y + o * NBP;
-    float *hrows[1024];
-    for (int h = 0; h < L->h1; h++) hrows[h] = at(head, h);
     if (L->has_h1) {
-        matmul(L->wh, L->bh, L->h1, B, yrows, hrows, nv, 1);
-    } else {
+        matmul(L->wh, L->bh, L->h1, B, yrows, (const float *const *)hrows, hrows, nv);
+    } else if (!fuse_head) {
         for (int h = 0; h < L->h1; h++)
             for (int t = 0; t < nv; t += VW) st(hrows[h] + t, ld(hrows[h] + t) + ld(yrows[h] + t));
     }
     /* residual: next = x (+ layer1x1(y) + b1) */
     float *orows[1024];
     for (int c = 0; c < C; c++) orows[c] = next ? at(next, c) : next_scratch + c * NBP;
-    for (int c = 0; c < C; c++) memcpy(orows[c], at(in, c), sizeof(float) * nv);
-    if (L->has_l1) matmul(L->w1, L->b1, C, B, yrows, orows, nv, 1);
+    if (L->has_l1) {
+        const float *xrows[1024];
+        for (int c = 0; c < C; c++) xrows[c] = at(in, c);
+        matmul(L->w1, L->b1, C, B, yrows, xrows, orows, nv);
+    } else {
+        for (int c = 0; c < C; c++) memcpy(orows[c], at(in, c), sizeof(float) * nv);
+    }
 }
 
 static void run_block(const Model *m, State *s, int n) {
@@ -311,7 +344,7 @@ static void run_block(const Model *m, State *s, int n) {
         reserve(first, nv);
         float *frows[1024];
         for (int c = 0; c < A->c; c++) frows[c] = at(first, c);
-        matmul(A->wr, NULL, A->c, A->nin, inrows, frows, nv, 0);
+        matmul(A->wr, NULL, A->c, A->nin, inrows, NULL, frows, nv);
         for (int l = 0; l < A->nlayers; l++) {
             Buf *in = s->layer_in + li + l;
             Buf *next = l + 1 < A->nlayers ? s->layer_in + li + l + 1 : NULL;
@@ -326,7 +359,7 @@ static void run_block(const Model *m, State *s, int n) {
             for (int h = 0; h < A->h1; h++) hr[k * A->h1 + h] = at(head, h) - (A->hk - 1 - k) * A->hd;
         float *orow[1024];
         for (int o = 0; o < A->hout; o++) orow[o] = s->hout + o * NBP;
-        matmul(A->whr, A->bhr, A->hout, A->hk * A->h1, hr, orow, nv, 0);
+        matmul(A->whr, A->bhr, A->hout, A->hk * A->h1, hr, NULL, orow, nv);
         head->pos += n;
         prev_head = s->hout;
         for (int c = 0; c < A->c; c++) inrows[c] = s->res + c * NBP;
