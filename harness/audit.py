@@ -51,6 +51,7 @@ def audit_loaded(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     measured: dict[str, C.Measurement] = {}
     for label, m in targets:
         result = measure(m, signal, opts)
+        report.used(result)
         measured[label] = result
         report.levels.append(_level(label, m, result, signal))
         report.warnings.extend(_missing_metadata(label, m, result, signal, opts))

@@ -101,6 +101,7 @@ class Measurement:
     # reference's, numerics.forward_tolerance), and the engine's name.
     bound: float | None = None
     engine: str = "reference"
+    engine_note: str | None = None  # why the reference ran where the fast engine was asked
 
     @property
     def loudness(self) -> float:

@@ -61,6 +61,8 @@ def format_table(report: ModelReport) -> str:
             lines.append(f"      {check.detail}")
     lines.extend(f"   note: {u}" for u in report.unverified)
     lines.extend(f"   warning: {w}" for w in report.warnings)
+    if report.engine:
+        lines.append(f"   engine: {report.engine}")
     failed = sum(c.passed is False for c in report.checks)
     applied = sum(c.passed is not None for c in report.checks)
     lines.append(f"-> {report.status} ({len(report.checks)} checks: {applied} applied, "
@@ -95,7 +97,8 @@ def model_entry(r: ModelReport) -> schema.ModelEntry:
     return schema.ModelEntry(path=r.path, architecture=r.architecture, status=r.status,
                              error=r.error, counts=counts, checks=[_check(c) for c in r.checks],
                              levels=[schema.Level(**strict(level)) for level in r.levels],
-                             unverified=r.unverified, warnings=r.warnings, changes=r.changes)
+                             unverified=r.unverified, warnings=r.warnings, changes=r.changes,
+                             engine=r.engine)
 
 
 def signal_info(signal: Signal) -> schema.SignalInfo:

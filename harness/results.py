@@ -36,7 +36,8 @@ def run_key(signal: Signal, opts: Options) -> str:
     from namcheck.harness.cli import package_version
 
     parts = [signal.sha256, str(signal.standard_input), str(opts.dtype), opts.device,
-             str(opts.with_gain), str(opts.fail_above_db), repr(limits()), package_version()]
+             str(opts.with_gain), str(opts.fail_above_db), opts.engine, repr(limits()),
+             package_version()]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
 

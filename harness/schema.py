@@ -110,6 +110,9 @@ class ModelEntry(_Strict):
                                 description="findings that are no verdict (JSON paths)")
     changes: list[str] = Field(default_factory=list,
                                description="stamp: what was written, before -> after")
+    engine: str | None = Field(None, description="the forward(s) that measured it: 'fast', "
+                               "'reference', or 'reference engine: <why the fast engine did "
+                               "not run>'; null where nothing ran")
 
 
 class SignalInfo(_Strict):

@@ -151,6 +151,8 @@ def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
     doc, changes, problems, measured = stamp_document(model, signal, opts)
     report = ModelReport(str(plan.output or plan.source), model.architecture,
                          changes=changes)
+    for m in measured.values():
+        report.used(m)
     if problems:
         report.checks.extend(problems)
         return report

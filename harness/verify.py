@@ -103,6 +103,19 @@ class ModelReport:
     warnings: list[str] = field(default_factory=list)  # findings that are no verdict
     levels: list[dict[str, Any]] = field(default_factory=list)  # schema.Level fields
     changes: list[str] = field(default_factory=list)  # stamp: before -> after
+    engines: list[str] = field(default_factory=list)  # the forwards that measured it
+
+    def used(self, m: C.Measurement) -> None:
+        """Record the engine behind a measurement (once per distinct engine and reason)."""
+        label = m.engine_note or m.engine
+        if label not in self.engines:
+            self.engines.append(label)
+
+    @property
+    def engine(self) -> str | None:
+        """The engine(s) that ran this model: 'fast', 'reference', or the reference with the
+        reason it stood in for the fast engine; None where nothing ran."""
+        return "; ".join(self.engines) or None
 
     @property
     def status(self) -> str:
@@ -154,7 +167,9 @@ def measure(model: NamModel, signal: Signal, opts: Options, slim: float | None =
     """Run `model` (at `slim`) on the signal once: output, and the 11 gain levels if asked."""
     net, choice = load_engine(model, opts.engine, dtype=opts.dtype, device=opts.device,
                               slim=slim)
-    return C.measure(net, signal.samples, opts.with_gain, choice.bound, choice.name)
+    m = C.measure(net, signal.samples, opts.with_gain, choice.bound, choice.name)
+    m.engine_note = choice.note
+    return m
 
 
 def rate_note(model: NamModel, signal: Signal) -> str | None:
@@ -179,6 +194,7 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
     if model.submodels:
         out.append(C.container_metadata(model))
     before = measure(model, signal, opts, opts.slim)
+    report.used(before)
     level = C.output_level(before)
     out.append(level)
     # What plays, and whose stored loudness describes it: at a slim value a container plays

@@ -11,10 +11,12 @@ from torch import nn
 
 from namcheck.models.conv import StreamState, right_align
 
-# Offline forwards longer than this (samples; 1.4 s at 48 kHz) run in chunks of it, so
+# Offline forwards longer than this (samples; 0.34 s at 48 kHz) run in chunks of it, so
 # memory stays flat in the signal length (a whole-signal forward holds every layer's
-# activations: ~20 MB per second of audio for an A1 standard WaveNet in float32).
-OFFLINE_CHUNK = 1 << 16
+# activations: ~20 MB per second of audio for an A1 standard WaveNet in float32). At 1 << 16
+# a 60 s forward added 265 MB peak; at 1 << 14, 132 MB (mostly the signal's own copies),
+# at the same speed (benchmarks/test_bench_engines.py measures both engines).
+OFFLINE_CHUNK = 1 << 14
 
 
 class NamModule(nn.Module):
@@ -66,6 +68,10 @@ class NamModule(nn.Module):
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 2 and x.shape[0] > 1 and self.device.type == "cpu":
+            # On the CPU a (B, C, T) batch runs through broadcast matmuls, slower per signal
+            # than B single runs (0.58x at B = 8, 0.23x at B = 32): run the rows.
+            return torch.stack([self.forward(row) for row in x])
         if x.shape[-1] > OFFLINE_CHUNK:
             return self._forward_chunked(x)
         xb, single = self._as_batch(x)

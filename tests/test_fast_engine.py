@@ -275,15 +275,26 @@ def test_fallback_names_the_reason(case: str, why: str) -> None:
     assert not isinstance(net, FastWaveNet)
 
 
-def test_no_compiler_falls_back(tmp_path: Any) -> None:
-    """Without a working C compiler the kernel cannot be built: the reference runs, and the
+@pytest.mark.parametrize("case,why", [("no compiler", "no-such-cc"),
+                                      ("disabled", "NAMCHECK_NO_FAST"),
+                                      ("read-only cache", "NAMCHECK_CACHE")])
+def test_unbuildable_kernel_falls_back(tmp_path: Any, case: str, why: str) -> None:
+    """Where the kernel cannot be built or is switched off, the reference runs and the
     choice says why (a fresh process: the built library is cached per process)."""
     code = ("from namcheck.models.engines import load_engine\n"
             "from namcheck.models.examples import a1_doc\n"
             "net, c = load_engine(a1_doc('nano'), 'auto')\n"
             "print(c.name, '|', c.note)\n")
-    env = {**os.environ, "NAMCHECK_CACHE": str(tmp_path), "CC": str(tmp_path / "no-such-cc")}
+    env = {**os.environ, "NAMCHECK_CACHE": str(tmp_path / "cache")}
+    env.pop("NAMCHECK_NO_FAST", None)
+    if case == "no compiler":
+        env["CC"] = str(tmp_path / "no-such-cc")
+    elif case == "disabled":
+        env["NAMCHECK_NO_FAST"] = "1"
+    else:
+        (tmp_path / "file").write_text("")
+        env["NAMCHECK_CACHE"] = str(tmp_path / "file" / "cache")  # below a file: unwritable
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True).stdout
-    assert out.startswith("reference |") and "no-such-cc" in out
-    assert not list(tmp_path.glob("*.so"))
+    assert out.startswith("reference |") and why in out
+    assert not list(tmp_path.rglob("*.so"))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 import torch
@@ -10,7 +12,15 @@ from hypothesis import strategies as st
 
 from conftest import DEVICES
 from namcheck.models import load, read_nam
-from namcheck.models.examples import builtin_doc, wavenet_doc
+from namcheck.models.examples import (
+    a1_doc,
+    a2_doc,
+    builtin_doc,
+    convnet_doc,
+    linear_doc,
+    lstm_doc,
+    wavenet_doc,
+)
 from namcheck.models.numerics import forward_tolerance, peak_relative_error
 
 ACTIVATIONS = ["Tanh", "ReLU", "Sigmoid", "SiLU", "Hardswish", "Softsign", "Fasttanh",
@@ -156,3 +166,24 @@ def test_compiled_stream_equals_offline() -> None:
     blocks = [x[i : i + 64] for i in range(0, len(x), 64)]
     y = torch.cat([stream.process(b) for b in blocks])
     assert peak_relative_error(y, net(x)) <= forward_tolerance(model, torch.float32, 2)
+
+
+@pytest.mark.parametrize("make", [lambda: a1_doc("standard"), lambda: lstm_doc(8, 2),
+                                  lambda: linear_doc(), lambda: convnet_doc(),
+                                  lambda: a2_doc(3)], ids=["a1", "lstm", "linear", "convnet",
+                                                           "a2"])
+def test_long_offline_chunks_equal_whole_signal(make: Any, monkeypatch: pytest.MonkeyPatch
+                                                ) -> None:
+    """A signal longer than OFFLINE_CHUNK runs in chunks carrying the state (flat memory):
+    the same output as the whole signal at once, within both roundings."""
+    import namcheck.models.base as base
+
+    doc = make()
+    net = load(doc)
+    n = 2 * base.OFFLINE_CHUNK + 999
+    x = torch.from_numpy(np.random.default_rng(3).uniform(-0.5, 0.5, n))
+    chunked = net(x)
+    monkeypatch.setattr(base, "OFFLINE_CHUNK", 10**9)
+    whole = net(x)
+    bound = forward_tolerance(read_nam(doc), torch.float32, implementations=2)
+    assert peak_relative_error(chunked, whole) <= bound

@@ -87,9 +87,10 @@ def library() -> ctypes.CDLL:
 def _build(cc: str, target: Path) -> None:
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=target.parent)
     except OSError as exc:
-        raise FastEngineUnavailableError(f"cache folder {target.parent}: {exc.strerror}") from exc
-    fd, tmp = tempfile.mkstemp(prefix=".build-", suffix=".so", dir=target.parent)
+        raise FastEngineUnavailableError(
+            f"cache folder {target.parent}: {exc.strerror} (set NAMCHECK_CACHE)") from exc
     os.close(fd)
     try:
         done = subprocess.run([cc, *flags(), "-o", tmp, str(SOURCE)], capture_output=True,

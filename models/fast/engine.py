@@ -95,8 +95,7 @@ def unsupported(model: NamModel) -> str | None:
 
 
 def _array_unsupported(array: ArraySpec) -> str | None:
-    if array.head_rechannel.context and array.head_rechannel.cin * array.head_rechannel.kernel \
-            > MAX_TAPS:
+    if array.head_rechannel.cin * array.head_rechannel.kernel > MAX_TAPS:
         return "head kernel x width too large for the fast engine"
     for layer in array.layers:
         if layer.films:
@@ -104,8 +103,9 @@ def _array_unsupported(array: ArraySpec) -> str | None:
         convs = [layer.conv, layer.mixer, layer.layer1x1, layer.head1x1]
         if any(c is not None and c.groups != 1 for c in convs):
             return "grouped convolutions are not covered by the fast engine"
-        if layer.conv.cin * layer.conv.kernel > MAX_TAPS or layer.conv.cout > MAX_ROWS \
-                or layer.conv.cin > MAX_ROWS:
+        if layer.conv.cin * layer.conv.kernel > MAX_TAPS or layer.conv.cin > MAX_ROWS \
+                or max(layer.conv.cout, array.head_width, array.head_rechannel.cout) > MAX_ROWS \
+                or layer.mixer.cin > MAX_COND:
             return "layer too wide for the fast engine"
         for act in (layer.activation, layer.secondary):
             if act.name not in _ACT_IDS:
