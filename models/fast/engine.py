@@ -253,12 +253,13 @@ class FastWaveNet:
         model.head_scale = float(reference.head_scale)
         model.arrays = ctypes.cast(arrays, ctypes.POINTER(_Array))
         self._model = model
-        self._warm: list[tuple[np.ndarray, int]] | None = None
+        self._warm: list[np.ndarray] | None = None
 
-    def _buffers(self, warm: list[tuple[np.ndarray, int]] | None = None
+    def _buffers(self, warm: list[np.ndarray] | None = None
                   ) -> tuple[Any, list[Any], list[np.ndarray]]:
-        """A state: zero (not yet prewarmed), or a copy of `warm`'s histories and positions;
-        returns it, every array it points into, and its history arrays (in `warm`'s order)."""
+        """A state: zero (not yet prewarmed), or starting from `warm`'s histories (the last
+        ctx samples of each buffer); returns it, every array it points into, and its
+        history buffers (in `warm`'s order)."""
         keep: list[Any] = []
         histories: list[np.ndarray] = []
         spec = self.spec
@@ -269,14 +270,12 @@ class FastWaveNet:
             # history, then room for HEADROOM blocks before the history is moved back
             b = _Buf()
             length = ctx + HEADROOM * nb + nb + 2 * vw
-            if warm is None:
-                data, pos = np.zeros((rows, length), dtype=np.float32), ctx
-            else:
-                source, pos = warm[len(histories)]
-                data = source.copy()
+            data = np.zeros((rows, length), dtype=np.float32)
+            if warm is not None:  # the prewarmed history: the last ctx samples
+                data[:, :ctx] = warm[len(histories)]
             keep.append(data)
             histories.append(data)
-            b.data, b.rows, b.len, b.ctx, b.pos = data.ctypes.data_as(_F), rows, length, ctx, pos
+            b.data, b.rows, b.len, b.ctx, b.pos = data.ctypes.data_as(_F), rows, length, ctx, ctx
             return b
 
         layer_bufs = [buf(ls.conv.cin, ls.conv.context) for a in spec.arrays for ls in a.layers]
@@ -333,20 +332,21 @@ class FastWaveNet:
 class _FastState:
     """One signal's buffers in the kernel, continued call after call."""
 
-    def __init__(self, net: FastWaveNet, warm: list[tuple[np.ndarray, int]] | None = None
-                 ) -> None:
+    def __init__(self, net: FastWaveNet, warm: list[np.ndarray] | None = None) -> None:
         self.net = net
         self.state, self._keep, self._histories = net._buffers(warm)
         self._process = functools.partial(net._lib.namcheck_wavenet_process,
                                            ctypes.byref(net._model), ctypes.byref(self.state))
         self._out_channels = net.out_channels
 
-    def snapshot(self) -> list[tuple[np.ndarray, int]]:
-        """Copies of the histories and their positions (layers in order, then heads)."""
+    def snapshot(self) -> list[np.ndarray]:
+        """Copies of every buffer's history, its last ctx samples (layers in order, then
+        heads): all a later state needs to continue from here."""
         n_layers = sum(len(a.layers) for a in self.net.spec.arrays)
-        positions = [self.state.layer_in[i].pos for i in range(n_layers)] + [
-            self.state.head[i].pos for i in range(len(self.net.spec.arrays))]
-        return [(h.copy(), p) for h, p in zip(self._histories, positions, strict=True)]
+        bufs = [self.state.layer_in[i] for i in range(n_layers)] + [
+            self.state.head[i] for i in range(len(self.net.spec.arrays))]
+        return [h[:, b.pos - b.ctx : b.pos].copy()
+                for h, b in zip(self._histories, bufs, strict=True)]
 
     def run(self, x: np.ndarray) -> np.ndarray:
         """(in_ch, n) float32 -> (out_ch, n) float32, continuing the state."""
