@@ -50,6 +50,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="use the built-in generated signal even where NAM's standard "
                     "input is installed (stored loudness is then not compared)")
     group.addoption("--namcheck-dtype", default="float32", choices=["float32", "float64"])
+    group.addoption("--namcheck-engine", default="auto", choices=["auto", "fast", "reference"],
+                    help="forward engine (default auto: the fast C engine where it covers "
+                    "the model, else the reference)")
     group.addoption("--namcheck-no-gain", action="store_true",
                     help="skip the gain heuristic (faster)")
     group.addoption("--namcheck-fail-above-db", type=float, default=None, metavar="X",
@@ -99,7 +102,8 @@ class VerificationFailedError(AssertionError):
 def _options(config: pytest.Config, dtype: str | None = None) -> Options:
     return Options(dtype=getattr(torch, dtype or config.getoption("namcheck_dtype")),
                    with_gain=not config.getoption("namcheck_no_gain"),
-                   fail_above_db=config.getoption("namcheck_fail_above_db"))
+                   fail_above_db=config.getoption("namcheck_fail_above_db"),
+                   engine=config.getoption("namcheck_engine"))
 
 
 def _signal(path: str | None, builtin: bool = False) -> Signal:
