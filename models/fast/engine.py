@@ -89,6 +89,8 @@ def unsupported(model: NamModel) -> str | None:
         return f"in_channels above {MAX_COND} are not covered by the fast engine"
     for a, array in enumerate(spec.arrays):
         why = _array_unsupported(array)
+        if a and array.head_width != spec.arrays[a - 1].head_rechannel.cout:
+            why = "its head width differs from the previous array's head output"
         if why:
             return f"config.layers[{a}]: {why}"
     return None

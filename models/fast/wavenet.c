@@ -123,12 +123,12 @@ static inline vf activate(const Act *a, int row, vf x) {
     }
 }
 
-/* Rows row0..row0+7 of a tile: the switch is taken once per tile, not per row. */
-static inline void activate_tile(const Act *a, int row0, vf acc[8]) {
+/* Rows row0..row0+n-1 of a tile: the switch is taken once per tile, not per row. */
+static inline void activate_rows(const Act *a, int row0, vf *acc, int n) {
     switch (a->id) {
-    case A_TANH: for (int o = 0; o < 8; o++) acc[o] = tanh_r(acc[o]); return;
+    case A_TANH: for (int o = 0; o < n; o++) acc[o] = tanh_r(acc[o]); return;
     case A_IDENTITY: return;
-    default: for (int o = 0; o < 8; o++) acc[o] = activate(a, row0 + o, acc[o]); return;
+    default: for (int o = 0; o < n; o++) acc[o] = activate(a, row0 + o, acc[o]); return;
     }
 }
 
@@ -188,29 +188,34 @@ static inline void tile_mac(const float *W, int kin, const float *const *rows, i
     }
 }
 
+/* Two vectors of samples for PR rows of a tile (r0: the first of them): each weight is
+ * loaded once for both vectors, each sample vector once for PR rows. */
 #if VW == 16
-/* the same for 2 vectors of samples: each weight loaded once for both (AVX-512 has the 32
- * registers 16 accumulators need) */
-static inline void tile_mac2(const float *W, int kin, const float *const *rows, int t,
-                             vf a0[8], vf a1[8]) {
+#define PR 8  /* 16 accumulators: AVX-512 has 32 registers */
+#else
+#define PR 4  /* 8 accumulators: AVX2 has 16 registers */
+#endif
+static inline void pair_mac(const float *W, int kin, const float *const *rows, int t, int r0,
+                            vf a0[PR], vf a1[PR]) {
     for (int j = 0; j < kin; j++) {
         const float *r = rows[j] + t;
         vf x0 = ld(r), x1 = ld(r + VW);
-        const float *w = W + 8 * j;
-        for (int o = 0; o < 8; o++) {
+        const float *w = W + 8 * j + r0;
+        for (int o = 0; o < PR; o++) {
             a0[o] += w[o] * x0;
             a1[o] += w[o] * x1;
         }
     }
 }
-#endif
 
 /* out rows (nout) = W @ in rows + bias (+ add rows, which may be out itself), nv lanes */
+/* acc[o] = bias + add rows, for rows row0 + r0 + o, o < 8 - r0 */
 static inline void init_tile(const float *bias, const float *const *add, int row0, int nout,
-                             int t, vf acc[8]) {
-    for (int o = 0; o < 8; o++) {
-        acc[o] = splat(bias ? bias[row0 + o] : 0.0f);
-        if (add && row0 + o < nout) acc[o] += ld(add[row0 + o] + t);
+                             int t, vf *acc, int r0) {
+    for (int o = 0; o + r0 < 8; o++) {
+        int row = row0 + r0 + o;
+        acc[o] = splat(bias ? bias[row] : 0.0f);
+        if (add && row < nout) acc[o] += ld(add[row] + t);
     }
 }
 
@@ -219,21 +224,21 @@ static void matmul(const float *W, const float *bias, int nout, int kin, const f
     for (int tile = 0; tile * 8 < nout; tile++) {
         const float *Wt = W + (int64_t)tile * kin * 8;
         int t = 0;
-#if VW == 16
         for (; t + 2 * VW <= nv; t += 2 * VW) {
-            vf a0[8], a1[8];
-            init_tile(bias, add, tile * 8, nout, t, a0);
-            init_tile(bias, add, tile * 8, nout, t + VW, a1);
-            tile_mac2(Wt, kin, rows, t, a0, a1);
-            for (int o = 0; o < 8 && tile * 8 + o < nout; o++) {
-                st(out[tile * 8 + o] + t, a0[o]);
-                st(out[tile * 8 + o] + t + VW, a1[o]);
+            for (int r0 = 0; r0 < 8 && tile * 8 + r0 < nout; r0 += PR) {
+                vf a0[8], a1[8];  /* PR of each used */
+                init_tile(bias, add, tile * 8, nout, t, a0, r0);
+                init_tile(bias, add, tile * 8, nout, t + VW, a1, r0);
+                pair_mac(Wt, kin, rows, t, r0, a0, a1);
+                for (int o = 0; o < PR && tile * 8 + r0 + o < nout; o++) {
+                    st(out[tile * 8 + r0 + o] + t, a0[o]);
+                    st(out[tile * 8 + r0 + o] + t + VW, a1[o]);
+                }
             }
         }
-#endif
         for (; t < nv; t += VW) {
             vf acc[8];
-            init_tile(bias, add, tile * 8, nout, t, acc);
+            init_tile(bias, add, tile * 8, nout, t, acc, 0);
             tile_mac(Wt, kin, rows, t, acc);
             for (int o = 0; o < 8 && tile * 8 + o < nout; o++) st(out[tile * 8 + o] + t, acc[o]);
         }
@@ -258,33 +263,34 @@ static void run_layer(const Layer *L, Buf *in, Buf *next, float *next_scratch, B
         const float *Wt = L->wc + (int64_t)tile * K * C * 8;
         const float *Wm = L->wm + (int64_t)tile * L->dc * 8;
         int t = 0;
-#if VW == 16
         for (; t + 2 * VW <= nv; t += 2 * VW) {
-            vf a0[8], a1[8];
-            for (int o = 0; o < 8; o++) a0[o] = a1[o] = splat(L->bc[tile * 8 + o]);
-            tile_mac2(Wm, L->dc, crow, t, a0, a1);
-            tile_mac2(Wt, K * C, rows, t, a0, a1);
-            if (!L->gating) {
-                activate_tile(&L->act, tile * 8, a0);
-                activate_tile(&L->act, tile * 8, a1);
-            }
-            for (int o = 0; o < 8 && tile * 8 + o < Z; o++) {
-                st(dst + (tile * 8 + o) * NBP + t, a0[o]);
-                st(dst + (tile * 8 + o) * NBP + t + VW, a1[o]);
-                if (fuse_head) {
-                    float *h = hrows[tile * 8 + o] + t;
-                    st(h, ld(h) + a0[o]);
-                    st(h + VW, ld(h + VW) + a1[o]);
+            for (int r0 = 0; r0 < 8 && tile * 8 + r0 < Z; r0 += PR) {
+                int row0 = tile * 8 + r0;
+                vf a0[PR], a1[PR];
+                for (int o = 0; o < PR; o++) a0[o] = a1[o] = splat(L->bc[row0 + o]);
+                pair_mac(Wm, L->dc, crow, t, r0, a0, a1);
+                pair_mac(Wt, K * C, rows, t, r0, a0, a1);
+                if (!L->gating) {
+                    activate_rows(&L->act, row0, a0, PR);
+                    activate_rows(&L->act, row0, a1, PR);
+                }
+                for (int o = 0; o < PR && row0 + o < Z; o++) {
+                    st(dst + (row0 + o) * NBP + t, a0[o]);
+                    st(dst + (row0 + o) * NBP + t + VW, a1[o]);
+                    if (fuse_head) {
+                        float *h = hrows[row0 + o] + t;
+                        st(h, ld(h) + a0[o]);
+                        st(h + VW, ld(h + VW) + a1[o]);
+                    }
                 }
             }
         }
-#endif
         for (; t < nv; t += VW) {
             vf acc[8];
             for (int o = 0; o < 8; o++) acc[o] = splat(L->bc[tile * 8 + o]);
             tile_mac(Wm, L->dc, crow, t, acc);
             tile_mac(Wt, K * C, rows, t, acc);
-            if (!L->gating) activate_tile(&L->act, tile * 8, acc);
+            if (!L->gating) activate_rows(&L->act, tile * 8, acc, 8);
             for (int o = 0; o < 8 && tile * 8 + o < Z; o++) {
                 st(dst + (tile * 8 + o) * NBP + t, acc[o]);
                 if (fuse_head) st(hrows[tile * 8 + o] + t, ld(hrows[tile * 8 + o] + t) + acc[o]);
