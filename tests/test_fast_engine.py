@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from conftest import NAMCORE, needs_fixtures
@@ -35,7 +35,7 @@ from namcheck.models.fast.engine import (
     fast_tolerance,
     unsupported,
 )
-from namcheck.models.numerics import peak_relative_error
+from namcheck.models.numerics import forward_tolerance, peak_relative_error
 
 if not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")):
     pytest.skip("no C compiler on this machine: the fast engine cannot be built here",
@@ -174,11 +174,25 @@ def fast_configs(draw: st.DrawFn) -> dict:
                        weight_std=draw(st.sampled_from([0.5, 1.0])) / math.sqrt(fan_in))
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomize: CI sees the same examples every run (of 400 random ones tried while writing
+# this, the worst reached 0.23 of the bound; the reference's float32 0.24 of its own).
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+          derandomize=True)
 @given(doc=fast_configs(), seconds=st.sampled_from([0.001, 0.02, 0.2]))
 def test_fast_matches_float64_random_configs(doc: dict, seconds: float) -> None:
-    assert unsupported(read_nam(doc)) is None
-    assert_close_to_reference(doc, signal(seconds))
+    """Wherever the peak-relative bounds hold at all. They assume the output has the scale
+    of the signals inside; a model whose head cancels its activations to ~1e-4 of them
+    (e.g. 16 sigmoids, ~0.5 each, summed by small head1x1 weights) has rounding errors on
+    the scale of the activations, and there the reference's own float32 misses its bound
+    too (2.0-2.7x on such an example; the fast engine 1.1-1.3x of its). Those examples are
+    rejected by the reference's float32 result, never by the fast engine's."""
+    model = read_nam(doc)
+    assert unsupported(model) is None
+    x = signal(seconds)
+    y64 = torch.from_numpy(load(doc, dtype=torch.float64)(x.astype(np.float64)))
+    y32 = torch.from_numpy(load(doc)(x.astype(np.float64)))
+    assume(peak_relative_error(y32, y64) <= forward_tolerance(model, torch.float32))
+    assert_close_to_reference(doc, x)
 
 
 @pytest.mark.parametrize("preset", ["standard", "lite", "feather", "nano"])
