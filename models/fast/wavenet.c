@@ -278,7 +278,7 @@ static void matmul(const float *W, const float *bias, int nout, int kin, const f
 }
 
 static void run_layer(const Layer *L, Buf *in, Buf *next, float *next_scratch, Buf *head,
-                      const float *const *cond, State *s, int n, int nv) {
+                      const float *const *cond, State *s, int nv) {
     const float *rows[MAX_TAPS];
     const float *crow[64];
     int K = L->k, C = L->cin, Z = L->z, B = L->b;
@@ -411,7 +411,7 @@ static void run_block(const Model *m, State *s, int n) {
             Buf *in = s->layer_in + li + l;
             Buf *next = l + 1 < A->nlayers ? s->layer_in + li + l + 1 : NULL;
             if (next) reserve(next, nv);
-            run_layer(A->layers + l, in, next, s->res, head, cond, s, n, nv);
+            run_layer(A->layers + l, in, next, s->res, head, cond, s, nv);
             in->pos += n;
         }
         li += A->nlayers;
