@@ -357,21 +357,21 @@ class _FastState:
                                            ctypes.byref(net._model), ctypes.byref(self.state))
         self._out_channels = net.out_channels
 
+    def _bufs(self) -> list[Any]:
+        """The kernel's buffer descriptors, in the order of `_histories`."""
+        n_layers = sum(len(a.layers) for a in self.net.spec.arrays)
+        return [self.state.layer_in[i] for i in range(n_layers)] + [
+            self.state.head[i] for i in range(len(self.net.spec.arrays))]
+
     def snapshot(self) -> list[np.ndarray]:
         """Copies of every buffer's history, its last ctx samples (layers in order, then
         heads): all a later state needs to continue from here."""
-        n_layers = sum(len(a.layers) for a in self.net.spec.arrays)
-        bufs = [self.state.layer_in[i] for i in range(n_layers)] + [
-            self.state.head[i] for i in range(len(self.net.spec.arrays))]
         return [h[:, b.pos - b.ctx : b.pos].copy()
-                for h, b in zip(self._histories, bufs, strict=True)]
+                for h, b in zip(self._histories, self._bufs(), strict=True)]
 
     def reset(self, warm: list[np.ndarray]) -> None:
         """Back to the prewarmed state `warm` (from snapshot()), in place."""
-        n_layers = sum(len(a.layers) for a in self.net.spec.arrays)
-        bufs = [self.state.layer_in[i] for i in range(n_layers)] + [
-            self.state.head[i] for i in range(len(self.net.spec.arrays))]
-        for data, b, history in zip(self._histories, bufs, warm, strict=True):
+        for data, b, history in zip(self._histories, self._bufs(), warm, strict=True):
             data[:, : b.ctx] = history
             b.pos = b.ctx
 
