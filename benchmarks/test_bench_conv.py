@@ -7,7 +7,7 @@ import torch
 
 from benchmarks.conftest import DEVICES, DTYPES, RATE, record
 from namcheck.harness.bench import synchronize
-from namcheck.models.conv import CONV_IMPLEMENTATIONS
+from namcheck.models.reference.conv import CONV_IMPLEMENTATIONS
 
 DILATIONS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
 

@@ -133,8 +133,8 @@ def run_audit(files: list[Path], signal: Signal, opts: Options, workers: int = 1
     crashes or hangs its worker is an error entry). With `results`, files already audited
     with the same settings (matched by content hash) are taken from it, and each new
     result is appended as it finishes."""
-    from namcheck.harness.pool import AuditPool
-    from namcheck.harness.results import ResultsFile, file_sha256, run_key
+    from namcheck.harness.corpus.pool import AuditPool
+    from namcheck.harness.corpus.results import ResultsFile, file_sha256, run_key
 
     reports: list[ModelReport | None] = [None] * len(files)
     store = ResultsFile(results, run_key(signal, opts)) if results is not None else None
@@ -163,7 +163,7 @@ def run_audit(files: list[Path], signal: Signal, opts: Options, workers: int = 1
                 continue
         todo.append(i)
     if scheduler is not None:
-        from namcheck.harness.distributed import run_on_cluster
+        from namcheck.harness.corpus.distributed import run_on_cluster
 
         run_on_cluster(scheduler, files, todo, signal, opts, finish)
     elif workers <= 1 and timeout is None:

@@ -17,7 +17,7 @@ from typing import Any
 import torch
 
 from namcheck.models import load, write_nam
-from namcheck.models.base import NamModule
+from namcheck.models.reference.base import NamModule
 from namcheck.models.engines import load_engine, selected_model
 from namcheck.models.layout import flops_per_sample
 from namcheck.models.nam_file import NamModel

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 from namcheck.harness.hooks import closed_form_shift_db, linearity_obstacle
-from namcheck.models.base import NamModule
+from namcheck.models.reference.base import NamModule
 from namcheck.models.nam_file import HEAD_SCALE_REL_TOL, NamModel
 from namcheck.models.numerics import eps, forward_tolerance
 from namcheck.signals.levels import (

@@ -57,7 +57,7 @@ from namcheck.harness.verify import (
     verify_model,
 )
 from namcheck.models import read_nam, write_nam
-from namcheck.models.base import OFFLINE_CHUNK
+from namcheck.models.reference.base import OFFLINE_CHUNK
 from namcheck.models.engines import ENGINES, load_engine
 from namcheck.models.examples import builtin_model
 from namcheck.models.limits import MIB, OPTION, set_limits, with_overrides

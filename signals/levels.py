@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from namcheck.models.base import NamModule
+from namcheck.models.reference.base import NamModule
 
 GAIN_STEPS = 11  # input gains 0, 0.1, ..., 1 (upstream's heuristic)
 

@@ -16,7 +16,7 @@ import soundfile as sf
 
 from namcheck.harness.audit import run_audit
 from namcheck.harness.cli import main
-from namcheck.harness.pool import AuditPool
+from namcheck.harness.corpus.pool import AuditPool
 from namcheck.harness.verify import ModelReport, Options, Signal
 from namcheck.models import write_nam
 from namcheck.models.examples import a1_doc, builtin_doc, container_doc, lstm_doc

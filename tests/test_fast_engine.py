@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from conftest import NAMCORE, needs_fixtures
 from namcheck.models import load, read_nam
-from namcheck.models.activations import fast_tanh
+from namcheck.models.reference.activations import fast_tanh
 from namcheck.models.activations_spec import ActivationSpec, parse_activation
 from namcheck.models.engines import load_engine, selected_model
 from namcheck.models.examples import a1_doc, a2_doc, lstm_doc, wavenet_doc
@@ -111,7 +111,7 @@ def test_sigmoid_bound() -> None:
 def test_exact_activations_match_reference(act: Any) -> None:
     """Every other activation is exact arithmetic: within float32 rounding of the reference
     (4 eps relative of the value's scale: a few roundings per formula)."""
-    from namcheck.models.activations import make_activation
+    from namcheck.models.reference.activations import make_activation
 
     spec = parse_activation(act)
     x = np.linspace(-12, 12, 200_001).astype(np.float32)

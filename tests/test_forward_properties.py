@@ -176,7 +176,7 @@ def test_long_offline_chunks_equal_whole_signal(make: Any, monkeypatch: pytest.M
                                                 ) -> None:
     """A signal longer than OFFLINE_CHUNK runs in chunks carrying the state (flat memory):
     the same output as the whole signal at once, within both roundings."""
-    import namcheck.models.base as base
+    import namcheck.models.reference.base as base
 
     doc = make()
     net = load(doc)

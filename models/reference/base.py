@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from namcheck.models.conv import StreamState, right_align
+from namcheck.models.reference.conv import StreamState, right_align
 
 # Offline forwards longer than this (samples; 0.34 s at 48 kHz) run in chunks of it, so
 # memory stays flat in the signal length (a whole-signal forward holds every layer's

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from namcheck.models.base import NamModule
-from namcheck.models.conv import StreamState
+from namcheck.models.reference.base import NamModule
+from namcheck.models.reference.conv import StreamState
 
 
 class Container(NamModule):

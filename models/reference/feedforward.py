@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from namcheck.models.activations import make_activation
-from namcheck.models.base import NamModule
-from namcheck.models.conv import CausalConv, StreamState, WeightStream, weight_as_taps
+from namcheck.models.reference.activations import make_activation
+from namcheck.models.reference.base import NamModule
+from namcheck.models.reference.conv import CausalConv, StreamState, WeightStream, weight_as_taps
 from namcheck.models.layout import ConvSpec, convnet_specs
 from namcheck.models.nam_file import ConvNetConfig, LinearConfig
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from namcheck.models.activations import make_activation
-from namcheck.models.base import NamModule
-from namcheck.models.conv import CausalConv, StreamState, WeightStream, right_align
+from namcheck.models.reference.activations import make_activation
+from namcheck.models.reference.base import NamModule
+from namcheck.models.reference.conv import CausalConv, StreamState, WeightStream, right_align
 from namcheck.models.layout import ArraySpec, FiLMSpec, LayerSpec, WaveNetSpec
 
 

@@ -1,0 +1,2 @@
+"""Corpus scheduling for `namcheck audit`: worker processes, a Dask cluster, the resumable
+results file."""
