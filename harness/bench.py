@@ -17,10 +17,10 @@ from typing import Any
 import torch
 
 from namcheck.models import load, write_nam
-from namcheck.models.reference.base import NamModule
 from namcheck.models.engines import load_engine, selected_model
 from namcheck.models.layout import flops_per_sample
 from namcheck.models.nam_file import NamModel
+from namcheck.models.reference.base import NamModule
 from namcheck.signals.generate import default_signal
 
 

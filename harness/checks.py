@@ -15,9 +15,9 @@ import numpy as np
 import torch
 
 from namcheck.harness.hooks import closed_form_shift_db, linearity_obstacle
-from namcheck.models.reference.base import NamModule
 from namcheck.models.nam_file import HEAD_SCALE_REL_TOL, NamModel
 from namcheck.models.numerics import eps, forward_tolerance
+from namcheck.models.reference.base import NamModule
 from namcheck.signals.levels import (
     crest_factor,
     gain_from_levels,

@@ -57,11 +57,11 @@ from namcheck.harness.verify import (
     verify_model,
 )
 from namcheck.models import read_nam, write_nam
-from namcheck.models.reference.base import OFFLINE_CHUNK
 from namcheck.models.engines import ENGINES, load_engine
 from namcheck.models.examples import builtin_model
 from namcheck.models.limits import MIB, OPTION, set_limits, with_overrides
 from namcheck.models.nam_file import NamModel
+from namcheck.models.reference.base import OFFLINE_CHUNK
 from namcheck.signals.wav import output_format, read_mono, write_mono
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}

@@ -1,9 +1,9 @@
 """namcheck.models: `.nam` files and the reference forward passes."""
 
-from namcheck.models.reference.base import NamModule, Streamer
 from namcheck.models.engines import EngineChoice, load_engine
-from namcheck.models.reference.loader import load, load_submodels
 from namcheck.models.nam_file import NamFileError, NamModel, NamWarning, read_nam, write_nam
+from namcheck.models.reference.base import NamModule, Streamer
+from namcheck.models.reference.loader import load, load_submodels
 
 __all__ = [
     "EngineChoice",

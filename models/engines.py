@@ -15,9 +15,9 @@ from typing import Any
 import torch
 
 from namcheck.models.layout import wavenet_spec
-from namcheck.models.reference.loader import NamSource, load
 from namcheck.models.nam_file import NamModel, WaveNetConfig, read_nam
 from namcheck.models.numerics import forward_tolerance
+from namcheck.models.reference.loader import NamSource, load
 from namcheck.models.slimming import is_slimmable, select_submodel, slim_wavenet
 
 ENGINES = ("auto", "reference", "fast")

@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 
 from conftest import NAMCORE, needs_fixtures
 from namcheck.models import load, read_nam
-from namcheck.models.reference.activations import fast_tanh
 from namcheck.models.activations_spec import ActivationSpec, parse_activation
 from namcheck.models.engines import load_engine, selected_model
 from namcheck.models.examples import a1_doc, a2_doc, lstm_doc, wavenet_doc
@@ -36,6 +35,7 @@ from namcheck.models.fast.engine import (
     unsupported,
 )
 from namcheck.models.numerics import forward_tolerance, peak_relative_error
+from namcheck.models.reference.activations import fast_tanh
 
 if not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")):
     pytest.skip("no C compiler on this machine: the fast engine cannot be built here",

@@ -7,10 +7,6 @@ from typing import Any
 
 import torch
 
-from namcheck.models.reference.base import NamModule
-from namcheck.models.reference.container import Container
-from namcheck.models.reference.conv import WeightStream
-from namcheck.models.reference.feedforward import ConvNet, Linear
 from namcheck.models.layout import wavenet_spec
 from namcheck.models.nam_file import (
     ConvNetConfig,
@@ -20,9 +16,13 @@ from namcheck.models.nam_file import (
     WaveNetConfig,
     read_nam,
 )
+from namcheck.models.reference.base import NamModule
+from namcheck.models.reference.container import Container
+from namcheck.models.reference.conv import WeightStream
+from namcheck.models.reference.feedforward import ConvNet, Linear
 from namcheck.models.reference.recurrent import DEFAULT_BUFFER, LSTM, lstm_prewarm_samples
-from namcheck.models.slimming import is_slimmable, select_submodel, slim_wavenet
 from namcheck.models.reference.wavenet import WaveNet
+from namcheck.models.slimming import is_slimmable, select_submodel, slim_wavenet
 
 NamSource = str | os.PathLike[str] | dict[str, Any] | NamModel
 

@@ -7,9 +7,9 @@ import math
 import torch
 from torch import nn
 
+from namcheck.models.nam_file import LSTMConfig
 from namcheck.models.reference.base import NamModule
 from namcheck.models.reference.conv import StreamState, WeightStream
-from namcheck.models.nam_file import LSTMConfig
 
 # render's host buffer size; the runtime rounds its prewarm up to whole buffers.
 DEFAULT_BUFFER = 64
