@@ -1,11 +1,13 @@
-"""namcheck.models: `.nam` files and the reference forward passes."""
+"""namcheck.models: `.nam` files, and the engines that run them behind one protocol
+(`Engine`, models/engines.py): the PyTorch reference (models/reference/) and the fast C
+engine (models/fast/)."""
 
-from namcheck.models.engines import EngineChoice, load_engine
+from namcheck.models.engines import Engine, EngineChoice, load_engine
 from namcheck.models.nam_file import NamFileError, NamModel, NamWarning, read_nam, write_nam
-from namcheck.models.reference.base import NamModule, Streamer
-from namcheck.models.reference.loader import load, load_submodels
+from namcheck.models.reference import NamModule, Streamer, load, load_submodels
 
 __all__ = [
+    "Engine",
     "EngineChoice",
     "NamFileError",
     "NamModel",

@@ -1,16 +1,21 @@
-"""Choosing the forward engine: the float64-capable reference, or the fast CPU engine.
+"""The engine boundary: what runs a parsed model, and which engine runs it.
 
-`load_engine(source, "auto")` gives the fast engine (models/fast/) where it covers the model
-and the run is float32 on the CPU, and the reference otherwise; the returned `EngineChoice`
-names the engine that runs and, where the reference stands in for a requested fast engine,
-why. Both engines offer the same calls: ``net(x)``, ``net.stream(batch).process(block)``,
-``receptive_field``, ``stateful``, ``out_channels``.
+Two engines run `.nam` models: the PyTorch reference (models/reference/: every architecture,
+float32 or float64, CPU or CUDA; what everything else is checked against) and the fast C
+engine (models/fast/: float32 on the CPU, for the models it covers). Both satisfy `Engine`,
+so nothing outside models/ needs to know which one it holds.
+
+`load_engine(model, "auto")` gives the fast engine where it covers the model and the run is
+float32 on the CPU, and the reference otherwise; the returned `EngineChoice` names the engine
+that runs, its error bound and, where the reference stands in for a requested fast engine,
+why. `cached_engine` is the same, built once per parsed model and options.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -21,6 +26,47 @@ from namcheck.models.reference.loader import NamSource, load
 from namcheck.models.slimming import is_slimmable, select_submodel, slim_wavenet
 
 ENGINES = ("auto", "reference", "fast")
+
+
+class Stream(Protocol):
+    """Block-by-block processing, state kept between calls, prewarmed as a plugin is: the
+    concatenated outputs equal the offline forward (bit for bit on the fast engine, within
+    rounding on the reference)."""
+
+    def process(self, block: Any) -> Any:
+        """The next block's output: (N,) or (B, N) in, the same shape out (types as
+        Engine.__call__)."""
+        ...
+
+
+@runtime_checkable
+class Engine(Protocol):
+    """A model ready to run.
+
+    - `name`: "reference" or "fast".
+    - `receptive_field`: R samples; an offline forward has zero history before the first
+      sample (R - 1 zeros, or the runtime's prewarm).
+    - `in_channels`, `out_channels`: channels of the signal read and written.
+    - `stateful`: the output depends on more than the last R samples (an LSTM's state), so
+      R - 1 zeros do not reset it.
+    - `engine(x)`: (N,) or (B, N) samples -> the same shape. NumPy in, NumPy out (float32
+      for float32 input, float64 otherwise); torch in, torch out. EVERY ROW starts from
+      zero history, and the engine runs a batch its fastest way (the reference joins the
+      rows of a non-stateful model in time with R - 1 zeros between them on the CPU; the
+      fast engine copies its prewarmed state per row): signals/levels.gain_sweep gives it
+      all its levels in one call and never asks which engine it has.
+    - `engine.stream(batch)`: a `Stream`.
+    """
+
+    name: str
+    receptive_field: int
+    in_channels: int
+    out_channels: int
+    stateful: bool
+
+    def __call__(self, x: Any) -> Any: ...
+
+    def stream(self, batch: int = 1) -> Stream: ...
 
 
 @dataclass(frozen=True)
@@ -47,7 +93,8 @@ def selected_model(model: NamModel, slim: float | None) -> NamModel:
     return model
 
 
-def fast_unsupported(model: NamModel, dtype: torch.dtype, device: str | torch.device) -> str | None:
+def fast_unsupported(model: NamModel, dtype: torch.dtype, device: str | torch.device
+                     ) -> str | None:
     """Why the fast engine cannot run `model` (already selected) here, or None."""
     from namcheck.models.fast.engine import unsupported
 
@@ -60,9 +107,10 @@ def fast_unsupported(model: NamModel, dtype: torch.dtype, device: str | torch.de
 
 def load_engine(source: NamSource, engine: str = "auto", *,
                 dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
-                slim: float | None = None) -> tuple[Any, EngineChoice]:
+                slim: float | None = None) -> tuple[Engine, EngineChoice]:
     """The model on the engine asked for ('auto' and 'fast' fall back to the reference
-    where the fast engine does not cover it, and say why)."""
+    where the fast engine does not cover it, and say why). ValueError for an unknown
+    engine or a slim value outside [0, 1]."""
     if engine not in ENGINES:
         raise ValueError(f"unknown engine {engine!r} (expected one of {', '.join(ENGINES)})")
     model = read_nam(source)
@@ -72,11 +120,12 @@ def load_engine(source: NamSource, engine: str = "auto", *,
         target = selected_model(model, slim)
         why = fast_unsupported(target, dtype, device)
         if why is None:
-            from namcheck.models.fast.build import FastEngineUnavailableError
+            from namcheck.models.fast.build import FastEngineUnavailableError, library
             from namcheck.models.fast.engine import FastWaveNet, fast_tolerance
 
             assert isinstance(target.config, WaveNetConfig)
             try:
+                library()  # before anything is built: no compiler, no model built for it
                 net = FastWaveNet(load(target, dtype=torch.float64), wavenet_spec(target.config))
             except FastEngineUnavailableError as exc:
                 why = str(exc)
@@ -87,3 +136,27 @@ def load_engine(source: NamSource, engine: str = "auto", *,
         note = None
     net = load(model, dtype=dtype, device=device, slim=slim)
     return net, EngineChoice("reference", note, forward_tolerance(model, dtype))
+
+
+# Engines built recently, by the identity of the parsed model (NamModel is immutable and
+# compared by identity; each entry holds its model, so an id is never reused while cached)
+# and the options. A command builds each engine once however often it measures a model.
+CACHE_SIZE = 8
+_cache: OrderedDict[tuple[Any, ...], tuple[NamModel, Engine, EngineChoice]] = OrderedDict()
+
+
+def cached_engine(model: NamModel, engine: str = "auto", *,
+                  dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
+                  slim: float | None = None) -> tuple[Engine, EngineChoice]:
+    """load_engine(model, ...) built once per parsed model and options (the last
+    CACHE_SIZE kept)."""
+    key = (id(model), engine, dtype, str(torch.device(device)), slim)
+    hit = _cache.get(key)
+    if hit is not None and hit[0] is model:
+        _cache.move_to_end(key)
+        return hit[1], hit[2]
+    net, choice = load_engine(model, engine, dtype=dtype, device=device, slim=slim)
+    _cache[key] = (model, net, choice)
+    while len(_cache) > CACHE_SIZE:
+        _cache.popitem(last=False)
+    return net, choice

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import torch
 
-from namcheck.models.reference.base import NamModule
+from namcheck.models.engines import Engine
 
 GAIN_STEPS = 11  # input gains 0, 0.1, ..., 1 (upstream's heuristic)
 
@@ -34,20 +34,20 @@ def loudness_of_output(y: torch.Tensor) -> float:
     return to_db(rms(y))
 
 
-def loudness(model: NamModule, signal: np.ndarray | torch.Tensor, gain: float = 1.0) -> float:
+def loudness(engine: Engine, signal: np.ndarray | torch.Tensor, gain: float = 1.0) -> float:
     """NAM's `metadata.loudness`: the loudness of the model's output for `gain * signal`
     with zero history before it (receptive field - 1 zeros prepended)."""
-    return loudness_of_output(_output(model, signal, gain))
+    return loudness_of_output(_output(engine, signal, gain))
 
 
-def _output(model: NamModule, signal: np.ndarray | torch.Tensor, gain: float) -> torch.Tensor:
+def _output(engine: Engine, signal: np.ndarray | torch.Tensor, gain: float) -> torch.Tensor:
     x = torch.as_tensor(np.asarray(signal)) if not isinstance(signal, torch.Tensor) else signal
-    return model(gain * x.to(torch.float64))
+    return engine(gain * x.to(torch.float64))
 
 
-def output_rms(model: NamModule, signal: np.ndarray | torch.Tensor, gain: float = 1.0) -> float:
+def output_rms(engine: Engine, signal: np.ndarray | torch.Tensor, gain: float = 1.0) -> float:
     """RMS of the model's output for `gain * signal` (zero history)."""
-    return rms(_output(model, signal, gain))
+    return rms(_output(engine, signal, gain))
 
 
 def gain_from_levels(levels: list[float]) -> float:
@@ -64,48 +64,32 @@ def gain_from_levels(levels: list[float]) -> float:
 GAIN_INPUTS = np.linspace(0.0, 1.0, GAIN_STEPS)
 
 
-def gain_sweep(model: NamModule, signal: np.ndarray | torch.Tensor
+def gain_sweep(engine: Engine, signal: np.ndarray | torch.Tensor
                ) -> tuple[torch.Tensor, list[float]]:
-    """The gain heuristic's 11 input levels in ONE forward. On the reference it is joined:
-    the signals g * signal follow each other in time, each after receptive_field - 1 zeros,
-    which is exactly zero history for a model whose output depends only on its receptive
-    field (a (B, N) batch is the same arithmetic, but the reference runs it 3.5x slower per
-    signal than one long signal). The fast engine (`prefers_batch`) takes the (B, N) batch,
-    its rows starting from a copied prewarm. A stateful model (LSTM) runs each level from
-    its start state. Gain 0 is no forward: silence after zero history gives one constant.
+    """The gain heuristic's 11 input levels in ONE engine call: the rows g * signal as a
+    (B, N) batch, each row from zero history, run the engine's fastest way (models/engines.py:
+    the reference joins them in time, the fast engine copies its prewarm per row). Gain 0 is
+    no row where the model is not stateful: silence after zero history gives one constant
+    output sample, so one sample of it has the level of all n.
     Returns (the output at gain 1.0, which is the loudness run itself, and the RMS at each
     level). Each level equals a single run within the forward's rounding bound
     (tests/test_levels.py)."""
     x = torch.as_tensor(np.asarray(signal)) if not isinstance(signal, torch.Tensor) else signal
     x = x.to(torch.float64).reshape(-1)
-    levels = [x if g == 1.0 else g * x for g in GAIN_INPUTS]  # 1.0 * x: the signal itself
-    if model.stateful:
-        outputs = [model(level) for level in levels]
-        return outputs[-1], [rms(out) for out in outputs]
-    # Gain 0 is silence after zero history: every output sample is the same number (the
-    # biases propagated), so one sample of it has the level of all n (no forward repeated).
-    silent = model(x.new_zeros(1))
-    live = [level for g, level in zip(GAIN_INPUTS, levels, strict=True) if g != 0.0]
-    n = x.shape[0]
-    if getattr(model, "prefers_batch", False):  # the fast engine: rows at no extra cost
-        rows = model(torch.stack(live))
-        outs = [rows[k] for k in range(len(live))]
-    else:
-        gap = x.new_zeros(model.receptive_field - 1)
-        span = n + gap.shape[0]
-        y = model(torch.cat([part for level in live for part in (gap, level)]))
-        outs = [y[k * span + gap.shape[0] : k * span + gap.shape[0] + n]
-                for k in range(len(live))]
-    outputs = iter(outs)
-    rms_levels = [rms(silent) if g == 0.0 else rms(next(outputs)) for g in GAIN_INPUTS]
-    return outs[-1], rms_levels
+    gains = torch.from_numpy(GAIN_INPUTS)
+    if engine.stateful:  # every level, silence included, from the start state
+        outs = list(engine(gains[:, None] * x[None, :]))
+        return outs[-1], [rms(out) for out in outs]
+    silent = engine(x.new_zeros(1))
+    outs = list(engine(gains[1:, None] * x[None, :]))  # (1.0 * x is x exactly)
+    return outs[-1], [rms(silent)] + [rms(out) for out in outs]
 
 
-def gain_levels(model: NamModule, signal: np.ndarray | torch.Tensor) -> list[float]:
+def gain_levels(engine: Engine, signal: np.ndarray | torch.Tensor) -> list[float]:
     """RMS of the output at input gains 0, 0.1, ..., 1 (one batched forward)."""
-    return gain_sweep(model, signal)[1]
+    return gain_sweep(engine, signal)[1]
 
 
-def gain(model: NamModule, signal: np.ndarray | torch.Tensor) -> float:
+def gain(engine: Engine, signal: np.ndarray | torch.Tensor) -> float:
     """NAM's `metadata.gain` heuristic (between 0 and 1: how compressed the model seems)."""
-    return gain_from_levels(gain_levels(model, signal))
+    return gain_from_levels(gain_levels(engine, signal))

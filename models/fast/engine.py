@@ -194,11 +194,8 @@ def _act(spec: ActivationSpec, rows: int, keep: list[Any]) -> _Act:
 class FastWaveNet:
     """A WaveNet on the fast engine, built from the reference module's tensors."""
 
-    engine = "fast"
+    name = "fast"  # the Engine protocol (models/engines.py)
     stateful = False
-    # A (B, N) batch costs B single runs and no receptive field between signals (their
-    # prewarm is copied): levels.gain_sweep batches rather than joins for it.
-    prefers_batch = True
     dtype = torch.float32
     device = torch.device("cpu")
 
@@ -329,7 +326,8 @@ class FastWaveNet:
             self._spare.append(state)
 
     def __call__(self, x: torch.Tensor | np.ndarray) -> Any:
-        """forward(): (N,) or (B, N) in; the same shape out (float64 NumPy for NumPy)."""
+        """forward(): (N,) or (B, N) in; the same shape out (NumPy: float32 for float32 in,
+        else float64)."""
         as_numpy = isinstance(x, np.ndarray)
         xs = np.asarray(x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x,
                         dtype=np.float32)
@@ -339,7 +337,7 @@ class FastWaveNet:
         ys = np.stack([self._run_fresh(r[None]) for r in rows])
         y = ys[:, 0, :] if self.out_channels == 1 else ys
         y = y[0] if xs.ndim == 1 else y
-        return y.astype(np.float64) if as_numpy else torch.from_numpy(y)
+        return _numpy_out(y, x.dtype) if as_numpy else torch.from_numpy(y)
 
     def stream(self, batch: int = 1, compile: bool = False) -> FastStreamer:
         """Block-by-block processing with state kept between calls (compile is ignored:
@@ -394,13 +392,13 @@ class FastStreamer:
         self.states = [net.new_state() for _ in range(batch)]
 
     def process(self, block: torch.Tensor | np.ndarray) -> Any:
-        """The next block's output ((N,) or (B, N); NumPy in, float64 NumPy out; torch in,
-        float32 torch out)."""
+        """The next block's output ((N,) or (B, N); NumPy in, NumPy out, float32 for float32
+        in, else float64; torch in, float32 torch out)."""
         as_numpy = isinstance(block, np.ndarray)
         if self.batch == 1 and block.ndim == 1 and self.net.out_channels == 1:  # the hot path
             xs = block.numpy() if not as_numpy else block  # type: ignore[union-attr]
             y = self.states[0].run(xs.reshape(1, -1))[0]
-            return y.astype(np.float64) if as_numpy else torch.from_numpy(y)
+            return _numpy_out(y, xs.dtype) if as_numpy else torch.from_numpy(y)
         xs = np.asarray(block.detach().cpu().numpy() if isinstance(block, torch.Tensor)
                         else block, dtype=np.float32)
         rows = xs[None] if xs.ndim == 1 else xs
@@ -410,4 +408,9 @@ class FastStreamer:
         ys = np.stack([s.run(r[None]) for s, r in zip(self.states, rows, strict=True)])
         y = ys[:, 0, :] if self.net.out_channels == 1 else ys
         y = y[0] if xs.ndim == 1 else y
-        return y.astype(np.float64) if as_numpy else torch.from_numpy(y)
+        return _numpy_out(y, block.dtype) if as_numpy else torch.from_numpy(y)
+
+
+def _numpy_out(y: np.ndarray, like: Any) -> np.ndarray:
+    """The Engine protocol's NumPy output: float32 for float32 input, float64 otherwise."""
+    return y if like == np.float32 else y.astype(np.float64)
