@@ -36,15 +36,12 @@ from namcheck.models.layout import (
     receptive_field,
 )
 from namcheck.models.limits import limits, refusal
+from namcheck.models.tolerances import HEAD_SCALE_REL_TOL
 
 ARCHITECTURES = ("WaveNet", "LSTM", "Linear", "ConvNet", "SlimmableContainer")
 # The runtime loads 0.5.0 .. 0.7.x (0.7.x newer than 0.7.0: "partial support" warning).
 OLDEST_VERSION = (0, 5, 0)
 LATEST_VERSION = (0, 7, 0)
-# The Python loader treats config.head_scale and weights[-1] as equal within this; the
-# runtime always uses the tail. We warn on any difference larger than float32 rounding of
-# the stored value (a relative 2**-23), so an edited file never passes unnoticed.
-HEAD_SCALE_REL_TOL = 2.0**-23
 
 
 class NamFileError(ValueError):

@@ -21,8 +21,7 @@ from namcheck.models.nam_file import (
     NamModel,
     WaveNetConfig,
 )
-
-EPS_PER_STAGE = 8
+from namcheck.models.tolerances import EPS_PER_STAGE
 
 
 def eps(dtype: torch.dtype) -> float:
