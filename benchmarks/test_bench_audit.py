@@ -11,7 +11,7 @@ import pytest
 
 from namcheck.harness.audit import audit_model
 from namcheck.harness.bench import median_seconds
-from namcheck.harness.verify import Options, Signal
+from namcheck.harness.core import Options, Signal
 from namcheck.models import write_nam
 from namcheck.models.engines import load_engine
 from namcheck.models.examples import a1_doc

@@ -1,35 +1,38 @@
 """`audit`: check `.nam` files as they are (stored vs measured loudness and gain, head_scale,
-container metadata, the level a host sets at each slim), one file never stopping the rest."""
+container metadata, the level a host sets at each slim), one file never stopping the rest.
+A corpus runs in worker processes or on a Dask cluster (harness/corpus/)."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from namcheck.harness import checks as C
-from namcheck.harness.divergence import runtime_divergences
-from namcheck.harness.verify import (
+from namcheck.harness import corpus
+from namcheck.harness.core import (
     ModelReport,
     Options,
     Signal,
-    check_rate,
-    explain_loudness,
+    SignalSource,
+    as_signal,
+    finish_report,
     guarded,
     measure,
     rate_note,
+    start_report,
 )
-from namcheck.models import read_nam
-from namcheck.models.nam_file import NamModel
-from namcheck.models.numerics import forward_tolerance
+from namcheck.harness.divergence import explain_loudness, runtime_divergences
+from namcheck.models.nam_file import NamModel, read_nam, read_nam_bytes
 from namcheck.models.slimming import slim_intervals
 from namcheck.signals.generate import DEFAULT_RATE
-from namcheck.signals.levels import crest_factor
 
-Progress = Callable[[int, int, ModelReport], None]
+
+def run(path: str | os.PathLike[str], *, signal: SignalSource = None,
+        options: Options | None = None) -> ModelReport:
+    """The Python API: a file as it is (measured vs stored loudness in dB and gain,
+    container levels); a bad or unplayable file is an `error` report."""
+    return audit_model(path, as_signal(signal), options or Options())
 
 
 def audit_model(path: str | os.PathLike[str], signal: Signal, opts: Options) -> ModelReport:
@@ -37,15 +40,26 @@ def audit_model(path: str | os.PathLike[str], signal: Signal, opts: Options) -> 
     return guarded(str(path), lambda: audit_loaded(read_nam(path), signal, opts))
 
 
+def audit_bytes(name: str, data: bytes, signal: Signal, opts: Options) -> ModelReport:
+    """One file's audit from its bytes (a Dask worker has no shared filesystem)."""
+    return guarded(name, lambda: audit_loaded(read_nam_bytes(data, name), signal, opts))
+
+
+def audit_files(files: list[Path], signal: Signal, opts: Options, workers: int = 1,
+                progress: corpus.Progress | None = None, results: Path | None = None,
+                timeout: float | None = None, scheduler: str | None = None
+                ) -> list[ModelReport]:
+    """Audit a corpus (harness/corpus/: worker processes where workers > 1 or a timeout is
+    set, a Dask cluster at `scheduler`, a resumable results file), reports in file order."""
+    return corpus.run(files, audit_model, audit_bytes, signal, opts, workers, progress,
+                      results, timeout, scheduler)
+
+
 def audit_loaded(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     """The audit of a model already read (raises on bad input; see audit_model)."""
-    check_rate(model, signal)
-    report = ModelReport(model.source, model.architecture)
-    report.warnings.extend(str(w) for w in model.warnings)
-    report.warnings.extend(str(d) for d in runtime_divergences(model) if d.plays_differently)
-    note = rate_note(model, signal)
-    if note:
-        report.warnings.append(note)
+    report = start_report(model, signal, *(str(w) for w in model.warnings),
+                          *(str(d) for d in runtime_divergences(model) if d.plays_differently),
+                          rate_note(model, signal))
     out = report.checks
     targets = [("", model)] + [(f".submodel{i}", s.model) for i, s in enumerate(model.submodels)]
     measured: dict[str, C.Measurement] = {}
@@ -62,15 +76,14 @@ def audit_loaded(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
             stored = explain_loudness(m, stored, signal, opts)
         out.append(stored)
         if opts.with_gain:
-            out.append(stored_gain(m, result, signal.standard_input, label))
+            out.append(C.stored_gain(m, result, signal.standard_input, label))
     if model.submodels:
         out.append(C.container_metadata(model))
         for index, lo, hi in slim_intervals(model):
             out.append(C.normalised_level_error(model, index, lo, hi,
                                                 measured[f".submodel{index}"],
                                                 signal.standard_input))
-    report.checks = [C.gate_db(c, opts.fail_above_db) for c in out]
-    return report
+    return finish_report(report, opts)
 
 
 def _level(label: str, model: NamModel, m: C.Measurement, signal: Signal) -> dict[str, Any]:
@@ -98,81 +111,3 @@ def _missing_metadata(label: str, model: NamModel, m: C.Measurement, signal: Sig
         out.append(f"{where}.gain: missing; measured {C.gain_from_levels(m.levels):.4f} "
                    "(namcheck stamp writes it)")
     return out
-
-
-def stored_gain(model: NamModel, m: C.Measurement, standard_input: bool, label: str
-                ) -> C.CheckResult:
-    """Stored `metadata.gain` vs the heuristic measured on the standard input.
-
-    Tolerance: levels carry the float32 forward error of metadata_loudness (relative, at the
-    crest factor); the normalised gain moves by up to 2 * that relative error."""
-    name = f"metadata_gain{label}"
-    if model.gain is None:
-        return C.not_applicable(name, "no metadata.gain stored", "no_stored_gain")
-    if not standard_input:
-        return C.not_applicable(name, "the signal is not NAM's standard loudness input",
-                                "not_standard_input")
-    if not C.output_level(m).passed:
-        level = C.output_level(m)
-        return C.failed(name, f"stored gain {model.gain:g}, but {level.detail}", level.reason,
-                        "gain (0..1)", model.gain)
-    assert m.levels is not None
-    rel = (forward_tolerance(model, torch.float32) + C.our_bound(model, m, torch.float32)
-           ) * crest_factor(m.output)
-    # + the float64 rounding of the stored number itself (gain is written as a Python float)
-    tol = 2 * 2 * rel + abs(model.gain) * float(torch.finfo(torch.float64).eps)
-    return C.result(name, C.gain_from_levels(m.levels), model.gain, tol,
-                    "stored metadata.gain vs measured on the standard input", "gain (0..1)")
-
-
-def run_audit(files: list[Path], signal: Signal, opts: Options, workers: int = 1,
-              progress: Progress | None = None, results: Path | None = None,
-              timeout: float | None = None, scheduler: str | None = None
-              ) -> list[ModelReport]:
-    """Audit files (in worker processes if workers > 1 or a timeout is set: a file that
-    crashes or hangs its worker is an error entry). With `results`, files already audited
-    with the same settings (matched by content hash) are taken from it, and each new
-    result is appended as it finishes."""
-    from namcheck.harness.corpus.pool import AuditPool
-    from namcheck.harness.corpus.results import ResultsFile, file_sha256, run_key
-
-    reports: list[ModelReport | None] = [None] * len(files)
-    store = ResultsFile(results, run_key(signal, opts)) if results is not None else None
-    hashes: dict[int, str] = {}
-    todo: list[int] = []
-    count = 0
-
-    def finish(index: int, report: ModelReport, resumed: bool = False) -> None:
-        nonlocal count
-        reports[index] = report
-        count += 1
-        if store is not None and index in hashes and not resumed:
-            store.append(hashes[index], files[index], report)
-        if progress:
-            progress(count, len(files), report)
-
-    for i, path in enumerate(files):
-        if store is not None:
-            try:
-                hashes[i] = file_sha256(path)
-            except OSError:
-                pass  # unreadable: audit_model reports it
-            known = store.known(hashes[i], path) if i in hashes else None
-            if known is not None:
-                finish(i, known, resumed=True)
-                continue
-        todo.append(i)
-    if scheduler is not None:
-        from namcheck.harness.corpus.distributed import run_on_cluster
-
-        run_on_cluster(scheduler, files, todo, signal, opts, finish)
-    elif workers <= 1 and timeout is None:
-        for i in todo:
-            finish(i, audit_model(files[i], signal, opts))
-    else:
-        pool = AuditPool(max(1, workers), signal, opts, timeout)
-        try:
-            pool.run(files, todo, finish)
-        finally:
-            pool.close()
-    return [r for r in reports if r is not None]

@@ -7,28 +7,16 @@ standard input) is `passed=None`, "not applicable", with the reason: never a fal
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
-import numpy as np
 import torch
 
 from namcheck.harness.hooks import closed_form_shift_db, linearity_obstacle
-from namcheck.models.nam_file import HEAD_SCALE_REL_TOL, NamModel
+from namcheck.models.nam_file import NamModel
 from namcheck.models.numerics import eps, forward_tolerance
-from namcheck.models.reference.base import NamModule
-from namcheck.signals.levels import (
-    crest_factor,
-    gain_from_levels,
-    gain_sweep,
-    loudness_of_output,
-    rms,
-)
-
-DB_PER_REL = 20.0 / math.log(10.0)  # d(20 log10 r)/dr at r = 1: dB per unit relative error
-# A stored value is a float32 (exporters write float32 results): half an ulp, relative.
-STORED_REL = 2.0**-24
+from namcheck.models.tolerances import DB_PER_REL, HEAD_SCALE_REL_TOL, STORED_REL
+from namcheck.signals.levels import crest_factor, gain_from_levels, loudness_of_output, rms
 
 
 @dataclass(frozen=True)
@@ -93,7 +81,8 @@ def failed(name: str, detail: str, reason: str, unit: str = "", expected: float 
 
 @dataclass
 class Measurement:
-    """One model's output on the signal, kept so checks share forwards."""
+    """One model's output on the signal (harness/core.py: measure), kept so checks share
+    forwards."""
 
     output: torch.Tensor
     levels: list[float] | None = None  # RMS at the 11 gain steps, when measured
@@ -126,18 +115,6 @@ def output_level(m: Measurement, label: str = "") -> CheckResult:
                       "silent_output")
     return CheckResult(name, True, loudness_of_output(y), None, None, None,
                        "the output is finite and not silent (measured: its loudness)", "dB")
-
-
-def measure(net: NamModule, signal: np.ndarray, with_gain: bool, bound: float | None = None,
-            engine: str = "reference") -> Measurement:
-    """One forward: the signal alone, or with the gain heuristic, the 11-level batch whose
-    gain-1.0 row is the loudness output (no forward repeated). `bound` and `engine` say
-    which forward ran and how exact it is (models/engines.py)."""
-    if with_gain:
-        output, levels = gain_sweep(net, signal)
-        return Measurement(output, levels, bound, engine)
-    x = torch.from_numpy(np.asarray(signal, dtype=np.float64))
-    return Measurement(net(x), None, bound, engine)
 
 
 def our_bound(model: NamModel, m: Measurement, dtype: torch.dtype) -> float:
@@ -288,6 +265,31 @@ def metadata_gain_kept(before: NamModel, after: NamModel) -> CheckResult:
                       "gain (0..1)", before.gain)
     return result("metadata_gain_kept", after.gain, before.gain, 0.0,
                   "stored gain after vs before (the hook must leave it)", "gain (0..1)")
+
+
+def stored_gain(model: NamModel, m: Measurement, standard_input: bool, label: str
+                ) -> CheckResult:
+    """Stored `metadata.gain` vs the heuristic measured on the standard input.
+
+    Tolerance: levels carry the float32 forward error of metadata_loudness (relative, at the
+    crest factor); the normalised gain moves by up to 2 * that relative error."""
+    name = f"metadata_gain{label}"
+    if model.gain is None:
+        return not_applicable(name, "no metadata.gain stored", "no_stored_gain")
+    if not standard_input:
+        return not_applicable(name, "the signal is not NAM's standard loudness input",
+                              "not_standard_input")
+    if not output_level(m).passed:
+        level = output_level(m)
+        return failed(name, f"stored gain {model.gain:g}, but {level.detail}", level.reason,
+                      "gain (0..1)", model.gain)
+    assert m.levels is not None
+    rel = (forward_tolerance(model, torch.float32) + our_bound(model, m, torch.float32)
+           ) * crest_factor(m.output)
+    # + the float64 rounding of the stored number itself (gain is written as a Python float)
+    tol = 2 * 2 * rel + abs(model.gain) * float(torch.finfo(torch.float64).eps)
+    return result(name, gain_from_levels(m.levels), model.gain, tol,
+                  "stored metadata.gain vs measured on the standard input", "gain (0..1)")
 
 
 def container_metadata(model: NamModel) -> CheckResult:

@@ -20,18 +20,39 @@ import soundfile as sf
 import torch
 
 from namcheck.harness import checks as C
-from namcheck.harness.divergence import UPSTREAM_HEAD_SCALE_TOL, runtime_divergences
+from namcheck.harness.core import (
+    ModelReport,
+    Options,
+    Signal,
+    SignalSource,
+    as_signal,
+    finish_report,
+    rate_note,
+    start_report,
+)
+from namcheck.harness.divergence import runtime_divergences
 from namcheck.harness.errors import BadInputError
-from namcheck.harness.verify import ModelReport, Options, Signal, check_rate, rate_note
-from namcheck.models import load
-from namcheck.models.nam_file import HEAD_SCALE_REL_TOL, LinearConfig, NamModel, WaveNetConfig
+from namcheck.models.engines import NamSource, cached_engine
+from namcheck.models.nam_file import LinearConfig, NamModel, WaveNetConfig, read_nam
 from namcheck.models.numerics import eps, forward_tolerance, peak_relative_error
+from namcheck.models.tolerances import DB_PER_REL, HEAD_SCALE_REL_TOL, UPSTREAM_HEAD_SCALE_TOL
 from namcheck.signals.levels import loudness_of_output
 from namcheck.signals.wav import read_mono
 
 # A render may be shifted against the input (plugin latency, a bounce started late): we look
 # for the best lag within this many samples either way (0.17 s at 48 kHz).
 MAX_LAG = 8192
+
+
+def run(model: NamSource, *, render: str | os.PathLike[str] | None = None,
+        signal: SignalSource = None, options: Options | None = None) -> ModelReport:
+    """The Python API: upstream's PyTorch forward (the `upstream` extra), or a render WAV of
+    `signal` by another implementation, vs namcheck's reference."""
+    nam, sig = read_nam(model), as_signal(signal)
+    if render is not None:
+        return compare_render(nam, render, sig, options or Options())
+    upstream_loader()
+    return compare_upstream(nam, sig, options or Options())
 
 
 def upstream_loader() -> Any:
@@ -83,7 +104,7 @@ def _comparison(name: str, model: NamModel, out: Outputs, dtype: torch.dtype, wh
                            f"{what} vs namcheck's reference, peak-relative; max |diff| "
                            f"{diff:.3g}{note}", "peak-relative")
     crest = float(out.ours.abs().max()) / max(math.sqrt(float((out.ours ** 2).mean())), 1e-300)
-    level_tol = C.DB_PER_REL * bound * crest + 4 * eps(torch.float64)
+    level_tol = DB_PER_REL * bound * crest + 4 * eps(torch.float64)
     level = C.CheckResult(f"{name}loudness", bool(abs(level_db) <= level_tol),
                           loudness_of_output(out.theirs), loudness_of_output(out.ours),
                           abs(level_db), level_tol,
@@ -111,8 +132,11 @@ def run_upstream(doc: dict[str, Any], x: torch.Tensor, dtype: torch.dtype) -> to
         return net(x.to(dtype), pad_start=True).detach().double().reshape(-1)
 
 
-def _ours(model: NamModel, x: torch.Tensor, dtype: torch.dtype, device: str) -> torch.Tensor:
-    return load(model, dtype=dtype, device=device)(x).detach().double().cpu().reshape(-1)
+def reference_output(model: NamModel, x: torch.Tensor, dtype: torch.dtype, device: str,
+                     slim: float | None = None) -> torch.Tensor:
+    """namcheck's reference forward of `model` on `x` (zero history), as float64 on the CPU."""
+    net, _ = cached_engine(model, "reference", dtype=dtype, device=device, slim=slim)
+    return net(x).detach().double().cpu().reshape(-1)
 
 
 def _compare_one(model: NamModel, label: str, prefix: str, x: torch.Tensor, opts: Options
@@ -126,7 +150,7 @@ def _compare_one(model: NamModel, label: str, prefix: str, x: torch.Tensor, opts
         return [C.failed(f"{name}upstream_loads", f"upstream's loader/forward failed on a "
                          f"file the runtime plays: {type(exc).__name__}: {exc}{why}",
                          "upstream_cannot_load")]
-    ours = _ours(model, x, opts.dtype, opts.device)
+    ours = reference_output(model, x, opts.dtype, opts.device)
     gap = _head_scale_rounding(model)
     checks = _comparison(name, model, Outputs(ours, theirs), opts.dtype, "upstream's output",
                          gap, f" + float32 rounding of the head_scale tail {gap:.2g}"
@@ -138,7 +162,7 @@ def _compare_one(model: NamModel, label: str, prefix: str, x: torch.Tensor, opts
         def reverse(doc: dict[str, Any]) -> None:
             doc["weights"][:r] = doc["weights"][:r][::-1]
 
-        flipped = _ours(model.replace_data(reverse), x, opts.dtype, opts.device)
+        flipped = reference_output(model.replace_data(reverse), x, opts.dtype, opts.device)
         rel = peak_relative_error(theirs, flipped)
         if rel <= checks[0].tolerance:  # type: ignore[operator]
             confirm = (f"confirmed: with the taps reversed namcheck matches upstream to "
@@ -149,11 +173,7 @@ def _compare_one(model: NamModel, label: str, prefix: str, x: torch.Tensor, opts
 
 def compare_upstream(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     """Upstream's PyTorch model vs the reference, per model and per container submodel."""
-    check_rate(model, signal)
-    report = ModelReport(model.source, model.architecture)
-    note = rate_note(model, signal)
-    if note:
-        report.warnings.append(note)
+    report = start_report(model, signal, rate_note(model, signal))
     x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
     if model.submodels:
         report.warnings.append("upstream's .nam loader has no SlimmableContainer: each "
@@ -163,8 +183,7 @@ def compare_upstream(model: NamModel, signal: Signal, opts: Options) -> ModelRep
                                               f"config.submodels[{i}].model", x, opts))
     else:
         report.checks.extend(_compare_one(model, "", "", x, opts))
-    report.checks = [C.gate_db(c, opts.fail_above_db) for c in report.checks]
-    return report
+    return finish_report(report, opts)
 
 
 def _quantisation(path: str | os.PathLike[str]) -> tuple[float, str]:
@@ -198,15 +217,13 @@ def compare_render(model: NamModel, render: str | os.PathLike[str], signal: Sign
                    opts: Options) -> ModelReport:
     """A render of `signal` by another implementation vs the reference. A shift or a length
     difference is reported as a failed check, then the aligned overlap is compared."""
-    check_rate(model, signal)
+    report = start_report(model, signal)
     theirs_np, rate = read_mono(render)
     if signal.rate is not None and rate != signal.rate:
         raise BadInputError(f"{render}: sample rate {rate} Hz differs from the signal's "
                             f"{signal.rate} Hz")
-    report = ModelReport(model.source, model.architecture)
     x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
-    ours_t = load(model, dtype=torch.float64, device=opts.device, slim=opts.slim)(x)
-    ours = ours_t.detach().double().cpu().numpy().reshape(-1)
+    ours = reference_output(model, x, torch.float64, opts.device, opts.slim).numpy()
     n_ours, n_theirs = len(ours), len(theirs_np)
     report.checks.append(C.CheckResult(
         "render_length", n_theirs == n_ours, float(n_theirs), float(n_ours),
@@ -233,5 +250,4 @@ def compare_render(model: NamModel, render: str | os.PathLike[str], signal: Sign
     checks = _comparison("", model, out, torch.float32, f"{render}", extra,
                          f" + {fmt} {extra:.2g}" if extra else "", implementations=1)
     report.checks.extend(checks)
-    report.checks = [C.gate_db(c, opts.fail_above_db) for c in report.checks]
-    return report
+    return finish_report(report, opts)

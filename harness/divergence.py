@@ -2,7 +2,8 @@
 (NAM_FORMAT §8), found by reading a file, without running upstream.
 
 Each finding names the JSON path and the cause in a NAM developer's words. `inspect` and
-`audit` print them as warnings; `compare` uses them to explain a measured difference.
+`audit` print them as warnings; `compare` uses them to explain a measured difference, and
+`explain_loudness` a stored loudness that differs from the measured one.
 """
 
 from __future__ import annotations
@@ -10,21 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from namcheck.harness import checks as C
+from namcheck.harness.core import Options, Signal, measure
 from namcheck.models.nam_file import (
-    HEAD_SCALE_REL_TOL,
     ConvNetConfig,
     LinearConfig,
     LSTMConfig,
     NamModel,
     WaveNetConfig,
 )
+from namcheck.models.tolerances import HEAD_SCALE_REL_TOL, UPSTREAM_HEAD_SCALE_TOL
 
 # Hardtanh's clamp bounds in the runtime, whatever the file says (NAM_FORMAT §4).
 RUNTIME_HARDTANH = (-1.0, 1.0)
 NOT_PLAYED_DIFFERENTLY = frozenset({"legacy_layer_array", "no_upstream_reader",
                                     "lstm_start_state"})
-# upstream's WaveNet.import_weights keeps config.head_scale unless weights[-1] differs by more.
-UPSTREAM_HEAD_SCALE_TOL = 1e-5
 
 
 @dataclass(frozen=True)
@@ -130,3 +131,29 @@ def _hardtanh_bounds(raw: Any, path: str) -> list[tuple[str, list[float]]]:
         return []
     bounds = [float(raw.get("min_val", -1.0)), float(raw.get("max_val", 1.0))]
     return [(path, bounds)] if tuple(bounds) != RUNTIME_HARDTANH else []
+
+
+def explain_loudness(model: NamModel, check: C.CheckResult, signal: Signal, opts: Options
+                      ) -> C.CheckResult:
+    """Name the cause of a stored-vs-measured loudness mismatch where namcheck knows it."""
+    cause = ""
+    if isinstance(model.config, LinearConfig) and model.loudness is not None:
+        r = model.config.receptive_field
+
+        def reverse_taps(doc: dict[str, Any]) -> None:
+            doc["weights"][:r] = doc["weights"][:r][::-1]
+
+        pytorch_reading = measure(model.replace_data(reverse_taps), signal, opts)
+        gap = abs(pytorch_reading.loudness - model.loudness)
+        if check.tolerance is not None and gap <= check.tolerance:
+            cause = (f"cause: the stored value is the PyTorch reading of this file (taps "
+                     f"time-reversed: {pytorch_reading.loudness:.6f} dB, within "
+                     f"{gap:.2g} dB); the runtime convolves, so plugins play "
+                     f"{check.measured:.6f} dB (Linear tap order, NAM_FORMAT §8.3)")
+    elif model.architecture == "LSTM":
+        cause = ("likely cause: the exporter measured its in-memory LSTM, whose start state "
+                 "differs from the file's h0/c0 plus the runtime's prewarm (NAM_FORMAT §8.4); "
+                 "plugins play the measured value")
+    if not cause:
+        return check
+    return check.explained(cause, "runtime_divergence")

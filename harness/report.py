@@ -10,8 +10,14 @@ from typing import Any
 
 from namcheck.harness import schema
 from namcheck.harness.checks import CheckResult
-from namcheck.harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_NOT_VERIFIED, EXIT_OK
-from namcheck.harness.verify import STATUSES, ModelReport, Signal
+from namcheck.harness.core import STATUSES, ModelReport, Signal
+from namcheck.harness.errors import (
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_INTERNAL,
+    EXIT_NOT_VERIFIED,
+    EXIT_OK,
+)
 from namcheck.models.atomic import atomic_write
 
 MARK = {True: "PASS", False: "FAIL", None: "n/a "}
@@ -25,8 +31,11 @@ def worst_status(reports: list[ModelReport]) -> str:
 
 
 def exit_code(reports: list[ModelReport]) -> int:
-    """0 all passed, 1 a check failed, 2 a bad input, 3 something not verified; the worst
-    (error > failed > not_verified > passed) wins."""
+    """4 an internal fault in some model's run; else the worst status's: 2 a bad input,
+    1 a check failed, 3 something not verified, 0 all passed (error > failed >
+    not_verified > passed)."""
+    if any(r.internal for r in reports):
+        return EXIT_INTERNAL
     return EXIT_OF_STATUS[worst_status(reports)]
 
 
@@ -94,8 +103,10 @@ def model_entry(r: ModelReport) -> schema.ModelEntry:
     counts = schema.Counts(checks=len(r.checks), passed=sum(c.passed is True for c in r.checks),
                            failed=sum(c.passed is False for c in r.checks),
                            not_applicable=sum(c.passed is None for c in r.checks))
+    kind = None if r.error is None else "internal" if r.internal else "bad_input"
     return schema.ModelEntry(path=r.path, architecture=r.architecture, status=r.status,
-                             error=r.error, counts=counts, checks=[_check(c) for c in r.checks],
+                             error=r.error, error_kind=kind, counts=counts,
+                             checks=[_check(c) for c in r.checks],
                              levels=[schema.Level(**strict(level)) for level in r.levels],
                              unverified=r.unverified, warnings=r.warnings, changes=r.changes,
                              engine=r.engine)

@@ -14,7 +14,11 @@ from typing import Any, Literal
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 
-SCHEMA_VERSION = "1.0"
+from namcheck.harness.version import package_version
+
+# 1.1: ModelEntry.error_kind (bad input vs an internal fault). Additive: 1.0 readers that
+# ignore unknown keys read 1.1 reports unchanged.
+SCHEMA_VERSION = "1.1"
 
 # Stable reason codes: what a check's verdict rests on.
 REASONS: dict[str, str] = {
@@ -101,6 +105,9 @@ class ModelEntry(_Strict):
     architecture: str | None
     status: ModelStatus
     error: str | None = None
+    error_kind: Literal["bad_input", "internal"] | None = Field(
+        None, description="why status is 'error': a bad input (the run exits 2) or a fault "
+        "inside namcheck while running the model (exits 4); null otherwise")
     counts: Counts
     checks: list[Check]
     levels: list[Level] = Field(default_factory=list)
@@ -151,7 +158,7 @@ class Summary(_Strict):
 class Report(_Strict):
     """The whole report of one command run."""
 
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.1"] = SCHEMA_VERSION
     command: Literal["verify", "audit", "compare", "stamp"]
     context: Context
     signal: SignalInfo
@@ -164,8 +171,6 @@ class Report(_Strict):
 
 def run_context(device: str, dtype: torch.dtype, engine: str = "reference") -> Context:
     """Versions, device, dtype, threads, engine and start time of this run."""
-    from namcheck.harness.cli import package_version
-
     return Context(namcheck=package_version(), torch=torch.__version__,
                    python=platform.python_version(), device=device,
                    dtype=str(dtype).removeprefix("torch."), threads=torch.get_num_threads(),

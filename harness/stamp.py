@@ -15,12 +15,30 @@ from pathlib import Path
 from typing import Any
 
 from namcheck.harness import checks as C
-from namcheck.harness.audit import stored_gain
+from namcheck.harness.core import (
+    ModelReport,
+    Options,
+    Signal,
+    SignalSource,
+    as_signal,
+    check_rate,
+    guarded,
+    measure,
+)
 from namcheck.harness.errors import BadInputError
-from namcheck.harness.verify import ModelReport, Options, Signal, check_rate, guarded, measure
-from namcheck.models import read_nam, write_nam
 from namcheck.models.atomic import atomic_write
-from namcheck.models.nam_file import NamModel, parse_nam
+from namcheck.models.nam_file import NamModel, parse_nam, read_nam, write_nam
+
+
+def run(path: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
+        signal: SignalSource = None, options: Options | None = None) -> ModelReport:
+    """The Python API: write measured metadata.loudness/gain into `output` (a file path;
+    `path` itself only when output == path; None: a dry run). Needs NAM's standard loudness
+    input (BadInputError otherwise)."""
+    sig = as_signal(signal)
+    require_standard_input(sig)
+    target = Path(output) if output is not None else None
+    return stamp_file(Plan(Path(path), target), sig, options or Options())
 
 
 @dataclass(frozen=True)
@@ -76,7 +94,7 @@ def _measured_metadata(model: NamModel, m: C.Measurement, opts: Options, label: 
     now = [C.metadata_loudness(model, m, True, opts.dtype)]
     if m.levels is not None:
         values["gain"] = C.gain_from_levels(m.levels)
-        now.append(stored_gain(model, m, True, ""))
+        now.append(C.stored_gain(model, m, True, ""))
     return values, now
 
 
@@ -163,7 +181,7 @@ def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
         m = measured[label]
         report.checks.append(C.metadata_loudness(sub, m, True, opts.dtype, label))
         if opts.with_gain:
-            report.checks.append(stored_gain(sub, m, True, label))
+            report.checks.append(C.stored_gain(sub, m, True, label))
     if stamped.submodels:
         report.checks.append(C.container_metadata(stamped))
     if plan.output is not None and (changes or plan.output != plan.source):

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 import soundfile as sf
 
-from namcheck.harness.audit import run_audit
+from namcheck.harness.audit import audit_files, audit_model
 from namcheck.harness.cli import main
-from namcheck.harness.corpus.pool import AuditPool
-from namcheck.harness.verify import ModelReport, Options, Signal
+from namcheck.harness.core import ModelReport, Options, Signal
+from namcheck.harness.corpus.pool import WorkerPool
 from namcheck.models import write_nam
 from namcheck.models.examples import a1_doc, builtin_doc, container_doc, lstm_doc
 from namcheck.signals.generate import default_signal
@@ -133,7 +133,7 @@ def test_worker_killed_mid_file_is_an_error_entry(tmp_path: Path) -> None:
     file: that file is an error entry, the pool replaces the worker, the rest is audited."""
     files = [slow_linear(tmp_path / "slow.nam"), *corpus(tmp_path / "c", 2)]
     sig = Signal.from_wav(_wav(tmp_path))
-    pool = AuditPool(1, sig, Options(with_gain=False), timeout=None)
+    pool = WorkerPool(1, audit_model, sig, Options(with_gain=False), timeout=None)
     reports: dict[int, ModelReport] = {}
 
     def killer() -> None:
@@ -160,14 +160,14 @@ def _wav(folder: Path) -> Path:
 def test_results_file_is_reused_in_process(tmp_path: Path) -> None:
     files = corpus(tmp_path / "c", 3)
     sig, opts = Signal.from_wav(_wav(tmp_path)), Options(with_gain=False)
-    first = run_audit(files, sig, opts, results=tmp_path / "r.jsonl")
+    first = audit_files(files, sig, opts, results=tmp_path / "r.jsonl")
     seen: list[str] = []
-    second = run_audit(files, sig, opts, results=tmp_path / "r.jsonl",
+    second = audit_files(files, sig, opts, results=tmp_path / "r.jsonl",
                        progress=lambda d, t, r: seen.append(r.path))
     assert [r.status for r in first] == [r.status for r in second]
     assert [r.levels for r in first] == [r.levels for r in second]
     assert seen == [str(f) for f in files]
-    other = run_audit(files, sig, Options(with_gain=True), results=tmp_path / "r.jsonl")
+    other = audit_files(files, sig, Options(with_gain=True), results=tmp_path / "r.jsonl")
     assert all(r.levels[0]["gain"] is not None for r in other)  # other settings: re-run
 
 

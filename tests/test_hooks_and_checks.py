@@ -11,13 +11,15 @@ import torch
 
 from conftest import NAMCORE, UPSTREAM, needs_fixtures
 from namcheck.harness import checks as C
+from namcheck.harness.core import Options, Signal, measure
 from namcheck.harness.hooks import HookRefusedError, closed_form_shift_db, scale_output
-from namcheck.harness.verify import Options, Signal, verify_model
-from namcheck.models import load, read_nam
+from namcheck.harness.verify import verify_model
+from namcheck.models import read_nam
 from namcheck.models.examples import builtin_doc, wavenet_doc
 from namcheck.signals.generate import default_signal
 
 SHORT = Signal(default_signal()[:12000], None, "first 0.25 s of the default signal", True)
+REFERENCE = Options(engine="reference")
 
 
 def with_metadata(doc: dict, loudness: float, gain: float) -> dict:
@@ -28,8 +30,7 @@ def with_metadata(doc: dict, loudness: float, gain: float) -> dict:
 def measured_builtin() -> tuple[dict, float, float]:
     """The built-in model with metadata measured on SHORT (so stored == measured)."""
     doc = builtin_doc()
-    net = load(read_nam(doc))
-    m = C.measure(net, SHORT.samples, True)
+    m = measure(read_nam(doc), SHORT, REFERENCE)
     return with_metadata(doc, m.loudness, C.gain_from_levels(m.levels)), m.loudness, 0.0
 
 
@@ -115,8 +116,7 @@ def broken_pair(edit_after) -> tuple[C.Measurement, C.Measurement, object, objec
     doc, _, _ = measured_builtin()
     before = read_nam(doc)
     after = scale_output(before, 0.5).replace_data(edit_after)
-    x = SHORT.samples
-    return (C.measure(load(before), x, True), C.measure(load(after), x, True), before, after)
+    return (measure(before, SHORT, REFERENCE), measure(after, SHORT, REFERENCE), before, after)
 
 
 def test_wrong_scale_fails_loudness_shift_and_linearity() -> None:
@@ -140,7 +140,7 @@ def test_wrong_metadata_shift_fails() -> None:
 def test_stored_loudness_off_fails_metadata_loudness() -> None:
     doc, loud, _ = measured_builtin()
     model = read_nam(doc)
-    m = C.measure(load(model), SHORT.samples, False)
+    m = measure(model, SHORT, Options(with_gain=False, engine="reference"))
     assert C.metadata_loudness(model, m, True, torch.float32).passed is True
     off = model.replace_data(lambda d: d["metadata"].__setitem__("loudness", loud + 0.01))
     assert C.metadata_loudness(off, m, True, torch.float32).passed is False

@@ -407,20 +407,18 @@ def test_sequential_audit_survives_a_crashing_file(tmp_path: Path,
                                                    monkeypatch: pytest.MonkeyPatch,
                                                    capsys: pytest.CaptureFixture[str]) -> None:
     """A model whose forward raises (simulated: every file validated by the schema already
-    plays) becomes its own error entry with one line on stderr; the others are audited."""
-    import importlib
+    plays, so this is a namcheck bug) becomes its own internal error entry with one line on
+    stderr; the others are audited, and the run exits 4, not 2 (no bad input)."""
+    from namcheck.harness import core
 
-    # (namcheck.harness.verify, as an attribute, is the API function of that name)
-    verify_module = importlib.import_module("namcheck.harness.verify")
-
-    real_load = verify_module.load_engine
+    real_load = core.cached_engine
 
     def crashing_load(model: Any, *args: Any, **kwargs: Any) -> Any:
         if "crash" in str(model.source):
             raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
         return real_load(model, *args, **kwargs)
 
-    monkeypatch.setattr(verify_module, "load_engine", crashing_load)
+    monkeypatch.setattr(core, "cached_engine", crashing_load)
     write_nam(builtin_doc(), tmp_path / "a_good.nam")
     write_nam(builtin_doc(), tmp_path / "b_crash.nam")
     write_nam(builtin_doc(), tmp_path / "c_good.nam")
@@ -428,11 +426,13 @@ def test_sequential_audit_survives_a_crashing_file(tmp_path: Path,
     doc = json.loads(out)
     # (built-in signal: no stored claim to compare, so the readable files are not_verified)
     assert [m["status"] for m in doc["models"]] == ["not_verified", "error", "not_verified"]
-    assert "RuntimeError: mat1 and mat2" in doc["models"][1]["error"]
+    assert "internal error: RuntimeError: mat1 and mat2" in doc["models"][1]["error"]
+    assert [m["error_kind"] for m in doc["models"]] == [None, "internal", None]
     # With `--json -` the tables go to stderr; the error is one line of its own there.
     said = [line for line in err.splitlines() if line.startswith("namcheck: ")]
-    assert len(said) == 1 and "b_crash.nam: RuntimeError: mat1 and mat2 shapes" in said[0]
-    assert "Traceback" not in err and code == 2
+    assert len(said) == 1 and "b_crash.nam: internal error: RuntimeError: mat1" in said[0]
+    assert "NAMCHECK_DEBUG=1" in said[0]
+    assert "Traceback" not in err and code == 4
 
 
 def test_cli_subprocess_never_prints_a_traceback(tmp_path: Path) -> None:

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from conftest import FIXTURES, UPSTREAM, needs_fixtures
-from namcheck.harness.checks import measure, metadata_loudness
+from namcheck.harness.checks import metadata_loudness
+from namcheck.harness.core import Options, Signal, measure
 from namcheck.models import load, read_nam
 from namcheck.signals.generate import default_signal, log_sweep, pink_noise, sine
 from namcheck.signals.levels import gain, gain_from_levels, loudness
@@ -53,7 +54,9 @@ def test_stored_loudness_matches_measured_on_standard_input(name: str) -> None:
     """The exporter's stored loudness (its own float32 forward) vs ours on NAM's input."""
     x, _ = read_mono(FIXTURES / "loudness_input.wav")
     model = read_nam(UPSTREAM / "models" / f"{name}.nam")
-    result = metadata_loudness(model, measure(load(model), x, False), True, torch.float32)
+    m = measure(model, Signal(x, 48000, "loudness_input.wav", True),
+                Options(with_gain=False, engine="reference"))
+    result = metadata_loudness(model, m, True, torch.float32)
     assert result.passed, result
 
 

@@ -1,2 +1,72 @@
-"""Corpus scheduling for `namcheck audit`: worker processes, a Dask cluster, the resumable
-results file."""
+"""Corpus scheduling for `namcheck audit`: many files, one report each, in file order.
+
+- `pool.py`: local worker processes; a file that crashes or hangs its worker is an error
+  entry and the run goes on.
+- `distributed.py`: the same on a Dask distributed cluster (`--scheduler`).
+- `results.py`: the resumable results file (`--results FILE.jsonl`), by content hash.
+
+The per-file work is given by the caller (harness/audit.py): `work(path, signal, opts)`
+and, for a cluster without a shared filesystem, `work_bytes(name, data, signal, opts)`,
+both module-level functions (they travel to worker processes by name) that turn every
+problem into an error report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from namcheck.harness.core import ModelReport, Options, Signal
+from namcheck.harness.corpus.distributed import WorkBytes, run_on_cluster
+from namcheck.harness.corpus.pool import Work, WorkerPool
+from namcheck.harness.corpus.results import ResultsFile, file_sha256, run_key
+
+Progress = Callable[[int, int, ModelReport], None]
+
+
+def run(files: list[Path], work: Work, work_bytes: WorkBytes, signal: Signal, opts: Options,
+        workers: int = 1, progress: Progress | None = None, results: Path | None = None,
+        timeout: float | None = None, scheduler: str | None = None) -> list[ModelReport]:
+    """`work` on every file: in this process; in worker processes if workers > 1 or a
+    timeout is set (a file that crashes or hangs its worker is an error entry); or on the
+    Dask cluster at `scheduler` (`work_bytes`). With `results`, files already done with the
+    same settings (matched by content hash) are taken from it, and each new result is
+    appended as it finishes. `progress(done, total, report)` after each file."""
+    reports: list[ModelReport | None] = [None] * len(files)
+    store = ResultsFile(results, run_key(signal, opts)) if results is not None else None
+    hashes: dict[int, str] = {}
+    todo: list[int] = []
+    count = 0
+
+    def finish(index: int, report: ModelReport, resumed: bool = False) -> None:
+        nonlocal count
+        reports[index] = report
+        count += 1
+        if store is not None and index in hashes and not resumed:
+            store.append(hashes[index], files[index], report)
+        if progress:
+            progress(count, len(files), report)
+
+    for i, path in enumerate(files):
+        if store is not None:
+            try:
+                hashes[i] = file_sha256(path)
+            except OSError:
+                pass  # unreadable: the work reports it
+            known = store.known(hashes[i], path) if i in hashes else None
+            if known is not None:
+                finish(i, known, resumed=True)
+                continue
+        todo.append(i)
+    if scheduler is not None:
+        run_on_cluster(scheduler, files, todo, work_bytes, signal, opts, finish)
+    elif workers <= 1 and timeout is None:
+        for i in todo:
+            finish(i, work(files[i], signal, opts))
+    else:
+        pool = WorkerPool(max(1, workers), work, signal, opts, timeout)
+        try:
+            pool.run(files, todo, finish)
+        finally:
+            pool.close()
+    return [r for r in reports if r is not None]

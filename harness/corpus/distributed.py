@@ -9,31 +9,31 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from namcheck.harness.core import ModelReport, Options, Signal
 from namcheck.harness.errors import BadInputError
-from namcheck.harness.verify import ModelReport, Options, Signal, guarded
 from namcheck.models.limits import Limits, limits, set_limits
-from namcheck.models.nam_file import read_nam_bytes
 
 # Attempts after the first for a task whose worker raised or was lost.
 RETRIES = 2
+# work_bytes(name, data, signal, opts): a module-level function (it travels by name).
+WorkBytes = Callable[[str, bytes, Signal, Options], ModelReport]
 
 
-def audit_task(name: str, data: bytes, signal: Signal, opts: Options, lim: Limits
-               ) -> ModelReport:
-    """Runs on a Dask worker: one file's audit from its bytes."""
+def file_task(work_bytes: WorkBytes, name: str, data: bytes, signal: Signal, opts: Options,
+              lim: Limits) -> ModelReport:
+    """Runs on a Dask worker: the work on one file, from its bytes."""
     import torch
-
-    from namcheck.harness.audit import audit_loaded
 
     torch.set_num_threads(1)
     set_limits(lim)
-    return guarded(name, lambda: audit_loaded(read_nam_bytes(data, name), signal, opts))
+    return work_bytes(name, data, signal, opts)
 
 
-def run_on_cluster(address: str, files: list[Path], indices: list[int], signal: Signal,
-                   opts: Options, done: Callable[[int, ModelReport], None]) -> None:
-    """Audit files[i] for i in indices on the cluster at `address`; `done(i, report)` as
-    each finishes (in completion order)."""
+def run_on_cluster(address: str, files: list[Path], indices: list[int], work_bytes: WorkBytes,
+                   signal: Signal, opts: Options, done: Callable[[int, ModelReport], None]
+                   ) -> None:
+    """`work_bytes` on files[i] for i in indices on the cluster at `address`; `done(i,
+    report)` as each finishes (in completion order)."""
     try:
         from distributed import Client, as_completed
     except ImportError:
@@ -54,7 +54,8 @@ def run_on_cluster(address: str, files: list[Path], indices: list[int], signal: 
                 done(i, ModelReport(str(files[i]), None,
                                     error=f"{files[i]}: cannot read: {exc.strerror}"))
                 continue
-            future = client.submit(audit_task, str(files[i]), data, signal, opts, limits(),
+            future = client.submit(file_task, work_bytes, str(files[i]), data, signal, opts,
+                                   limits(),
                                    key=f"namcheck-audit-{run}-{i}", retries=RETRIES,
                                    pure=False)
             futures[future] = i

@@ -1,9 +1,10 @@
 """Worker processes for a corpus: a file that crashes or hangs its worker becomes an
 `error` entry, and the run goes on.
 
-Each worker is a spawned process that imports torch once and then audits file after file
-over a pipe. A worker that dies (a segfault, the OOM killer) or that takes longer than the
-per-file timeout is killed and replaced; only the file it held is lost, as an error.
+Each worker is a spawned process that imports torch once and then runs the work (the
+audit of one file: harness/audit.py, audit_model) file after file over a pipe. A worker
+that dies (a segfault, the OOM killer) or that takes longer than the per-file timeout is
+killed and replaced; only the file it held is lost, as an error.
 """
 
 from __future__ import annotations
@@ -19,15 +20,15 @@ from typing import Any
 
 import torch
 
-from namcheck.harness.verify import ModelReport, Options, Signal
+from namcheck.harness.core import ModelReport, Options, Signal
 from namcheck.models.limits import Limits, limits, set_limits
 
 Done = Callable[[int, ModelReport], None]
+# work(path, signal, opts): a module-level function (it travels to the worker by name).
+Work = Callable[[Path, Signal, Options], ModelReport]
 
 
-def _serve(conn: Connection, signal: Signal, opts: Options, lim: Limits) -> None:
-    from namcheck.harness.audit import audit_model
-
+def _serve(conn: Connection, work: Work, signal: Signal, opts: Options, lim: Limits) -> None:
     torch.set_num_threads(1)
     set_limits(lim)
     conn.send("ready")  # imports done: a file's time limit starts when it is handed over
@@ -36,7 +37,7 @@ def _serve(conn: Connection, signal: Signal, opts: Options, lim: Limits) -> None
         if job is None:
             return
         index, path = job
-        conn.send((index, audit_model(path, signal, opts)))
+        conn.send((index, work(path, signal, opts)))
 
 
 @dataclass
@@ -47,14 +48,14 @@ class _Worker:
     ready: bool = False
 
 
-class AuditPool:
-    """`workers` processes auditing files, each file within `timeout` seconds (None: no
-    limit)."""
+class WorkerPool:
+    """`workers` processes running `work` on files, each file within `timeout` seconds
+    (None: no limit)."""
 
-    def __init__(self, workers: int, signal: Signal, opts: Options,
+    def __init__(self, workers: int, work: Work, signal: Signal, opts: Options,
                  timeout: float | None) -> None:
         self.context = mp.get_context("spawn")
-        self.args = (signal, opts, limits())
+        self.args = (work, signal, opts, limits())
         self.timeout = timeout
         self.workers = [self._start() for _ in range(workers)]
 
@@ -72,7 +73,7 @@ class AuditPool:
         self.workers[self.workers.index(worker)] = self._start()
 
     def run(self, files: list[Path], indices: list[int], done: Done) -> None:
-        """Audit files[i] for i in indices; `done(i, report)` as each finishes."""
+        """The work on files[i] for i in indices; `done(i, report)` as each finishes."""
         pending = deque(indices)
         while pending or any(w.job for w in self.workers):
             starting = [w for w in self.workers if not w.ready]

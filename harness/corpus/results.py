@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from namcheck.harness.checks import CheckResult
+from namcheck.harness.core import ModelReport, Options, Signal
 from namcheck.harness.report import strict
-from namcheck.harness.verify import ModelReport, Options, Signal
+from namcheck.harness.version import package_version
 from namcheck.models.limits import limits
 
 
@@ -33,8 +34,6 @@ def file_sha256(path: Path) -> str:
 
 def run_key(signal: Signal, opts: Options) -> str:
     """What a stored result depends on besides the file itself."""
-    from namcheck.harness.cli import package_version
-
     parts = [signal.sha256, str(signal.standard_input), str(opts.dtype), opts.device,
              str(opts.with_gain), str(opts.fail_above_db), opts.engine, repr(limits()),
              package_version()]

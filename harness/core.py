@@ -1,0 +1,230 @@
+"""What every measuring command shares: the signal, the options, the per-model report and
+its status, the start and finish of a model's run (bad input and internal faults kept
+apart), and the one `measure` that runs a model on the signal.
+
+A command (verify, audit, compare, stamp) runs each model as
+
+    report = guarded(path, lambda: work(read_nam(path)))
+
+where `work` begins with `start_report`, adds checks from harness/checks.py on
+`measure`ments, and ends with `finish_report`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from namcheck.harness import checks as C
+from namcheck.harness.errors import BAD_INPUT_ERRORS
+from namcheck.harness.hooks import HookRefusedError
+from namcheck.models.engines import cached_engine
+from namcheck.models.nam_file import NamModel
+from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME
+from namcheck.signals.generate import default_signal as generated_signal
+from namcheck.signals.levels import gain_sweep
+from namcheck.signals.standard_input import (
+    find_standard_input,
+    is_standard_input,
+    samples_sha256,
+)
+from namcheck.signals.wav import SignalError, read_mono
+
+# Per-model status, from best to worst; a run's exit code follows its worst model.
+STATUSES = ("passed", "not_verified", "failed", "error")
+# Checks that are preconditions of the claims, not claims: passing them verifies nothing.
+PRECONDITIONS = ("output_level",)
+
+
+@dataclass
+class Signal:
+    """The input every model is measured on. `standard_input`: may stored loudness be
+    compared against it (it is NAM's standard loudness input)?"""
+
+    samples: np.ndarray
+    rate: int | None
+    name: str
+    standard_input: bool
+    path: str | None = None
+    sha256: str = ""
+
+    @classmethod
+    def from_wav(cls, path: str | os.PathLike[str], treat_as_standard: bool = False) -> Signal:
+        """A WAV; it is NAM's standard input when its samples are (or when told so)."""
+        samples, rate = read_mono(path)
+        recognised = is_standard_input(samples, rate)
+        standard = recognised or treat_as_standard
+        kind = ("NAM's standard loudness input" if recognised else
+                "treated as NAM's standard loudness input" if standard else
+                "not NAM's standard loudness input: stored loudness is not compared")
+        return cls(samples, rate, f"{path} ({kind})", standard, str(path),
+                   samples_sha256(samples))
+
+    @classmethod
+    def choose(cls, path: str | os.PathLike[str] | None = None, *, builtin: bool = False,
+               treat_as_standard: bool = False) -> Signal:
+        """`path`, else NAM's standard input from an installed neural-amp-modeler (unless
+        `builtin`), else the built-in generated signal: the one rule every entry point
+        (CLI, Python API, pytest plugin) uses."""
+        if path:
+            return cls.from_wav(path, treat_as_standard)
+        found = None if builtin else find_standard_input()
+        return cls.from_wav(found) if found else cls.default()
+
+    @classmethod
+    def default(cls) -> Signal:
+        """The built-in generated signal (1 s: tone, sweep, pink noise)."""
+        samples = generated_signal()
+        return cls(samples, None, DEFAULT_SIGNAL_NAME, False, None, samples_sha256(samples))
+
+
+SignalSource = Signal | str | os.PathLike[str] | None
+
+
+def default_signal() -> Signal:
+    """NAM's standard loudness input where `neural-amp-modeler` is installed, else the
+    built-in generated signal (against which stored loudness is not compared)."""
+    return Signal.choose()
+
+
+def as_signal(signal: SignalSource) -> Signal:
+    """A Signal from a Signal, a WAV path, or None (default_signal())."""
+    if signal is None:
+        return default_signal()
+    return signal if isinstance(signal, Signal) else Signal.from_wav(signal)
+
+
+@dataclass
+class Options:
+    """How models are run: dtype, device, slim value, gain heuristic on/off, dB gate."""
+
+    dtype: torch.dtype = torch.float32
+    device: str = "cpu"
+    slim: float | None = None
+    with_gain: bool = True
+    fail_above_db: float | None = None  # CI gate for level checks (None: the rounding bound)
+    engine: str = "auto"  # models/engines.py: auto (fast where it covers), reference, fast
+
+
+@dataclass
+class ModelReport:
+    """Everything found about one model: checks, warnings, measured levels, status.
+
+    `error` is set when the model could not be checked: a bad input (exit 2), or, with
+    `internal`, a fault inside namcheck while running it (exit 4)."""
+
+    path: str
+    architecture: str | None
+    checks: list[C.CheckResult] = field(default_factory=list)
+    error: str | None = None
+    unverified: list[str] = field(default_factory=list)  # claims that could not be checked
+    warnings: list[str] = field(default_factory=list)  # findings that are no verdict
+    levels: list[dict[str, Any]] = field(default_factory=list)  # schema.Level fields
+    changes: list[str] = field(default_factory=list)  # stamp: before -> after
+    engines: list[str] = field(default_factory=list)  # the forwards that measured it
+    internal: bool = False  # the error is a namcheck bug, not the input's
+
+    def used(self, m: C.Measurement) -> None:
+        """Record the engine behind a measurement (once per distinct engine and reason)."""
+        label = m.engine_note or m.engine
+        if label not in self.engines:
+            self.engines.append(label)
+
+    @property
+    def engine(self) -> str | None:
+        """The engine(s) that ran this model: 'fast', 'reference', or the reference with the
+        reason it stood in for the fast engine; None where nothing ran."""
+        return "; ".join(self.engines) or None
+
+    @property
+    def status(self) -> str:
+        """error (bad input or internal fault), failed (a check failed), not_verified (no
+        claim could be checked, or a requested one could not), or passed (claims checked
+        and held)."""
+        if self.error is not None:
+            return "error"
+        if any(c.passed is False for c in self.checks):
+            return "failed"
+        claims = [c for c in self.checks if not c.name.startswith(PRECONDITIONS)]
+        if self.unverified or not any(c.passed for c in claims):
+            return "not_verified"
+        return "passed"
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+
+def guarded(path: str, work: Callable[[], ModelReport]) -> ModelReport:
+    """Run one model's work. A bad input becomes this model's `error` entry (one line;
+    the run exits 2), a fault inside namcheck an `internal` error entry (one line, exit 4;
+    NAMCHECK_DEBUG=1 prints its traceback on stderr); neither ends the run."""
+    try:
+        return work()
+    except BAD_INPUT_ERRORS as exc:
+        return ModelReport(path, None, error=str(exc))
+    except HookRefusedError as exc:
+        return ModelReport(path, None, error=f"{path}: {exc}")
+    except MemoryError:
+        return ModelReport(path, None, error=f"{path}: out of memory")
+    except RecursionError:
+        return ModelReport(path, None, error=f"{path}: nested too deeply")
+    except Exception as exc:
+        if os.environ.get("NAMCHECK_DEBUG"):
+            traceback.print_exc(file=sys.stderr)
+        return ModelReport(path, None, error=f"{path}: internal error: {type(exc).__name__}: "
+                           f"{exc}", internal=True)
+
+
+def check_rate(model: NamModel, signal: Signal) -> None:
+    """The signal's rate must be the model's (a model without a rate is played at the
+    signal's, or at 48 kHz, NAM's standard rate, for the built-in signal): SignalError."""
+    if signal.rate is not None and model.sample_rate is not None and (
+            signal.rate != model.sample_rate):
+        raise SignalError(f"{signal.path or signal.name}: sample rate {signal.rate} Hz "
+                          f"differs from the model's {model.sample_rate:g} Hz ({model.source})")
+
+
+def rate_note(model: NamModel, signal: Signal) -> str | None:
+    """What rate a model without `sample_rate` was measured at (a report warning)."""
+    if model.sample_rate is not None:
+        return None
+    rate = signal.rate or DEFAULT_RATE
+    return (f"no sample_rate in the file: measured at {rate} Hz (the signal's rate; NAM's "
+            "standard input is 48 kHz)")
+
+
+def start_report(model: NamModel, signal: Signal, *warnings: str | None) -> ModelReport:
+    """A model's report, begun: the signal's rate checked against the model's (SignalError),
+    and the given warnings recorded in order (None skipped)."""
+    check_rate(model, signal)
+    return ModelReport(model.source, model.architecture,
+                       warnings=[w for w in warnings if w is not None])
+
+
+def finish_report(report: ModelReport, opts: Options) -> ModelReport:
+    """A model's report, finished: the user's dB gate (--fail-above-db) applied."""
+    report.checks = [C.gate_db(c, opts.fail_above_db) for c in report.checks]
+    return report
+
+
+def measure(model: NamModel, signal: Signal, opts: Options, slim: float | None = None
+            ) -> C.Measurement:
+    """Run `model` (at `slim`) on the signal on the engine `opts` asks for, built once per
+    model and options (models/engines.py): its output, and with `opts.with_gain` the RMS at
+    the gain heuristic's 11 input levels, in the same engine call (signals/levels.py)."""
+    net, choice = cached_engine(model, opts.engine, dtype=opts.dtype, device=opts.device,
+                                slim=slim)
+    if opts.with_gain:
+        output, levels = gain_sweep(net, signal.samples)
+    else:
+        output = net(torch.from_numpy(np.asarray(signal.samples, dtype=np.float64)))
+        levels = None
+    return C.Measurement(output, levels, choice.bound, choice.name, choice.note)
