@@ -16,6 +16,7 @@ from typing import Any
 
 import torch
 
+from namcheck.harness.options import CORE_ENV  # (benchmarks read it here too)
 from namcheck.models import load, write_nam
 from namcheck.models.engines import load_engine, selected_model
 from namcheck.models.layout import flops_per_sample
@@ -147,7 +148,6 @@ def timed(fn: Callable[[], Any], device: str | torch.device = "cpu") -> Callable
     return run
 
 
-CORE_ENV = "NAMCHECK_CORE_BENCHMODEL"
 CORE_SAMPLES = 96000  # benchmodel processes (48000 / 64) * 2 buffers of 64 samples
 
 

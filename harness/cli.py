@@ -1,140 +1,34 @@
-"""The `namcheck` command line: parses arguments, checks them before any work, and maps
-outcomes to exit codes (harness/errors.py). The commands' logic lives in their modules.
+"""The `namcheck` command line: parses arguments, checks them before any work, calls the
+command's module, and maps outcomes to exit codes (harness/errors.py). No command logic
+lives here: each command has its module (verify, audit, compare, stamp, scale, render,
+plot, bench, inspect_report), and the measuring ones share one loop (harness/runner.py).
 
 One rule, enforced in `main`: a bad file, signal, argument, path, permission or
-environment prints one line on stderr and exits 2; never a traceback or a usage dump.
+environment prints one line on stderr and exits 2; an internal fault one line and exit 4
+(NAMCHECK_DEBUG=1 shows the traceback); never a usage dump.
+
+At import this module loads only argparse and the option table (harness/options.py):
+`namcheck --version` and `--help` start no torch; a command imports what it runs.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
-from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-import numpy as np
-import torch
+from namcheck.harness import options as O
 
-from namcheck.harness import bench as bench_module
-from namcheck.harness.audit import run_audit
-from namcheck.harness.compare import compare_render, compare_upstream, upstream_loader
-from namcheck.harness.errors import (
-    BAD_INPUT_ERRORS,
-    EXIT_BAD_INPUT,
-    EXIT_FAILED,
-    EXIT_INTERNAL,
-    EXIT_OK,
-    BadInputError,
-)
-from namcheck.harness.hooks import (
-    HookRefusedError,
-    check_scale,
-    scale_output,
-    upstream_available,
-)
-from namcheck.harness.inspect_report import describe, format_text
-from namcheck.harness.outputs import check_output
-from namcheck.harness.plot import write_plots
-from namcheck.harness.report import (
-    exit_code,
-    format_table,
-    json_document,
-    summary_counts,
-    write_json,
-)
-from namcheck.harness.schema import json_schema, run_context
-from namcheck.harness.stamp import plan_outputs, require_standard_input, stamp_file
-from namcheck.harness.verify import (
-    ModelReport,
-    Options,
-    Signal,
-    guarded,
-    verify_model,
-)
-from namcheck.models import read_nam, write_nam
-from namcheck.models.engines import ENGINES, load_engine
-from namcheck.models.examples import builtin_model
-from namcheck.models.limits import MIB, OPTION, set_limits, with_overrides
-from namcheck.models.nam_file import NamModel
-from namcheck.models.reference.base import OFFLINE_CHUNK
-from namcheck.signals.wav import output_format, read_mono, write_mono
-
-DTYPES = {"float32": torch.float32, "float64": torch.float64}
-
-
-def package_version() -> str:
-    """namcheck's installed version string."""
-    try:
-        return version("namcheck")
-    except PackageNotFoundError:  # running from a source tree
-        return "0+unknown"
+if TYPE_CHECKING:
+    from namcheck.harness.core import ModelReport
+    from namcheck.harness.runner import Outcome
 
 
 # --------------------------------------------------------------------------- argument checks
-
-
-def _device(name: str) -> str:
-    """A device torch can use here, or one line saying why not (before any work)."""
-    try:
-        device = torch.device(name)
-    except (RuntimeError, ValueError):
-        raise BadInputError(f"--device {name}: unknown device (expected cpu or cuda[:N])"
-                            ) from None
-    if device.type == "cuda":
-        if not torch.cuda.is_available():
-            raise BadInputError(f"--device {name}: CUDA is not available on this machine")
-        if device.index is not None and device.index >= torch.cuda.device_count():
-            raise BadInputError(f"--device {name}: this machine has "
-                                f"{torch.cuda.device_count()} CUDA device(s)")
-    elif device.type != "cpu":
-        raise BadInputError(f"--device {name}: namcheck runs on cpu or cuda, not {device.type}")
-    return name
-
-
-def _finite(flag: str, value: float, low: float | None = None, high: float | None = None,
-            low_open: bool = False) -> float:
-    ok = math.isfinite(value) and (low is None or (value > low if low_open else value >= low))
-    ok = ok and (high is None or value <= high)
-    if not ok:
-        lo = "" if low is None else f"{'>' if low_open else '>='} {low:g}"
-        hi = "" if high is None else f"<= {high:g}"
-        raise BadInputError(f"{flag} {value:g}: expected a finite number {lo}"
-                            f"{' and ' if lo and hi else ''}{hi}")
-    return value
-
-
-def _scale_argument(flag: str, value: float) -> None:
-    try:
-        check_scale(value)
-    except HookRefusedError as exc:
-        raise BadInputError(f"{flag} {value:g}: {exc} (the reference hook refuses it)"
-                            ) from None
-
-
-def _positive_int(flag: str, value: int, high: int | None = None) -> int:
-    if value < 1 or (high is not None and value > high):
-        bound = f" and <= {high}" if high is not None else ""
-        raise BadInputError(f"{flag} {value}: expected an integer >= 1{bound}")
-    return value
-
-
-def _apply_limits(args: argparse.Namespace) -> None:
-    mb = getattr(args, "max_file_mb", None)
-    overrides: dict[str, Any] = {
-        name: getattr(args, name, None) for name in OPTION if name != "max_file_bytes"}
-    overrides["max_file_bytes"] = None if mb is None else int(_finite(
-        "--max-file-mb", mb, 0, low_open=True) * MIB)
-    for name in ("max_nesting", "max_receptive_field", "max_parameters", "max_layers"):
-        if overrides[name] is not None:
-            _positive_int(OPTION[name], overrides[name])
-    if overrides["max_signal_seconds"] is not None:
-        _finite("--max-signal-seconds", overrides["max_signal_seconds"], 0, low_open=True)
-    set_limits(with_overrides(**overrides))
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:
@@ -144,336 +38,11 @@ def _expand(paths: Sequence[Path]) -> list[Path]:
         if root.is_dir():
             found = sorted(root.rglob("*.nam"))
             if not found:
-                raise BadInputError(f"{root}: no .nam files in this folder")
+                raise O.bad(f"{root}: no .nam files in this folder")
             files.extend(found)
         else:
             files.append(root)  # a missing file becomes its own error entry
     return files
-
-
-def _signal(args: argparse.Namespace) -> Signal:
-    """--signal, else NAM's standard input from an installed nam, else the built-in one."""
-    if args.signal and args.builtin_signal:
-        raise BadInputError("--signal and --builtin-signal: give one of them")
-    if args.standard_input and not args.signal:
-        raise BadInputError("--standard-input: needs --signal WAV")
-    return Signal.choose(args.signal, builtin=args.builtin_signal,
-                         treat_as_standard=args.standard_input)
-
-
-def _options(args: argparse.Namespace) -> Options:
-    slim = getattr(args, "slim", None)
-    if slim is not None:
-        _finite("--slim", slim, 0.0, 1.0)
-    gate = getattr(args, "fail_above_db", None)
-    if gate is not None:
-        _finite("--fail-above-db", gate, 0.0)
-    return Options(DTYPES[args.dtype], _device(args.device), slim, not args.no_gain, gate,
-                   getattr(args, "engine", "auto"))
-
-
-def _json_target(args: argparse.Namespace, inputs: Sequence[Path]) -> None:
-    if args.json:
-        check_output(args.json, [*inputs, *([args.signal] if args.signal else [])], "--json")
-
-
-def _audit_progress(total: int) -> Callable[[int, int, ModelReport], None]:
-    """On a terminal: a progress bar with rate and ETA, each finding printed as it
-    happens. Off a terminal: errors only, as plain lines (no control characters)."""
-    bar = None
-    if sys.stderr.isatty() or os.environ.get("NAMCHECK_PROGRESS") == "bar":
-        from tqdm import tqdm
-
-        bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True)
-
-    def progress(done: int, _total: int, report: ModelReport) -> None:
-        if bar is None:
-            _say_error(report)
-            return
-        if report.status in ("failed", "error"):
-            what = report.error or "; ".join(
-                c.name for c in report.checks if c.passed is False)
-            bar.write(f"{report.status}: {report.path}: {what}"[:300], file=sys.stderr)
-        bar.update(1)
-        if done == total:
-            bar.close()
-
-    return progress
-
-
-def _say_error(report: ModelReport) -> None:
-    """A model that could not be checked is one line on stderr too (and an entry in the
-    report), so a CI log shows it whatever else is printed."""
-    if report.error:
-        print(f"namcheck: {report.error}", file=sys.stderr, flush=True)
-
-
-def _tables(args: argparse.Namespace) -> Callable[[str], None]:
-    """Where the text goes: stdout, or stderr when `--json -` owns stdout."""
-    to_stderr = getattr(args, "json", None) == "-"
-    return lambda text: print(text, file=sys.stderr if to_stderr else sys.stdout, flush=True)
-
-
-# --------------------------------------------------------------------------- commands
-
-
-def cmd_inspect(args: argparse.Namespace) -> int:
-    """`namcheck inspect`: validate and describe files (warnings included)."""
-    from namcheck.harness.divergence import runtime_divergences
-
-    paths = _expand(args.models) if args.models else []
-    infos: list[dict[str, Any]] = []
-    code = EXIT_OK
-    for path in paths or [None]:
-        try:
-            model = read_nam(path) if path else builtin_model()
-        except BAD_INPUT_ERRORS as exc:
-            code = EXIT_BAD_INPUT
-            infos.append({"path": str(path), "error": str(exc)})
-            print(f"namcheck: {exc}", file=sys.stderr)
-            continue
-        info = describe(model)
-        info["warnings"] += [str(d) for d in runtime_divergences(model) if d.plays_differently]
-        infos.append(info)
-        if not args.json:
-            print(f"== {model.source}")
-            print(format_text(info))
-    if args.json:
-        print(json.dumps(infos, indent=2))
-    return code
-
-
-def cmd_render(args: argparse.Namespace) -> int:
-    """`namcheck render`: run a model over an audio file and write the output."""
-    if args.block is not None:
-        _positive_int("--block", args.block)
-    output_format(args.output)
-    check_output(args.output, [args.model, args.input], "OUT")
-    device = _device(args.device)
-    if args.slim is not None:
-        _finite("--slim", args.slim, 0.0, 1.0)
-    model: NamModel = read_nam(args.model)
-    samples, rate = read_mono(args.input)
-    if model.sample_rate is not None and rate != model.sample_rate:
-        raise BadInputError(
-            f"{args.input}: sample rate {rate} Hz differs from the model's "
-            f"{model.sample_rate:g} Hz ({args.model})"
-        )
-    net, choice = load_engine(model, args.engine, dtype=DTYPES[args.dtype], device=device,
-                              slim=args.slim)
-    if net.out_channels != 1:
-        raise BadInputError(f"{args.model}: the model has {net.out_channels} outputs; "
-                            "render writes mono")
-    x = torch.from_numpy(samples)
-    step = args.block or OFFLINE_CHUNK  # offline: chunks carrying state, the same output
-    live = (sys.stderr.isatty() or bool(os.environ.get("NAMCHECK_PROGRESS"))) and (
-        len(x) > 10 * rate)
-    if args.block or live:
-        stream, pieces = net.stream(), []
-        for i in range(0, len(x), step):
-            pieces.append(stream.process(x[i : i + step]))
-            if live and (i // step) % max(1, (1 << 16) // step) == 0:
-                done = min(len(x), i + step)
-                print(f"\rrender: {100 * done / len(x):5.1f}% ({done / rate:.1f} of "
-                      f"{len(x) / rate:.1f} s)", end="", file=sys.stderr, flush=True)
-        if live:
-            print(file=sys.stderr)
-        y = torch.cat(pieces)
-    else:
-        y = net(x)
-    out = y.detach().cpu().numpy().astype(np.float64)
-    bad = np.flatnonzero(~np.isfinite(out))
-    if bad.size:
-        print(f"namcheck: {args.model}: the output is not finite (sample {bad[0]} is "
-              f"{out[bad[0]]}, {bad.size} non-finite samples); {args.output} not written",
-              file=sys.stderr)
-        return EXIT_FAILED
-    clipped = write_mono(args.output, out, rate)
-    peak = float(np.max(np.abs(out)))
-    note = f"; {clipped} samples clipped to [-1, 1] by the integer format" if clipped else ""
-    engine = choice.name + (f" ({choice.note})" if choice.note else "")
-    print(f"{args.output}: {out.size} samples at {rate} Hz, peak {peak:.6g}{note}; "
-          f"engine {engine}")
-    return EXIT_OK
-
-
-def cmd_verify(args: argparse.Namespace) -> int:
-    """`namcheck verify`: a hook's claims, checked by running each model."""
-    scales = args.scale or [0.5, 2.0]
-    if args.hook == "reference":
-        for s in scales:
-            _scale_argument("--scale", s)
-    elif not upstream_available():
-        raise BadInputError("--hook upstream: neural-amp-modeler is not installed "
-                            "(pip install 'namcheck[upstream]')")
-    paths = _expand(args.models) if args.models else []
-    _json_target(args, paths)
-    _plots_folder(args)
-    signal, opts = _signal(args), _options(args)
-    context = run_context(opts.device, opts.dtype, opts.engine)
-    show = _tables(args)
-    show(f"signal: {signal.name}; dtype {args.dtype}, device {opts.device}, hook {args.hook}, "
-         f"scales {', '.join(f'{s:g}' for s in scales)}")
-    reports: list[ModelReport] = []
-    for path in paths or [None]:
-        name = str(path) if path else "<built-in>"
-        reports.append(guarded(name, lambda p=path: verify_model(
-            read_nam(p) if p else builtin_model(), scales, args.hook, signal, opts)))
-        _say_error(reports[-1])
-        show(format_table(reports[-1]))
-    if args.json:
-        write_json(json_document(reports, "verify", signal, context, hook=args.hook,
-                                 scales=scales, slim=opts.slim, gain=opts.with_gain,
-                                 fail_above_db=opts.fail_above_db), args.json)
-    if args.plots:
-        write_plots("shift", reports, signal, opts, args.plots, _tables(args))
-    return exit_code(reports)
-
-
-def cmd_scale(args: argparse.Namespace) -> int:
-    """`namcheck scale`: the reference hook on a file, verified, then written."""
-    _scale_argument("--by", args.by)
-    if not args.in_place:
-        check_output(args.output, [args.model, *([args.signal] if args.signal else [])], "-o")
-    else:
-        check_output(args.output, [], "-o")
-    model = read_nam(args.model)
-    scaled = scale_output(model, args.by, force=args.force)
-    signal, opts = _signal(args), _options(args)
-    # Verified in memory first: the file written is exactly this hooked model.
-    report = verify_model(model, [args.by], "reference", signal, opts)
-    report.path = str(args.output)
-    write_nam(scaled, args.output)
-    print(f"wrote {args.output}: {_scaled_summary(model, scaled, args.by)}")
-    print(format_table(report))
-    return exit_code([report])
-
-
-def _scaled_summary(before: NamModel, after: NamModel, scale: float) -> str:
-    def db(value: float | None) -> str:
-        return "none stored" if value is None else f"{value:.4f} dB"
-
-    parts = [f"scale x{scale:g}"]
-    if after.head_scale is not None and before.head_scale is not None:
-        parts.append(f"head_scale {before.head_scale:.6g} -> {after.head_scale:.6g}")
-    parts.append(f"loudness {db(before.loudness)} -> {db(after.loudness)}")
-    return ", ".join(parts)
-
-
-def cmd_audit(args: argparse.Namespace) -> int:
-    """`namcheck audit`: files as they are."""
-    files = _expand(args.paths)
-    _positive_int("--workers", args.workers, 64)
-    _json_target(args, files)
-    _plots_folder(args)
-    signal, opts = _signal(args), _options(args)
-    context = run_context(opts.device, opts.dtype, opts.engine)
-    show = _tables(args)
-    show(f"signal: {signal.name}; {len(files)} files")
-    if args.timeout is not None:
-        _finite("--timeout", args.timeout, 0.0, low_open=True)
-    if args.results is not None:
-        check_output(args.results, files, "--results")
-    if args.scheduler is not None and (args.timeout is not None or args.workers != 1):
-        raise BadInputError("--scheduler: the cluster's own workers run the files; "
-                            "--workers and --timeout are for a local audit")
-    reports = run_audit(files, signal, opts, args.workers, _audit_progress(len(files)),
-                        args.results, args.timeout, args.scheduler)
-    for report in reports:
-        show(format_table(report))
-    counts = summary_counts(reports)
-    show(f"audit: {len(reports)} files: " + ", ".join(f"{n} {s}" for s, n in counts.items()))
-    if args.json:
-        write_json(json_document(reports, "audit", signal, context, gain=opts.with_gain,
-                                 workers=args.workers, fail_above_db=opts.fail_above_db),
-                   args.json)
-    if args.plots:
-        write_plots("slims", reports, signal, opts, args.plots, _tables(args))
-    return exit_code(reports)
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    """`namcheck compare`: upstream's forward or a render vs the reference."""
-    paths = _expand(args.models)
-    if args.render is not None:
-        if len(paths) != 1 or not args.signal:
-            raise BadInputError("--render: give exactly one MODEL and the --signal it rendered")
-    else:
-        upstream_loader()  # one line saying how to install it, before any work
-    _json_target(args, [*paths, *([args.render] if args.render else [])])
-    _plots_folder(args)
-    signal, opts = _signal(args), _options(args)
-    context = run_context(opts.device, opts.dtype, opts.engine)
-    show = _tables(args)
-    subject = f"render {args.render}" if args.render else "upstream's PyTorch model"
-    show(f"signal: {signal.name}; comparing {subject} with namcheck's reference "
-         f"({args.dtype})")
-    reports: list[ModelReport] = []
-    def work(path: Path) -> ModelReport:
-        if args.render is not None:
-            return compare_render(read_nam(path), args.render, signal, opts)
-        return compare_upstream(read_nam(path), signal, opts)
-
-    for path in paths:
-        reports.append(guarded(str(path), lambda p=path: work(p)))
-        _say_error(reports[-1])
-        show(format_table(reports[-1]))
-    if args.json:
-        write_json(json_document(reports, "compare", signal, context, subject=subject,
-                                 render=str(args.render) if args.render else None,
-                                 fail_above_db=opts.fail_above_db), args.json)
-    if args.plots:
-        write_plots("compare", reports, signal, opts, args.plots, _tables(args), args.render)
-    return exit_code(reports)
-
-
-def cmd_stamp(args: argparse.Namespace) -> int:
-    """`namcheck stamp`: write measured loudness/gain metadata."""
-    if args.in_place == (args.output is not None) and not args.dry_run:
-        raise BadInputError("stamp: give exactly one of -o DIR and --in-place (or --dry-run)")
-    found = _expand_with_roots(args.paths)
-    if args.output is not None and not args.dry_run:
-        _output_folder(args.output)
-    plans = plan_outputs(found, None if args.dry_run else args.output,
-                               args.in_place and not args.dry_run)
-    _json_target(args, [p.source for p in plans])
-    signal, opts = _signal(args), _options(args)
-    require_standard_input(signal)
-    context = run_context(opts.device, opts.dtype, opts.engine)
-    show = _tables(args)
-    show(f"signal: {signal.name}; {len(plans)} files"
-         + ("; dry run: nothing is written" if args.dry_run else ""))
-    reports: list[ModelReport] = []
-    for plan in plans:
-        reports.append(stamp_file(plan, signal, opts))
-        _say_error(reports[-1])
-        report = reports[-1]
-        target = f" -> {plan.output}" if plan.output and plan.output != plan.source else ""
-        show(f"== {plan.source}{target}")
-        for change in report.changes:
-            show(f"   {change}")
-        if not report.changes and not report.error:
-            show("   already correct: nothing to change")
-        if report.status != "passed":
-            show(format_table(report))
-    if args.json:
-        write_json(json_document(reports, "stamp", signal, context, dry_run=args.dry_run,
-                                 in_place=args.in_place, output=str(args.output or "") or None,
-                                 gain=opts.with_gain), args.json)
-    return exit_code(reports)
-
-
-def _output_folder(folder: Path) -> None:
-    """-o DIR: an existing writable folder, or one we can create in an existing folder."""
-    if folder.exists() and not folder.is_dir():
-        raise BadInputError(f"-o {folder}: is a file, expected a folder")
-    if not folder.exists():
-        check_output(folder, [], "-o")  # its parent must exist and be writable
-        try:
-            folder.mkdir()
-        except OSError as exc:
-            raise BadInputError(f"-o {folder}: cannot create: {exc.strerror}") from None
-    check_output(folder / "probe", [], "-o")
 
 
 def _expand_with_roots(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
@@ -487,22 +56,270 @@ def _expand_with_roots(paths: Sequence[Path]) -> list[tuple[Path, Path]]:
     return out
 
 
+def _check_output(path: str | os.PathLike[str], inputs: Sequence[Any], what: str) -> None:
+    from namcheck.harness.outputs import check_output
+
+    check_output(path, inputs, what)
+
+
+def _json_target(args: argparse.Namespace, inputs: Sequence[Path]) -> None:
+    if args.json:
+        _check_output(args.json, [*inputs, *([args.signal] if args.signal else [])], "--json")
+
+
+def _output_folder(folder: Path) -> None:
+    """-o DIR: an existing writable folder, or one we can create in an existing folder."""
+    if folder.exists() and not folder.is_dir():
+        raise O.bad(f"-o {folder}: is a file, expected a folder")
+    if not folder.exists():
+        _check_output(folder, [], "-o")  # its parent must exist and be writable
+        try:
+            folder.mkdir()
+        except OSError as exc:
+            raise O.bad(f"-o {folder}: cannot create: {exc.strerror}") from None
+    _check_output(folder / "probe", [], "-o")
+
+
+def _plots_folder(args: argparse.Namespace) -> None:
+    if getattr(args, "plots", None) is not None:
+        from namcheck.harness.plot import pyplot
+
+        pyplot()  # the extra is installed, or one line saying how
+        _output_folder(args.plots)
+
+
+def _tables(args: argparse.Namespace) -> Callable[[str], None]:
+    """Where the text goes: stdout, or stderr when `--json -` owns stdout."""
+    to_stderr = getattr(args, "json", None) == "-"
+    return lambda text: print(text, file=sys.stderr if to_stderr else sys.stdout, flush=True)
+
+
+def _run_options(args: argparse.Namespace) -> tuple[Any, Any]:
+    """(Signal, Options) from the shared options (harness/options.py)."""
+    values = O.Values.of(args)
+    return O.run_signal(values), O.run_options(values)
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def cmd_inspect(args: argparse.Namespace) -> int:
+    """`namcheck inspect`: validate and describe files (warnings included)."""
+    from namcheck.harness.inspect_report import inspect_files
+
+    return inspect_files(_expand(args.models) if args.models else [], args.json)
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """`namcheck render`: run a model over an audio file and write the output."""
+    from namcheck.harness.render import render_file
+    from namcheck.signals.wav import output_format
+
+    if args.block is not None:
+        O.positive_int("--block", args.block)
+    output_format(args.output)
+    _check_output(args.output, [args.model, args.input], "OUT")
+    device = O.device(args.device)
+    if args.slim is not None:
+        O.finite("--slim", args.slim, 0.0, 1.0)
+    return render_file(args.model, args.input, args.output, engine=args.engine,
+                       dtype=O.dtype(args.dtype), device=device, slim=args.slim,
+                       block=args.block)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """`namcheck verify`: a hook's claims, checked by running each model."""
+    from namcheck.harness import runner
+    from namcheck.harness.hooks import upstream_available
+    from namcheck.harness.verify import verify_model
+
+    scales = args.scale or list(O.DEFAULT_SCALES)
+    if args.hook == "reference":
+        for s in scales:
+            O.scale("--scale", s)
+    elif not upstream_available():
+        raise O.bad("--hook upstream: neural-amp-modeler is not installed "
+                    "(pip install 'namcheck[upstream]')")
+    paths = _expand(args.models) if args.models else []
+    _json_target(args, paths)
+    _plots_folder(args)
+    signal, opts = _run_options(args)
+    show = _tables(args)
+    show(f"signal: {signal.name}; dtype {args.dtype}, device {opts.device}, hook {args.hook}, "
+         f"scales {', '.join(f'{s:g}' for s in scales)}")
+    outcomes = runner.each_model(paths or [None], lambda model: verify_model(
+        model, scales, args.hook, signal, opts))
+    return runner.run("verify", outcomes, signal, opts, show=show, json=args.json,
+                      json_options={"hook": args.hook, "scales": scales, "slim": opts.slim,
+                                    "gain": opts.with_gain,
+                                    "fail_above_db": opts.fail_above_db},
+                      plots=args.plots)
+
+
+def cmd_scale(args: argparse.Namespace) -> int:
+    """`namcheck scale`: the reference hook on a file, verified, then written."""
+    from namcheck.harness.report import exit_code, format_table
+    from namcheck.harness.scale import scale_file
+
+    O.scale("--by", args.by)
+    inputs = [] if args.in_place else [args.model, *([args.signal] if args.signal else [])]
+    _check_output(args.output, inputs, "-o")
+    signal, opts = _run_options(args)
+    report, summary = scale_file(args.model, args.by, args.output, signal, opts, args.force)
+    print(f"wrote {args.output}: {summary}")
+    print(format_table(report))
+    return exit_code([report])
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    """`namcheck audit`: files as they are."""
+    from namcheck.harness import runner
+    from namcheck.harness.audit import audit_files
+    from namcheck.harness.report import format_table
+
+    files = _expand(args.paths)
+    O.positive_int("--workers", args.workers, 64)
+    _json_target(args, files)
+    _plots_folder(args)
+    signal, opts = _run_options(args)
+    show = _tables(args)
+    show(f"signal: {signal.name}; {len(files)} files")
+    if args.timeout is not None:
+        O.finite("--timeout", args.timeout, 0.0, low_open=True)
+    if args.results is not None:
+        _check_output(args.results, files, "--results")
+    if args.scheduler is not None and (args.timeout is not None or args.workers != 1):
+        raise O.bad("--scheduler: the cluster's own workers run the files; --workers and "
+                    "--timeout are for a local audit")
+
+    def outcomes() -> Iterator[Outcome]:
+        # Tables after the run, in file order (findings are shown as they happen).
+        for report in audit_files(files, signal, opts, args.workers,
+                                  _audit_progress(len(files)), args.results, args.timeout,
+                                  args.scheduler):
+            yield runner.Outcome(report)
+
+    return runner.run("audit", outcomes(), signal, opts, show=show,
+                      display=lambda o: show(format_table(o.report)), summary=True,
+                      json=args.json, json_options={"gain": opts.with_gain,
+                                                    "workers": args.workers,
+                                                    "fail_above_db": opts.fail_above_db},
+                      plots=args.plots)
+
+
+def _audit_progress(total: int) -> Callable[[int, int, ModelReport], None]:
+    """On a terminal: a progress bar with rate and ETA, each finding printed as it
+    happens. Off a terminal: errors only, as plain lines (no control characters)."""
+    from namcheck.harness.runner import say_error
+
+    bar = None
+    if sys.stderr.isatty() or os.environ.get("NAMCHECK_PROGRESS") == "bar":
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="file", file=sys.stderr, dynamic_ncols=True)
+
+    def progress(done: int, _total: int, report: ModelReport) -> None:
+        if bar is None:
+            say_error(report)
+            return
+        if report.status in ("failed", "error"):
+            what = report.error or "; ".join(
+                c.name for c in report.checks if c.passed is False)
+            bar.write(f"{report.status}: {report.path}: {what}"[:300], file=sys.stderr)
+        bar.update(1)
+        if done == total:
+            bar.close()
+
+    return progress
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """`namcheck compare`: upstream's forward or a render vs the reference."""
+    from namcheck.harness import runner
+    from namcheck.harness.compare import compare_render, compare_upstream, upstream_loader
+
+    paths = _expand(args.models)
+    if args.render is not None:
+        if len(paths) != 1 or not args.signal:
+            raise O.bad("--render: give exactly one MODEL and the --signal it rendered")
+    else:
+        upstream_loader()  # one line saying how to install it, before any work
+    _json_target(args, [*paths, *([args.render] if args.render else [])])
+    _plots_folder(args)
+    signal, opts = _run_options(args)
+    show = _tables(args)
+    subject = f"render {args.render}" if args.render else "upstream's PyTorch model"
+    show(f"signal: {signal.name}; comparing {subject} with namcheck's reference "
+         f"({args.dtype})")
+
+    def work(model: Any) -> ModelReport:
+        if args.render is not None:
+            return compare_render(model, args.render, signal, opts)
+        return compare_upstream(model, signal, opts)
+
+    return runner.run("compare", runner.each_model(paths, work), signal, opts, show=show,
+                      json=args.json, json_options={
+                          "subject": subject,
+                          "render": str(args.render) if args.render else None,
+                          "fail_above_db": opts.fail_above_db},
+                      plots=args.plots, render=args.render)
+
+
+def cmd_stamp(args: argparse.Namespace) -> int:
+    """`namcheck stamp`: write measured loudness/gain metadata."""
+    from namcheck.harness import runner
+    from namcheck.harness.report import format_table
+    from namcheck.harness.stamp import plan_outputs, require_standard_input, stamp_file
+
+    if args.in_place == (args.output is not None) and not args.dry_run:
+        raise O.bad("stamp: give exactly one of -o DIR and --in-place (or --dry-run)")
+    found = _expand_with_roots(args.paths)
+    if args.output is not None and not args.dry_run:
+        _output_folder(args.output)
+    plans = plan_outputs(found, None if args.dry_run else args.output,
+                         args.in_place and not args.dry_run)
+    _json_target(args, [p.source for p in plans])
+    signal, opts = _run_options(args)
+    require_standard_input(signal)
+    show = _tables(args)
+    show(f"signal: {signal.name}; {len(plans)} files"
+         + ("; dry run: nothing is written" if args.dry_run else ""))
+
+    def display(outcome: Outcome) -> None:
+        plan, report = outcome.item, outcome.report
+        runner.say_error(report)
+        target = f" -> {plan.output}" if plan.output and plan.output != plan.source else ""
+        show(f"== {plan.source}{target}")
+        for change in report.changes:
+            show(f"   {change}")
+        if not report.changes and not report.error:
+            show("   already correct: nothing to change")
+        if report.status != "passed":
+            show(format_table(report))
+
+    outcomes = (runner.Outcome(stamp_file(plan, signal, opts), item=plan) for plan in plans)
+    return runner.run("stamp", outcomes, signal, opts, show=show, display=display,
+                      json=args.json, json_options={
+                          "dry_run": args.dry_run, "in_place": args.in_place,
+                          "output": str(args.output or "") or None, "gain": opts.with_gain})
+
+
 def cmd_plot(args: argparse.Namespace) -> int:
     """`namcheck plot`: one figure as PNG."""
-    from namcheck.harness import plot  # (no API function of this name)
+    from namcheck.harness import plot
+    from namcheck.models.nam_file import read_nam
 
     plot.pyplot()  # the extra is installed, or one line saying how
     out = args.output or Path(f"{args.model.stem}.{args.kind}.png")
     if out.suffix.lower() != ".png":
-        raise BadInputError(f"-o {out}: plots are written as .png")
+        raise O.bad(f"-o {out}: plots are written as .png")
     inputs = [args.model, *([args.signal] if args.signal else []),
               *([args.render] if args.render else [])]
-    check_output(out, inputs, "-o")
+    _check_output(out, inputs, "-o")
     if args.render is not None and (args.kind != "compare" or not args.signal):
-        raise BadInputError("--render: only with 'plot compare', and with the --signal it "
-                            "rendered")
+        raise O.bad("--render: only with 'plot compare', and with the --signal it rendered")
     model = read_nam(args.model)
-    signal, opts = _signal(args), _options(args)
+    signal, opts = _run_options(args)
     if args.kind == "shift":
         written = plot.plot_shift(model, signal, opts, out)
     elif args.kind == "slims":
@@ -510,43 +327,40 @@ def cmd_plot(args: argparse.Namespace) -> int:
     else:
         written = plot.plot_compare(model, signal, opts, out, args.render)
     print(f"wrote {written}")
-    return EXIT_OK
-
-
-def _plots_folder(args: argparse.Namespace) -> None:
-    if getattr(args, "plots", None) is not None:
-        from namcheck.harness import plot  # (no API function of this name)
-
-        plot.pyplot()
-        _output_folder(args.plots)
+    return 0
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """`namcheck schema`: print the reports' JSON Schema."""
+    from namcheck.harness.schema import json_schema
+
     print(json.dumps(json_schema(), indent=2))
-    return EXIT_OK
+    return 0
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
     """`namcheck bench`: speed of the forward (real-time factor, GFLOP/s)."""
-    _positive_int("--threads", args.threads, os.cpu_count() or 1)
-    _positive_int("--repeats", args.repeats, 1000)
-    _finite("--seconds", args.seconds, 0.0, 600.0, low_open=True)
-    device = _device(args.device)
+    from namcheck.harness.bench import bench
+    from namcheck.models.examples import builtin_model
+    from namcheck.models.nam_file import read_nam
+
+    O.positive_int("--threads", args.threads, os.cpu_count() or 1)
+    O.positive_int("--repeats", args.repeats, 1000)
+    O.finite("--seconds", args.seconds, 0.0, 600.0, low_open=True)
+    device = O.device(args.device)
     if args.slim is not None:
-        _finite("--slim", args.slim, 0.0, 1.0)
+        O.finite("--slim", args.slim, 0.0, 1.0)
     model = read_nam(args.model) if args.model else builtin_model()
     samples = int((model.sample_rate or 48000.0) * args.seconds)
-    _positive_int("--block", args.block, max(1, samples))
+    O.positive_int("--block", args.block, max(1, samples))
     if args.core is not None and not os.access(args.core, os.X_OK):
-        raise BadInputError(f"--core {args.core}: not an executable file")
-    print(bench_module.bench(model, dtype=DTYPES[args.dtype], device=device,
-                             threads=args.threads, block=args.block, seconds=args.seconds,
-                             repeats=args.repeats, compile=args.compile,
-                             upstream=args.upstream, engine=args.engine, slim=args.slim,
-                             core=str(args.core) if args.core else None,
-                             model_path=str(args.model) if args.model else None))
-    return EXIT_OK
+        raise O.bad(f"--core {args.core}: not an executable file")
+    print(bench(model, dtype=O.dtype(args.dtype), device=device, threads=args.threads,
+                block=args.block, seconds=args.seconds, repeats=args.repeats,
+                compile=args.compile, upstream=args.upstream, engine=args.engine,
+                slim=args.slim, core=str(args.core) if args.core else None,
+                model_path=str(args.model) if args.model else None))
+    return 0
 
 
 # --------------------------------------------------------------------------- the parser
@@ -556,60 +370,40 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: 'namcheck verify: --scale: invalid float value'."""
 
     def error(self, message: str) -> NoReturn:
+        from namcheck.harness.errors import EXIT_BAD_INPUT
+
         print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
 
 
-def _add_device_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--dtype", choices=sorted(DTYPES), default="float32",
-                   help="forward precision (default float32, as plugins run)")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]")
+class _Version(argparse.Action):
+    """--version, read from the installed metadata only when asked (importlib.metadata is
+    a good part of a bare start)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> None:
+        from namcheck.harness.version import package_version
+
+        print(f"namcheck {package_version()}")
+        parser.exit()
 
 
-def _add_engine_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", choices=list(ENGINES), default="auto",
-                   help="forward engine: auto (default: the fast C engine where it covers the "
-                   "model in float32 on the CPU, else the reference), fast (the same, "
-                   "naming the reason wherever the reference stands in), reference (PyTorch, "
-                   "float32/float64, CPU/CUDA)")
+def _add(p: argparse.ArgumentParser, *names: str, **overrides: Any) -> None:
+    """Options from the shared table (harness/options.py)."""
+    for name in names:
+        O.OPTIONS[name].add_to(p, **overrides)
 
 
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("limits (checked before anything large is allocated; "
                              "see models/limits.py)")
-    g.add_argument("--max-file-mb", type=float, metavar="MB", help="largest .nam file (64)")
-    g.add_argument("--max-nesting", type=int, metavar="N",
-                   help="deepest nesting of containers / condition DSPs (16)")
-    g.add_argument("--max-receptive-field", type=int, metavar="SAMPLES",
-                   help="largest receptive field (1048576)")
-    g.add_argument("--max-parameters", type=int, metavar="N", help="most weights (16777216)")
-    g.add_argument("--max-layers", type=int, metavar="N",
-                   help="most layers (dilations) in a model (4096)")
-    g.add_argument("--max-signal-seconds", type=float, metavar="S",
-                   help="longest input signal (3600)")
+    for option in O.LIMITS:
+        option.add_to(g)
 
 
 def _add_run_options(p: argparse.ArgumentParser, slim: bool = True) -> None:
-    p.add_argument("--signal", type=Path, metavar="WAV",
-                   help="mono WAV at the model's rate. Stored loudness and gain are compared "
-                   "only on NAM's standard loudness input, recognised by its samples; "
-                   "default: the copy in an installed neural-amp-modeler, else a built-in "
-                   "generated signal")
-    p.add_argument("--standard-input", action="store_true",
-                   help="treat --signal as NAM's standard loudness input although its "
-                   "samples differ (e.g. a resampled copy)")
-    p.add_argument("--builtin-signal", action="store_true",
-                   help="use the built-in generated signal even where NAM's standard input "
-                   "is installed (stored loudness is then not compared)")
-    _add_device_options(p)
-    if slim:
-        p.add_argument("--slim", type=float, default=None,
-                       help="slim value in [0, 1] for slimmable models; default full size")
-    p.add_argument("--no-gain", action="store_true",
-                   help="skip the gain heuristic (11 extra forwards per model)")
-    p.add_argument("--fail-above-db", type=float, metavar="X",
-                   help="level checks (unit dB) fail only when their error exceeds X dB "
-                   "(default: any error beyond the derived rounding bound fails)")
+    _add(p, "signal", "standard_input", "builtin_signal", "dtype", "device",
+         *(["slim"] if slim else []), "no_gain", "fail_above_db")
     _add_limit_options(p)
 
 
@@ -622,7 +416,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 all passed, 1 a check failed, 2 bad input (one line on stderr), "
         "3 nothing failed but something could not be verified, 4 internal error.",
     )
-    parser.add_argument("--version", action="version", version=f"namcheck {package_version()}")
+    parser.add_argument("--version", action=_Version, nargs=0,
+                        help="show namcheck's version and exit")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND",
                                 parser_class=_Parser)
 
@@ -646,10 +441,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("model", type=Path, metavar="MODEL.nam")
     p.add_argument("input", type=Path, metavar="IN.wav")
     p.add_argument("output", type=Path, metavar="OUT.wav")
-    p.add_argument("--slim", type=float, default=None,
-                   help="slim value in [0, 1] (slimmable WaveNet / container); default full size")
-    _add_device_options(p)
-    _add_engine_option(p)
+    _add(p, "slim", help="slim value in [0, 1] (slimmable WaveNet / container); default full "
+         "size")
+    _add(p, "dtype", "device", "engine")
     p.add_argument("--block", type=int, default=None, metavar="N",
                    help="process in streaming blocks of N >= 1 samples, as a plugin does "
                    "(default: offline, all at once)")
@@ -667,17 +461,12 @@ def build_parser() -> argparse.ArgumentParser:
                        ".nam files; a bad file is reported and the rest still verified. With "
                        "no model, verifies the built-in model.")
     p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam")
-    p.add_argument("--scale", type=float, action="append", metavar="S",
-                   help="scale to apply (repeatable; default 0.5 and 2). The reference hook "
-                   "refuses s <= 0, NaN and Inf; upstream's hook is given any value")
-    p.add_argument("--hook", choices=["reference", "upstream"], default="reference",
-                   help="namcheck's reference hook, or upstream's _ScaleOutputHook "
-                   "(needs the 'upstream' extra)")
+    _add(p, "scale", "hook")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     p.add_argument("--plots", type=Path, metavar="DIR",
                    help="write the loudness-shift plot of each model into DIR ('plot' extra)")
     _add_run_options(p)
-    _add_engine_option(p)
+    _add(p, "engine")
     p.set_defaults(func=cmd_verify)
 
     p = sub.add_parser("scale", help="apply the reference hook to a file, verify, write",
@@ -691,7 +480,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scale a model with a post-stack head anyway (the closed form fails)")
     p.add_argument("--in-place", action="store_true", help="allow OUT to be MODEL")
     _add_run_options(p, slim=False)
-    _add_engine_option(p)
+    _add(p, "engine")
     p.set_defaults(func=cmd_scale, slim=None)
 
     p = sub.add_parser("audit", help="check existing .nam files as they are",
@@ -718,7 +507,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786 (the "
                    "'dask' extra); the results file and report are the same")
     _add_run_options(p, slim=False)
-    _add_engine_option(p)
+    _add(p, "engine")
     p.set_defaults(func=cmd_audit)
 
     p = sub.add_parser("compare", help="another implementation vs the reference",
@@ -767,15 +556,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--in-place", action="store_true", help="rewrite the inputs themselves")
     p.add_argument("--dry-run", action="store_true", help="show the changes, write nothing")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
-    p.add_argument("--signal", type=Path, metavar="WAV",
-                   help="NAM's standard loudness input (default: the copy in an installed "
-                   "neural-amp-modeler; stamp refuses any other signal)")
-    p.add_argument("--standard-input", action="store_true",
-                   help="treat --signal as NAM's standard input although its samples differ")
-    p.add_argument("--no-gain", action="store_true", help="stamp loudness only")
-    p.add_argument("--device", default="cpu", help="cpu (default) or cuda[:N]; the forward "
-                   "runs in float32, as NAM defines the stored loudness")
-    _add_engine_option(p)
+    _add(p, "signal", help="NAM's standard loudness input (default: the copy in an installed "
+         "neural-amp-modeler; stamp refuses any other signal)")
+    _add(p, "standard_input", help="treat --signal as NAM's standard input although its "
+         "samples differ")
+    _add(p, "no_gain", help="stamp loudness only")
+    _add(p, "device", help="cpu (default) or cuda[:N]; the forward runs in float32, as NAM "
+         "defines the stored loudness")
+    _add(p, "engine")
     _add_limit_options(p)
     p.set_defaults(func=cmd_stamp, builtin_signal=False, slim=None, fail_above_db=None,
                    dtype="float32")
@@ -793,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "With --upstream, the same for upstream nam's forward on the same file.")
     p.add_argument("model", nargs="?", type=Path, metavar="MODEL.nam",
                    help="default: the built-in model")
-    _add_device_options(p)
+    _add(p, "dtype", "device")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (default 1: compare ratios on a pinned core)")
     p.add_argument("--block", type=int, default=64, metavar="N",
@@ -807,12 +595,11 @@ def build_parser() -> argparse.ArgumentParser:
                    "seconds first)")
     p.add_argument("--upstream", action="store_true",
                    help="add a row for upstream nam's forward (needs the 'upstream' extra)")
-    p.add_argument("--slim", type=float, default=None,
-                   help="slim value in [0, 1] for a slimmable model or container")
+    _add(p, "slim", help="slim value in [0, 1] for a slimmable model or container")
     p.add_argument("--core", type=Path, metavar="BENCHMODEL",
                    help="NeuralAmpModelerCore's built benchmodel, timed on the same file in "
-                   f"the same run (default: ${bench_module.CORE_ENV} when set)")
-    _add_engine_option(p)
+                   f"the same run (default: ${O.CORE_ENV} when set)")
+    _add(p, "engine")
     _add_limit_options(p)
     p.set_defaults(func=cmd_bench)
     return parser
@@ -820,10 +607,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (harness/errors.py)."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
+    from namcheck.harness.errors import (
+        BAD_INPUT_ERRORS,
+        EXIT_BAD_INPUT,
+        EXIT_INTERNAL,
+    )
+    from namcheck.harness.hooks import HookRefusedError
+
     try:
-        _apply_limits(args)
+        O.apply_limits(O.Values.of(args))
         return int(args.func(args))
     except (*BAD_INPUT_ERRORS, HookRefusedError) as exc:
         print(f"namcheck: {exc}", file=sys.stderr)

@@ -2,9 +2,41 @@
 
 from __future__ import annotations
 
+import json
+import sys
+from pathlib import Path
 from typing import Any
 
-from namcheck.models.nam_file import NamModel
+from namcheck.harness.divergence import runtime_divergences
+from namcheck.harness.errors import BAD_INPUT_ERRORS, EXIT_BAD_INPUT, EXIT_OK
+from namcheck.models.examples import builtin_model
+from namcheck.models.nam_file import NamModel, read_nam
+
+
+def inspect_files(paths: list[Path], as_json: bool = False) -> int:
+    """Validate and describe each file (none: the built-in model), warnings included
+    (features the runtime and upstream's PyTorch play differently); a bad file is one line
+    on stderr and an entry, and the rest are still described. Prints text, or one JSON
+    list; returns the exit code (2 if a file was bad)."""
+    infos: list[dict[str, Any]] = []
+    code = EXIT_OK
+    for path in paths or [None]:
+        try:
+            model = read_nam(path) if path else builtin_model()
+        except BAD_INPUT_ERRORS as exc:
+            code = EXIT_BAD_INPUT
+            infos.append({"path": str(path), "error": str(exc)})
+            print(f"namcheck: {exc}", file=sys.stderr)
+            continue
+        info = describe(model)
+        info["warnings"] += [str(d) for d in runtime_divergences(model) if d.plays_differently]
+        infos.append(info)
+        if not as_json:
+            print(f"== {model.source}")
+            print(format_text(info))
+    if as_json:
+        print(json.dumps(infos, indent=2))
+    return code
 
 
 def describe(model: NamModel) -> dict[str, Any]:

@@ -21,14 +21,14 @@ import numpy as np
 import torch
 
 from namcheck.harness import checks as C
+from namcheck.harness.compare import reference_output, run_upstream
+from namcheck.harness.core import ModelReport, Options, Signal, check_rate, measure
 from namcheck.harness.errors import BadInputError
 from namcheck.harness.hooks import closed_form_shift_db, scale_output
-from namcheck.harness.verify import ModelReport, Options, Signal, check_rate, measure
-from namcheck.models import load, read_nam
 from namcheck.models.atomic import atomic_write
-from namcheck.models.examples import builtin_model
-from namcheck.models.nam_file import NamModel
+from namcheck.models.nam_file import NamModel, read_nam
 from namcheck.models.slimming import slim_intervals
+from namcheck.signals.wav import read_mono
 
 SHIFT_SCALES = np.logspace(-3, 3, 13)
 
@@ -140,14 +140,10 @@ def plot_slims(model: NamModel, signal: Signal, opts: Options, out: str | os.Pat
 def plot_compare(model: NamModel, signal: Signal, opts: Options, out: str | os.PathLike[str],
                  render: str | os.PathLike[str] | None = None) -> Path:
     """Reference vs upstream's PyTorch output (or `render`): overlay, difference, spectra."""
-    from namcheck.harness.compare import run_upstream
-    from namcheck.signals.wav import read_mono
-
     check_rate(model, signal)
     x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
     target = model.submodels[-1].model if model.submodels and render is None else model
-    ours = load(target, dtype=opts.dtype, device=opts.device)(x).detach().double().cpu()
-    ours_np = ours.numpy().reshape(-1)
+    ours_np = reference_output(target, x, opts.dtype, opts.device).numpy()
     if render is not None:
         theirs_np, _ = read_mono(render)
         label = Path(render).name
@@ -188,22 +184,25 @@ def plot_compare(model: NamModel, signal: Signal, opts: Options, out: str | os.P
     return _save(fig, out)
 
 
-def write_plots(kind: str, reports: list[ModelReport], signal: Signal, opts: Options,
-                folder: Path, say: Callable[[str], None],
+def write_plots(kind: str, reports: list[ModelReport], models: list[NamModel | None],
+                signal: Signal, opts: Options, folder: Path, say: Callable[[str], None],
                 render: str | os.PathLike[str] | None = None) -> list[Path]:
     """`--plots DIR`: the `kind` figure of every model in `reports` it applies to (shift:
     models with a head_scale; slims: containers; compare: every model), named
-    MODEL-stem.KIND.png. A model a figure cannot be drawn for is said, and skipped."""
+    MODEL-stem.KIND.png. `models[i]` is the parsed model reports[i] ran on (None where it
+    ran elsewhere, e.g. an audit worker: then it is read again). A model a figure cannot be
+    drawn for is said, and skipped."""
     written = []
-    for report in reports:
+    for report, parsed in zip(reports, models, strict=True):
         if report.error:
             continue
-        model = builtin_model() if report.path == "<built-in>" else read_nam(report.path)
+        model = parsed if parsed is not None else read_nam(report.path)
         if kind == "slims" and not model.submodels:
             continue
         if kind == "shift" and model.head_scale is None and not model.submodels:
             continue
-        out = folder / f"{Path(model.source).stem or 'builtin'}.{kind}.png"
+        stem = "builtin" if model.source.startswith("<") else Path(model.source).stem
+        out = folder / f"{stem or 'model'}.{kind}.png"
         try:
             if kind == "shift":
                 plot_shift(model, signal, opts, out)

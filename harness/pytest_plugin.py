@@ -9,6 +9,10 @@ reason, never passed. Models where the closed form is known not to hold are mark
 ini lines `namcheck_xfail = GLOB: reason` (strict xfail).
 
 Fixture: `def test_amp(namcheck_verify): namcheck_verify("amp.nam", scales=[0.5])`.
+
+The options come from the table the CLI uses (harness/options.py). Installed, this module
+is loaded by every pytest run: it imports neither torch nor the harness until a namcheck
+item runs or the fixture is used.
 """
 
 from __future__ import annotations
@@ -17,21 +21,14 @@ import fnmatch
 import glob
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
-import torch
 
-from namcheck.harness.report import format_table
-from namcheck.harness.verify import (
-    ModelReport,
-    Options,
-    Signal,
-    verify_model,
-)
-from namcheck.models import read_nam
+from namcheck.harness import options as O
 
-DEFAULT_SCALES = (0.5, 2.0)
+if TYPE_CHECKING:
+    from namcheck.harness.core import ModelReport, Options, Signal
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -41,22 +38,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="collect every .nam file below the given paths as tests")
     group.addoption("--namcheck-models", action="append", default=[], metavar="GLOB",
                     help="also collect the .nam files matching GLOB (repeatable)")
-    group.addoption("--namcheck-scale", action="append", type=float, default=[], metavar="S",
-                    help="scales to verify (repeatable; default 0.5 and 2)")
-    group.addoption("--namcheck-signal", default=None, metavar="WAV",
-                    help="signal (default: NAM's standard input from an installed "
-                    "neural-amp-modeler, else the built-in one)")
-    group.addoption("--namcheck-builtin-signal", action="store_true",
-                    help="use the built-in generated signal even where NAM's standard "
-                    "input is installed (stored loudness is then not compared)")
-    group.addoption("--namcheck-dtype", default="float32", choices=["float32", "float64"])
-    group.addoption("--namcheck-engine", default="auto", choices=["auto", "fast", "reference"],
-                    help="forward engine (default auto: the fast C engine where it covers "
-                    "the model, else the reference)")
-    group.addoption("--namcheck-no-gain", action="store_true",
-                    help="skip the gain heuristic (faster)")
-    group.addoption("--namcheck-fail-above-db", type=float, default=None, metavar="X",
-                    help="level checks fail only above X dB")
+    for option in O.PLUGIN_OPTIONS:
+        option.add_to(group, prefix="namcheck-")
     parser.addini("namcheck_models", "globs of .nam files to verify (relative to the rootdir)",
                   type="linelist", default=[])
     parser.addini("namcheck_xfail", "'GLOB: reason' lines: models expected to fail",
@@ -95,26 +78,24 @@ class VerificationFailedError(AssertionError):
     """A verification that failed; its message is the check table."""
 
     def __init__(self, report: ModelReport) -> None:
+        from namcheck.harness.report import format_table
+
         super().__init__(format_table(report))
         self.report = report
 
 
-def _options(config: pytest.Config, dtype: str | None = None) -> Options:
-    return Options(dtype=getattr(torch, dtype or config.getoption("namcheck_dtype")),
-                   with_gain=not config.getoption("namcheck_no_gain"),
-                   fail_above_db=config.getoption("namcheck_fail_above_db"),
-                   engine=config.getoption("namcheck_engine"))
-
-
-def _signal(path: str | None, builtin: bool = False) -> Signal:
-    return Signal.choose(path, builtin=builtin)
+def _run(config: pytest.Config, **given: Any) -> tuple[Signal, Options]:
+    """The Signal and Options of the option values (`given` overrides them)."""
+    values = O.Values.of_pytest(config)
+    values.given.update({k: v for k, v in given.items() if v is not None})
+    return O.run_signal(values), O.run_options(values)
 
 
 class NamFile(pytest.File):
     """One `.nam` file: an item per scale."""
 
     def collect(self) -> Iterator[pytest.Item]:
-        scales = self.config.getoption("namcheck_scale") or DEFAULT_SCALES
+        scales = self.config.getoption("namcheck_scale") or O.DEFAULT_SCALES
         reason = _xfail_reason(self.config, self.path)
         for scale in scales:
             item = NamItem.from_parent(self, name=f"verify[s={scale:g}]", scale=scale)
@@ -141,11 +122,10 @@ class NamItem(pytest.Item):
         self.scale = scale
 
     def runtest(self) -> None:
-        config = self.config
-        signal = _signal(config.getoption("namcheck_signal"),
-                         config.getoption("namcheck_builtin_signal"))
-        report = verify_model(read_nam(self.path), [self.scale], "reference", signal,
-                              _options(config))
+        from namcheck.harness.verify import run
+
+        signal, opts = _run(self.config)
+        report = run(self.path, [self.scale], signal=signal, options=opts)
         if report.status in ("failed", "error"):
             raise VerificationFailedError(report)
         if report.status == "not_verified":
@@ -169,14 +149,13 @@ def namcheck_verify(request: pytest.FixtureRequest) -> Callable[..., ModelReport
     """Call with a model path; fails the test with the check table unless all checks pass."""
     config = request.config
 
-    def verify(path: str | Path, scales: Sequence[float] = DEFAULT_SCALES, *,
+    def verify(path: str | Path, scales: Sequence[float] = O.DEFAULT_SCALES, *,
                signal: str | None = None, dtype: str | None = None, hook: str = "reference",
                device: str = "cpu") -> ModelReport:
-        opts = _options(config, dtype)
-        opts.device = device
-        report = verify_model(read_nam(path), list(scales), hook,
-                              _signal(signal or config.getoption("namcheck_signal"),
-                                      config.getoption("namcheck_builtin_signal")), opts)
+        from namcheck.harness.verify import run
+
+        sig, opts = _run(config, signal=signal, dtype=dtype, device=device)
+        report = run(path, scales, hook=hook, signal=sig, options=opts)
         if report.status != "passed":
             raise VerificationFailedError(report)
         return report

@@ -1,0 +1,37 @@
+"""`namcheck scale`: the reference output-scaling hook on a file, verified by measurement
+in memory, then written atomically (exactly the model that was verified)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from namcheck.harness.core import ModelReport, Options, Signal
+from namcheck.harness.hooks import scale_output
+from namcheck.harness.verify import verify_model
+from namcheck.models.nam_file import NamModel, read_nam, write_nam
+
+
+def scale_file(model_path: Path, scale: float, output: Path, signal: Signal, opts: Options,
+               force: bool = False) -> tuple[ModelReport, str]:
+    """Scale the model at `model_path` by `scale` (head_scale and weights[-1], loudness +
+    20*log10(scale)), verify the hooked model on `signal`, write it to `output`. Returns
+    the verification report (its path: `output`) and a one-line summary of the change.
+    HookRefusedError where the hook does not apply (a post-stack head without `force`)."""
+    model = read_nam(model_path)
+    scaled = scale_output(model, scale, force=force)
+    report = verify_model(model, [scale], "reference", signal, opts)
+    report.path = str(output)
+    write_nam(scaled, output)
+    return report, scaled_summary(model, scaled, scale)
+
+
+def scaled_summary(before: NamModel, after: NamModel, scale: float) -> str:
+    """'scale xS, head_scale a -> b, loudness x dB -> y dB'."""
+    def db(value: float | None) -> str:
+        return "none stored" if value is None else f"{value:.4f} dB"
+
+    parts = [f"scale x{scale:g}"]
+    if after.head_scale is not None and before.head_scale is not None:
+        parts.append(f"head_scale {before.head_scale:.6g} -> {after.head_scale:.6g}")
+    parts.append(f"loudness {db(before.loudness)} -> {db(after.loudness)}")
+    return ", ".join(parts)
