@@ -4,7 +4,7 @@ Every comparison is peak-relative against float64 within `fast_tolerance` (the r
 float32 rounding bound per stage plus the tanh approximation's proven bound). The tanh
 bound itself is proved over every float32 input. Streaming at any block size must equal the
 engine's own offline forward bit for bit: the kernel does the same arithmetic per sample
-whatever the block boundaries.
+whatever the block boundaries (tests/test_engine_contract.py).
 """
 
 from __future__ import annotations
@@ -223,43 +223,8 @@ def test_non_finite_input_propagates() -> None:
     assert np.all(np.isfinite(y[:100])) and np.isnan(y[100])
 
 
-# ---- streaming and batches --------------------------------------------------------------
-
-BLOCKS: list[Any] = [1, 2, 63, 64, 65, 127, 4096, "random"]
-
-
-@pytest.mark.parametrize("block", BLOCKS)
-def test_stream_equals_offline_two_seconds(block: Any) -> None:
-    """Buffer-size invariance over 2 s of signal: identical to the offline forward, which is
-    itself within the bound of the float64 reference."""
-    doc = a1_doc("standard", seed=5)
-    net = fast(doc)
-    x = signal(2.0, seed=6)
-    offline = net(x)
-    if block == "random":
-        sizes = np.random.default_rng(7).integers(1, 700, size=x.size)
-    else:
-        sizes = np.full(x.size // block + 1, block)
-    stream, outs, i = net.stream(), [], 0
-    for size in sizes:
-        if i >= x.size:
-            break
-        outs.append(stream.process(x[i : i + int(size)]))
-        i += int(size)
-    assert np.array_equal(np.concatenate(outs), offline)
-    if block == 64:
-        assert_close_to_reference(doc, x)
-
-
-def test_batch_equals_single_runs() -> None:
-    net = fast(a2_doc(8, seed=2))
-    xs = np.stack([signal(0.1, seed=s) for s in range(4)])
-    batched = net(xs)
-    assert batched.shape == xs.shape
-    for row, x in zip(batched, xs, strict=True):
-        assert np.array_equal(row, net(x))
-    torch_out = net(torch.from_numpy(xs))
-    assert isinstance(torch_out, torch.Tensor) and torch_out.dtype == torch.float32
+# Streaming == offline at every block size, batch == single rows, NumPy/torch in and out:
+# tests/test_engine_contract.py, for every engine.
 
 
 # ---- what the fast engine does not cover falls back, and says so ------------------------

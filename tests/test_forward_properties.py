@@ -1,8 +1,8 @@
-"""Properties of our forward that need no fixtures: precision, batching, linearity, streaming."""
+"""Properties of the reference forward that need no fixtures: precision, linearity,
+streaming over random configurations. (Streaming at fixed awkward blocks, batches and
+chunks, for every engine: tests/test_engine_contract.py.)"""
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 import pytest
@@ -10,15 +10,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import DEVICES
 from namcheck.models import load, read_nam
 from namcheck.models.examples import (
-    a1_doc,
-    a2_doc,
     builtin_doc,
-    convnet_doc,
-    linear_doc,
-    lstm_doc,
     wavenet_doc,
 )
 from namcheck.models.numerics import forward_tolerance, peak_relative_error
@@ -104,35 +98,6 @@ def test_streaming_equals_offline_random(doc: dict, blocks: list[int]) -> None:
         model, torch.float64, implementations=2)
 
 
-@pytest.mark.parametrize("device", DEVICES)
-@pytest.mark.parametrize("block", [1, 2, 63, 64, 65, 127, 4096])
-def test_streaming_blocks_builtin(block: int, device: str) -> None:
-    """One second of audio through the built-in A1 nano, block by block, vs offline.
-
-    Blocks of 1 and 2 samples run 0.1 s (4800 samples, more than the 4093-sample receptive
-    field, so every history is filled and rolled): eager PyTorch spends ~2 ms per call on
-    this 20-layer model, and 48000 calls per dtype would take minutes."""
-    model = read_nam(builtin_doc())
-    n = 48000 if block > 2 else 4800
-    x = torch.from_numpy(np.random.default_rng(3).uniform(-1, 1, n))
-    for dtype in (torch.float32, torch.float64):
-        net = load(model, dtype=dtype, device=device)
-        stream = net.stream()
-        y = torch.cat([stream.process(x[i : i + block]) for i in range(0, len(x), block)])
-        bound = forward_tolerance(model, dtype, implementations=2)
-        assert peak_relative_error(y, net(x)) <= bound
-
-
-def test_batch_equals_single_runs() -> None:
-    model = read_nam(builtin_doc())
-    net = load(model, dtype=torch.float64)
-    xs = torch.from_numpy(np.random.default_rng(4).uniform(-1, 1, (3, 2000)))
-    batched = net(xs)
-    for i in range(3):
-        assert peak_relative_error(batched[i], net(xs[i])) <= forward_tolerance(
-            model, torch.float64, implementations=2)
-
-
 @pytest.mark.parametrize("scale", [0.1234, 3.7, 1e-3, -2.0])
 def test_output_linear_in_head_scale(scale: float) -> None:
     doc = builtin_doc()
@@ -166,24 +131,3 @@ def test_compiled_stream_equals_offline() -> None:
     blocks = [x[i : i + 64] for i in range(0, len(x), 64)]
     y = torch.cat([stream.process(b) for b in blocks])
     assert peak_relative_error(y, net(x)) <= forward_tolerance(model, torch.float32, 2)
-
-
-@pytest.mark.parametrize("make", [lambda: a1_doc("standard"), lambda: lstm_doc(8, 2),
-                                  lambda: linear_doc(), lambda: convnet_doc(),
-                                  lambda: a2_doc(3)], ids=["a1", "lstm", "linear", "convnet",
-                                                           "a2"])
-def test_long_offline_chunks_equal_whole_signal(make: Any, monkeypatch: pytest.MonkeyPatch
-                                                ) -> None:
-    """A signal longer than OFFLINE_CHUNK runs in chunks carrying the state (flat memory):
-    the same output as the whole signal at once, within both roundings."""
-    import namcheck.models.reference.base as base
-
-    doc = make()
-    net = load(doc)
-    n = 2 * base.OFFLINE_CHUNK + 999
-    x = torch.from_numpy(np.random.default_rng(3).uniform(-0.5, 0.5, n))
-    chunked = net(x)
-    monkeypatch.setattr(base, "OFFLINE_CHUNK", 10**9)
-    whole = net(x)
-    bound = forward_tolerance(read_nam(doc), torch.float32, implementations=2)
-    assert peak_relative_error(chunked, whole) <= bound
