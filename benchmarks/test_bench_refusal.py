@@ -1,5 +1,5 @@
 """How fast hostile files are refused: read + decode + the limit check that stops them
-(models/limits.py). Issue target: < 1 s after the file is read; measured, not asserted."""
+(models/format/limits.py). Issue target: < 1 s after the file is read; measured, not asserted."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ from namcheck.harness.audit import audit_model
 from namcheck.harness.compare import compare_render, compare_upstream, upstream_loader
 from namcheck.harness.stamp import Plan, require_standard_input, stamp_file
 from namcheck.harness.verify import ModelReport, Options, Signal, verify_model
-from namcheck.models.nam_file import NamModel, read_nam
+from namcheck.models.format import NamModel, read_nam
 
 ModelSource = str | os.PathLike[str] | dict[str, Any] | NamModel
 SignalSource = Signal | str | os.PathLike[str] | None

@@ -23,7 +23,7 @@ from namcheck.harness.verify import (
     rate_note,
 )
 from namcheck.models import read_nam
-from namcheck.models.nam_file import NamModel
+from namcheck.models.format import NamModel
 from namcheck.models.numerics import forward_tolerance
 from namcheck.models.slimming import slim_intervals
 from namcheck.signals.generate import DEFAULT_RATE

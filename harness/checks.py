@@ -16,7 +16,8 @@ import torch
 
 from namcheck.harness.hooks import closed_form_shift_db, linearity_obstacle
 from namcheck.models.base import NamModule
-from namcheck.models.nam_file import HEAD_SCALE_REL_TOL, NamModel
+from namcheck.models.format import NamModel
+from namcheck.models.format.rules.head_scale import HEAD_SCALE_REL_TOL
 from namcheck.models.numerics import eps, forward_tolerance
 from namcheck.signals.levels import (
     crest_factor,

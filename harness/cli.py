@@ -60,8 +60,8 @@ from namcheck.models import read_nam, write_nam
 from namcheck.models.base import OFFLINE_CHUNK
 from namcheck.models.engines import ENGINES, load_engine
 from namcheck.models.examples import builtin_model
-from namcheck.models.limits import MIB, OPTION, set_limits, with_overrides
-from namcheck.models.nam_file import NamModel
+from namcheck.models.format import NamModel
+from namcheck.models.format.limits import MIB, OPTION, set_limits, with_overrides
 from namcheck.signals.wav import output_format, read_mono, write_mono
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -576,7 +576,7 @@ def _add_engine_option(p: argparse.ArgumentParser) -> None:
 
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("limits (checked before anything large is allocated; "
-                             "see models/limits.py)")
+                             "see models/format/limits.py)")
     g.add_argument("--max-file-mb", type=float, metavar="MB", help="largest .nam file (64)")
     g.add_argument("--max-nesting", type=int, metavar="N",
                    help="deepest nesting of containers / condition DSPs (16)")

@@ -24,7 +24,9 @@ from namcheck.harness.divergence import UPSTREAM_HEAD_SCALE_TOL, runtime_diverge
 from namcheck.harness.errors import BadInputError
 from namcheck.harness.verify import ModelReport, Options, Signal, check_rate, rate_note
 from namcheck.models import load
-from namcheck.models.nam_file import HEAD_SCALE_REL_TOL, LinearConfig, NamModel, WaveNetConfig
+from namcheck.models.format import NamModel
+from namcheck.models.format.rules.head_scale import HEAD_SCALE_REL_TOL
+from namcheck.models.format.schema import LinearConfig, WaveNetConfig
 from namcheck.models.numerics import eps, forward_tolerance, peak_relative_error
 from namcheck.signals.levels import loudness_of_output
 from namcheck.signals.wav import read_mono

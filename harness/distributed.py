@@ -11,8 +11,8 @@ from pathlib import Path
 
 from namcheck.harness.errors import BadInputError
 from namcheck.harness.verify import ModelReport, Options, Signal, guarded
-from namcheck.models.limits import Limits, limits, set_limits
-from namcheck.models.nam_file import read_nam_bytes
+from namcheck.models.format import read_nam_bytes
+from namcheck.models.format.limits import Limits, limits, set_limits
 
 # Attempts after the first for a task whose worker raised or was lost.
 RETRIES = 2

@@ -10,14 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from namcheck.models.nam_file import (
-    HEAD_SCALE_REL_TOL,
-    ConvNetConfig,
-    LinearConfig,
-    LSTMConfig,
-    NamModel,
-    WaveNetConfig,
-)
+from namcheck.models.format import NamModel
+from namcheck.models.format.rules.head_scale import HEAD_SCALE_REL_TOL
+from namcheck.models.format.schema import ConvNetConfig, LinearConfig, LSTMConfig, WaveNetConfig
 
 # Hardtanh's clamp bounds in the runtime, whatever the file says (NAM_FORMAT §4).
 RUNTIME_HARDTANH = (-1.0, 1.0)

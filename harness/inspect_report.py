@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from namcheck.models.nam_file import NamModel
+from namcheck.models.format import NamModel
 
 
 def describe(model: NamModel) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from namcheck.harness.verify import ModelReport, Options, Signal, check_rate, me
 from namcheck.models import load, read_nam
 from namcheck.models.atomic import atomic_write
 from namcheck.models.examples import builtin_model
-from namcheck.models.nam_file import NamModel
+from namcheck.models.format import NamModel
 from namcheck.models.slimming import slim_intervals
 
 SHIFT_SCALES = np.logspace(-3, 3, 13)

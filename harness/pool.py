@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from namcheck.harness.verify import ModelReport, Options, Signal
-from namcheck.models.limits import Limits, limits, set_limits
+from namcheck.models.format.limits import Limits, limits, set_limits
 
 Done = Callable[[int, ModelReport], None]
 

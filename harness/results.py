@@ -20,7 +20,7 @@ from typing import Any
 from namcheck.harness.checks import CheckResult
 from namcheck.harness.report import strict
 from namcheck.harness.verify import ModelReport, Options, Signal
-from namcheck.models.limits import limits
+from namcheck.models.format.limits import limits
 
 
 def file_sha256(path: Path) -> str:

@@ -20,7 +20,7 @@ from namcheck.harness.errors import BadInputError
 from namcheck.harness.verify import ModelReport, Options, Signal, check_rate, guarded, measure
 from namcheck.models import read_nam, write_nam
 from namcheck.models.atomic import atomic_write
-from namcheck.models.nam_file import NamModel, parse_nam
+from namcheck.models.format import NamModel, parse_nam
 
 
 @dataclass(frozen=True)

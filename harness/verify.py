@@ -22,7 +22,8 @@ from namcheck.harness.hooks import (
     upstream_scale_output,
 )
 from namcheck.models.engines import load_engine
-from namcheck.models.nam_file import LinearConfig, NamModel
+from namcheck.models.format import NamModel
+from namcheck.models.format.schema import LinearConfig
 from namcheck.models.slimming import select_submodel, slim_intervals
 from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME, default_signal
 from namcheck.signals.standard_input import (

@@ -2,8 +2,8 @@
 
 from namcheck.models.base import NamModule, Streamer
 from namcheck.models.engines import EngineChoice, load_engine
+from namcheck.models.format import NamFileError, NamModel, NamWarning, read_nam, write_nam
 from namcheck.models.loader import load, load_submodels
-from namcheck.models.nam_file import NamFileError, NamModel, NamWarning, read_nam, write_nam
 
 __all__ = [
     "EngineChoice",

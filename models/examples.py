@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from namcheck.models.layout import wavenet_spec
-from namcheck.models.nam_file import NamModel, WaveNetConfig, parse_nam
+from namcheck.models.format import NamModel, parse_nam
+from namcheck.models.format.layout import wavenet_spec
+from namcheck.models.format.schema import WaveNetConfig
 
 BUILTIN_NAME = "<built-in: A1 nano WaveNet, seed 0>"
 
@@ -84,7 +85,7 @@ def _seeded(n: int, seed: int, std: float) -> list[float]:
 
 def lstm_doc(hidden: int = 4, layers: int = 1, seed: int = 0) -> dict[str, Any]:
     """An LSTM `.nam` with seeded weights (h0/c0 included, as exported)."""
-    from namcheck.models.layout import lstm_weight_count
+    from namcheck.models.format.layout import lstm_weight_count
 
     n = lstm_weight_count(1, hidden, layers, 1)
     return {"version": "0.5.0", "architecture": "LSTM", "sample_rate": 48000,

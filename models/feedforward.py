@@ -8,8 +8,8 @@ from torch import nn
 from namcheck.models.activations import make_activation
 from namcheck.models.base import NamModule
 from namcheck.models.conv import CausalConv, StreamState, WeightStream, weight_as_taps
-from namcheck.models.layout import ConvSpec, convnet_specs
-from namcheck.models.nam_file import ConvNetConfig, LinearConfig
+from namcheck.models.format.layout import ConvSpec, convnet_specs
+from namcheck.models.format.schema import ConvNetConfig, LinearConfig
 
 
 class Linear(NamModule):

@@ -11,15 +11,9 @@ from namcheck.models.base import NamModule
 from namcheck.models.container import Container
 from namcheck.models.conv import WeightStream
 from namcheck.models.feedforward import ConvNet, Linear
-from namcheck.models.layout import wavenet_spec
-from namcheck.models.nam_file import (
-    ConvNetConfig,
-    LinearConfig,
-    LSTMConfig,
-    NamModel,
-    WaveNetConfig,
-    read_nam,
-)
+from namcheck.models.format import NamModel, read_nam
+from namcheck.models.format.layout import WaveNetSpec
+from namcheck.models.format.schema import ConvNetConfig, LinearConfig, LSTMConfig, WaveNetConfig
 from namcheck.models.recurrent import DEFAULT_BUFFER, LSTM, lstm_prewarm_samples
 from namcheck.models.slimming import is_slimmable, select_submodel, slim_wavenet
 from namcheck.models.wavenet import WaveNet
@@ -65,7 +59,8 @@ def _build(model: NamModel, dtype: torch.dtype, device: torch.device, slim: floa
         dsp = None
         if model.condition_dsp is not None:
             dsp = _build(model.condition_dsp, dtype, device, None, buffer_size)
-        module = WaveNet(wavenet_spec(cfg), stream, dsp)
+        assert isinstance(model.layout, WaveNetSpec)
+        module = WaveNet(model.layout, stream, dsp)
     elif isinstance(cfg, LSTMConfig):
         module = LSTM(cfg, stream, lstm_prewarm_samples(model.sample_rate, buffer_size))
     elif isinstance(cfg, LinearConfig):

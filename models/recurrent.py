@@ -9,7 +9,7 @@ from torch import nn
 
 from namcheck.models.base import NamModule
 from namcheck.models.conv import StreamState, WeightStream
-from namcheck.models.nam_file import LSTMConfig
+from namcheck.models.format.schema import LSTMConfig
 
 # render's host buffer size; the runtime rounds its prewarm up to whole buffers.
 DEFAULT_BUFFER = 64

@@ -11,8 +11,9 @@ import math
 
 import numpy as np
 
-from namcheck.models.layout import wavenet_spec
-from namcheck.models.nam_file import NamModel, WaveNetConfig, parse_nam
+from namcheck.models.format import NamModel, parse_nam
+from namcheck.models.format.layout import wavenet_spec
+from namcheck.models.format.schema import WaveNetConfig
 
 
 def is_slimmable(model: NamModel) -> bool:

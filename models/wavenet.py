@@ -8,7 +8,7 @@ from torch import nn
 from namcheck.models.activations import make_activation
 from namcheck.models.base import NamModule
 from namcheck.models.conv import CausalConv, StreamState, WeightStream, right_align
-from namcheck.models.layout import ArraySpec, FiLMSpec, LayerSpec, WaveNetSpec
+from namcheck.models.format.layout import ArraySpec, FiLMSpec, LayerSpec, WaveNetSpec
 
 
 class FiLM(nn.Module):

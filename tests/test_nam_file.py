@@ -16,7 +16,6 @@ from conftest import FIXTURES, needs_fixtures
 from namcheck.harness.cli import main
 from namcheck.models import NamFileError, read_nam, write_nam
 from namcheck.models.examples import builtin_doc, wavenet_doc
-from namcheck.models.layout import expected_weight_count
 
 
 def container_doc(values: list[float]) -> dict[str, Any]:
@@ -143,7 +142,7 @@ def test_weight_count_from_config_alone() -> None:
     doc = wavenet_doc(layers, seed=0)
     per_layer = (3 * 3 * 2 + 3) + 3 + (3 * 3 + 3)  # conv+bias, mixer, layer1x1+bias
     by_hand = 3 + 2 * per_layer + (3 + 1) + 1  # rechannel, layers, head+bias, head_scale
-    assert expected_weight_count(read_nam(doc)) == by_hand == len(doc["weights"])
+    assert read_nam(doc).expected_weight_count == by_hand == len(doc["weights"])
 
 
 @needs_fixtures
