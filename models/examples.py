@@ -11,7 +11,7 @@ import numpy as np
 
 from namcheck.models.format import NamModel, parse_nam
 from namcheck.models.format.layout import wavenet_spec
-from namcheck.models.format.schema import WaveNetConfig
+from namcheck.models.format.schema import WaveNetConfig, parse_config
 
 BUILTIN_NAME = "<built-in: A1 nano WaveNet, seed 0>"
 
@@ -33,7 +33,7 @@ def wavenet_doc(layers: list[dict[str, Any]], *, seed: int, head_scale: float = 
                 sample_rate: float = 48000.0) -> dict[str, Any]:
     """A complete WaveNet `.nam` document with seeded weights (head_scale last, as exported)."""
     config = {"layers": layers, "head": head, "head_scale": head_scale}
-    n = wavenet_spec(WaveNetConfig.model_validate(config)).n_weights
+    n = wavenet_spec(parse_config("WaveNet", config)).n_weights
     rng = np.random.default_rng(seed)
     weights = (rng.standard_normal(n - 1) * weight_std).astype(np.float32).tolist()
     return {"version": "0.7.0", "architecture": "WaveNet", "config": config,

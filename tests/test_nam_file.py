@@ -59,9 +59,9 @@ BAD: dict[str, tuple[Any, str]] = {
     "unknown_activation": (edited(lambda d: d["config"]["layers"][0].update(
         activation="Softsigmoid")), "config.layers[0].activation: unknown activation"),
     "both_kernel_forms": (edited(lambda d: d["config"]["layers"][0].update(
-        kernel_sizes=[3] * 7)), "config.layers[0]: exactly one of kernel_size and kernel_sizes"),
+        kernel_sizes=[3] * 7)), "config.layers[0]: only one of kernel_size and kernel_sizes"),
     "bad_version": (edited(lambda d: d.update(version="0.8.0")), "version: version 0.8.0 is not"),
-    "container_empty": (container_doc([]), "config.submodels: a SlimmableContainer needs at"),
+    "container_empty": (container_doc([]), "config.submodels: expected a non-empty list"),
     "container_not_ascending": (container_doc([0.5, 0.5, 1.0]),
                                 "config.submodels[1].max_value: max_value must be strictly"),
     "container_last_below_one": (container_doc([0.3, 0.9]),

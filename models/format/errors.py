@@ -34,7 +34,7 @@ class NamWarning:
     message: str
 
     def __str__(self) -> str:
-        return f"{self.path}: {self.message}"
+        return f"{self.path}: {self.message}" if self.path else self.message
 
 
 # A rule's way to refuse: fail(relative JSON path, message) raises NamFileError.

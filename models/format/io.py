@@ -9,12 +9,14 @@ import os
 from pathlib import Path
 from typing import Any
 
-from namcheck.models.atomic import atomic_write
+from namcheck.models.atomic import OutputError, atomic_write
+from namcheck.models.format.access import Reading
 from namcheck.models.format.errors import NamFileError
-from namcheck.models.format.jsontext import decode_json
+from namcheck.models.format.jsontext import decode_document
 from namcheck.models.format.limits import limits, refusal
 from namcheck.models.format.model import NamModel
 from namcheck.models.format.parse import parse_nam
+from namcheck.models.format.rewrite import RewriteError, rewrite_text
 
 
 def read_nam(source: str | os.PathLike[str] | dict[str, Any] | NamModel) -> NamModel:
@@ -48,29 +50,45 @@ def read_nam_bytes(data: bytes, name: str) -> NamModel:
     """A `.nam` file's bytes, named `name` in messages (e.g. shipped to another machine)."""
     if len(data) > limits().max_file_bytes:
         raise NamFileError(name, "", refusal("max_file_bytes", len(data), "file size (bytes)"))
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise NamFileError(name, "", f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    if not text.strip():
-        raise NamFileError(name, "", "empty file (expected a JSON object)")
-    return parse_nam(decode_json(text, name), source=name)
+    doc, warnings = decode_document(data, name)
+    return parse_nam(doc, source=name, reading=Reading(name, warnings))
 
 
-def write_nam(model: NamModel | dict[str, Any], path: str | os.PathLike[str]) -> Path:
-    """Validate and write atomically (models/atomic.py): the destination is either the old
-    file or the complete new one, and a killed write leaves nothing behind.
+def write_nam(model: NamModel | dict[str, Any], path: str | os.PathLike[str], *,
+              original: str | os.PathLike[str] | bytes | None = None) -> Path:
+    """Write a model atomically (models/atomic.py): the destination is either the old file
+    or the complete new one, and a killed write leaves nothing behind.
 
-    Before the file gets its name, its bytes are read back from the written file itself and
-    must decode to the same document (so a concurrent writer cannot cause a false alarm).
+    With `original` (the file the model was read from, or its bytes) only the values that
+    differ from it are rewritten and its layout is kept: key order, indentation, number
+    formatting, everything around the JSON value (:mod:`.rewrite`). Without it the document
+    is written as one line of JSON.
+
+    The bytes are read as a file is read (the same rules, warnings aside) before they are
+    written, and must hold `model`'s document: namcheck never writes a file the runtime
+    refuses, such as one with `"sample_rate": null` (NamFileError, nothing written). Before
+    the file gets its name its bytes are read back from the written file itself and must be
+    those bytes (so a concurrent writer cannot cause a false alarm).
     """
     doc = model.to_dict() if isinstance(model, NamModel) else model
     target = Path(path)
-    parse_nam(doc, source=str(target))  # never write a file the reader would refuse
-    data = json.dumps(doc, allow_nan=False).encode("utf-8")
+    if original is None:
+        parse_nam(copy.deepcopy(doc), source=str(target))  # before serialising NaN etc.
+        data = json.dumps(doc, allow_nan=False).encode("utf-8")
+    else:
+        old = original if isinstance(original, bytes) else Path(original).read_bytes()
+        text = old.decode("utf-8", errors="surrogateescape")
+        try:
+            new_text = rewrite_text(text, doc)
+        except (ValueError, RewriteError):  # not JSON we can edit in place: write it anew
+            new_text = json.dumps(doc, allow_nan=False)
+        data = new_text.encode("utf-8", errors="surrogateescape")
+    again = read_nam_bytes(data, str(target))
+    if again.data != doc:
+        raise OutputError(f"{target}: the rewritten text does not hold the model (not written)")
 
     def check(handle: Any) -> None:
-        if json.loads(handle.read()) != doc:
+        if handle.read() != data:
             raise OSError("the bytes read back differ from those written")
 
     return atomic_write(target, lambda handle: handle.write(data), check=check)

@@ -39,11 +39,17 @@ class NamModel:
     architecture: str
     config: ArchConfig
     weights: np.ndarray  # float64 copy of the JSON numbers, read-only
-    sample_rate: float | None
-    metadata: dict[str, Any]
+    sample_rate: float | None  # Hz; None when unknown (absent, or <= 0 as the runtime reads)
+    metadata: dict[str, Any]  # the `metadata` object ({} if absent, null or not an object)
     condition_dsp: NamModel | None = None
     submodels: tuple[Submodel, ...] = ()
     warnings: tuple[NamWarning, ...] = field(default_factory=tuple)
+    # The rate as the runtime holds it (`GetExpectedSampleRate`): the file's number, or -1
+    # without one; rate rules between nested models compare these exactly.
+    expected_sample_rate: float = -1.0
+    # Wrong-typed metadata the runtime ignores, by JSON path (e.g. {"metadata.gain": "high"},
+    # or {"metadata": "n/a"} for a metadata that is not an object): played, warned, audited.
+    metadata_issues: dict[str, Any] = field(default_factory=dict)
     # The parser that made this model (parse.parse_nam): edits are parsed by the same rules.
     reparse: Callable[[dict[str, Any], str], NamModel] | None = field(default=None, repr=False)
 
@@ -126,13 +132,13 @@ class NamModel:
 
     @property
     def loudness(self) -> float | None:
-        value = self.metadata.get("loudness")
-        return float(value) if isinstance(value, (int, float)) else None
+        """metadata.loudness in dB, None if absent or null."""
+        return _number(self.metadata.get("loudness"))
 
     @property
     def gain(self) -> float | None:
-        value = self.metadata.get("gain")
-        return float(value) if isinstance(value, (int, float)) else None
+        """metadata.gain, None if absent, null or not a number (see metadata_issues)."""
+        return _number(self.metadata.get("gain"))
 
     def to_dict(self) -> dict[str, Any]:
         """A deep copy of the JSON document (unknown keys included)."""
@@ -145,3 +151,9 @@ class NamModel:
         doc = self.to_dict()
         edit(doc)
         return self.reparse(doc, self.source)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return None
+    return float(value)

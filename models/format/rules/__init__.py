@@ -16,7 +16,6 @@ from namcheck.models.format.rules import (
     film,
     groups,
     head_scale,
-    kernels_activations,
     post_head,
     slimmable,
 )
@@ -53,13 +52,12 @@ def check_wavenet(model: NamModel, cfg: WaveNetConfig, fail: Fail) -> None:
         condition_dsp.check_input(model.condition_dsp, cfg, fail)
     for a, la in enumerate(cfg.layers):
         p = f"layers[{a}]"
-        kernels_activations.check(la, p, fail)
         groups.check_array(la, p, fail)
         film.check(la, p, fail)
         if a > 0:
             chaining.check_arrays(cfg.layers[a - 1], la, a, fail)
-        slimmable.check(la, p, cfg, fail)
     post_head.check(cfg, fail)
+    slimmable.check(cfg, fail)
     if model.condition_dsp is not None:
         condition_dsp.check(model, model.condition_dsp, cfg, fail)
 

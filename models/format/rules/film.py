@@ -1,5 +1,6 @@
-"""FiLM slots (NAM_FORMAT §2.3, §3.1): a post-1x1 FiLM needs its 1x1 active, and the
-FiLM's groups divide the condition size and its outputs."""
+"""FiLM slots (NAM_FORMAT §2.3, §3.1): head1x1_post_film needs head1x1 active, and the
+FiLM's groups divide the condition size and its outputs (layer1x1_post_film without
+layer1x1 is refused while the array is read, where the runtime refuses it)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,6 @@ def check(la: LayerArrayConfig, p: str, fail: Fail) -> None:
         film = la.film(slot)
         if film is None:
             continue
-        if slot == "layer1x1_post_film" and not la.layer1x1_active:
-            fail(f"{p}.{slot}", "active while layer1x1 is inactive")
         if slot == "head1x1_post_film" and not la.head1x1_active:
             fail(f"{p}.{slot}", "active while head1x1 is inactive")
         out = film_dim(la, slot, 0) * (2 if film.shift else 1)

@@ -1,5 +1,5 @@
 """The post-stack head of a WaveNet (NAM_FORMAT §3.1): it reads the last array's head
-output and applies one activation before each of its convolutions."""
+output (a stated `in_channels` must say so)."""
 
 from __future__ import annotations
 
@@ -14,5 +14,3 @@ def check(cfg: WaveNetConfig, fail: Fail) -> None:
     last = cfg.layers[-1].head_out_channels
     if cfg.head.in_channels is not None and cfg.head.in_channels != last:
         fail("head.in_channels", f"expected {last} (head size of the last layer array)")
-    if isinstance(cfg.head.activation, tuple):
-        fail("head.activation", "the post-stack head takes a single activation")

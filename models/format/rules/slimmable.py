@@ -1,36 +1,45 @@
-"""Channel-slicing slimmable layer arrays (NAM_FORMAT §7.1): the method, the allowed
-channel counts, and what slicing needs (no post-stack head, groups 1, head kernel 1)."""
+"""Channel-slicing slimmable WaveNets (NAM_FORMAT §7.1; NAM/wavenet/slimmable.cpp): the
+allowed channel counts of each slimmable array, at least one such array, no post-stack
+head. Groups and the head kernel matter only when a smaller size is played
+(:func:`slice_refusal`)."""
 
 from __future__ import annotations
 
 import itertools
 
 from namcheck.models.format.errors import Fail
-from namcheck.models.format.schema import LayerArrayConfig, WaveNetConfig
+from namcheck.models.format.schema import WaveNetConfig
 
 
-def check(la: LayerArrayConfig, p: str, cfg: WaveNetConfig, fail: Fail) -> None:
-    """Rules of `la.slimmable` (nothing to check when it is absent or null)."""
-    if la.slimmable is None:
+def check(cfg: WaveNetConfig, fail: Fail) -> None:
+    """Rules of a WaveNet whose arrays the runtime reads as slimmable."""
+    if not any(la.slimmable is not None for la in cfg.layers):
         return
-    if la.slimmable.method != "slice_channels_uniform":
-        fail(f"{p}.slimmable.method", f"unknown slimming method {la.slimmable.method!r} "
-             "(the runtime knows 'slice_channels_uniform')")
-    allowed = la.allowed_channels
-    assert allowed is not None
-    if not allowed or not all(isinstance(c, int) and not isinstance(c, bool) and c > 0
-                              for c in allowed):
-        fail(f"{p}.slimmable.kwargs.allowed_channels", "expected a list of positive integers")
-    if any(b <= a for a, b in itertools.pairwise(allowed)):
-        fail(f"{p}.slimmable.kwargs.allowed_channels", "must be strictly ascending")
-    if allowed[-1] != la.channels:
-        fail(f"{p}.slimmable.kwargs.allowed_channels", f"last entry {allowed[-1]} must equal "
-             f"channels {la.channels}")
+    for a, la in enumerate(cfg.layers):
+        allowed = la.allowed_channels
+        if allowed is None:
+            continue
+        at = f"layers[{a}].slimmable.kwargs.allowed_channels"
+        if any(b <= x for x, b in itertools.pairwise(allowed)):
+            fail(at, "must be strictly ascending")
+        if allowed[-1] != la.channels:
+            fail(at, f"last entry {allowed[-1]} must equal channels {la.channels}")
     if cfg.head is not None:
         fail("head", "a slimmable WaveNet cannot have a post-stack head")
-    groups = (la.groups_input, la.groups_input_mixin, la.layer1x1_groups,
-              la.head1x1.groups if la.head1x1_active and la.head1x1 else 1)
-    if any(g != 1 for g in groups):
-        fail(p, "a slimmable layer array needs all groups = 1")
-    if len(allowed) > 1 and la.head_kernel != 1:
-        fail(f"{p}.head.kernel_size", "a slimmable layer array needs a head kernel of 1")
+
+
+def slice_refusal(cfg: WaveNetConfig) -> tuple[str, str] | None:
+    """(config path, reason) why the runtime refuses to play this slimmable WaveNet below
+    full size (it checks every array when it slices), or None."""
+    for a, la in enumerate(cfg.layers):
+        if la.head_kernel != 1:
+            return (f"layers[{a}].head.kernel_size", "the runtime slims only arrays whose "
+                    "head rechannel kernel_size is 1")
+        groups = {"groups_input": la.groups_input, "groups_input_mixin": la.groups_input_mixin,
+                  "layer1x1.groups": la.layer1x1_groups if la.layer1x1_active else 1,
+                  "head1x1.groups": la.head1x1.groups if la.head1x1 and la.head1x1.active
+                  else 1}
+        for key, g in groups.items():
+            if g != 1:
+                return (f"layers[{a}].{key}", f"the runtime slims only arrays with {key} 1")
+    return None

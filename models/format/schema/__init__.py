@@ -1,9 +1,14 @@
-"""Config schemas, one module per architecture; `CONFIG_SCHEMAS` maps the file's
-`architecture` string to its schema."""
+"""Config readers, one module per architecture: each reads a `config` object key by key
+as the runtime's parser for that architecture does, into a frozen dataclass of resolved
+values. `CONFIG_READERS` maps the file's `architecture` string to its reader."""
 
 from __future__ import annotations
 
-from namcheck.models.format.schema.base import Schema
+from collections.abc import Callable
+from typing import Any
+
+from namcheck.models.format.access import Node, Reading
+from namcheck.models.format.schema import container, convnet, linear, lstm, wavenet
 from namcheck.models.format.schema.container import ContainerConfig, SubmodelEntry
 from namcheck.models.format.schema.convnet import ConvNetConfig
 from namcheck.models.format.schema.linear import LinearConfig
@@ -11,7 +16,6 @@ from namcheck.models.format.schema.lstm import LSTMConfig
 from namcheck.models.format.schema.wavenet import (
     FILM_SLOTS,
     FiLMConfig,
-    GatingMode,
     Head1x1Config,
     HeadRechannelConfig,
     Layer1x1Config,
@@ -21,26 +25,30 @@ from namcheck.models.format.schema.wavenet import (
     WaveNetConfig,
 )
 
-ARCHITECTURES = ("WaveNet", "LSTM", "Linear", "ConvNet", "SlimmableContainer")
-
 ArchConfig = WaveNetConfig | LSTMConfig | LinearConfig | ConvNetConfig | ContainerConfig
-CONFIG_SCHEMAS: dict[str, type[Schema]] = {
-    "WaveNet": WaveNetConfig,
-    "LSTM": LSTMConfig,
-    "Linear": LinearConfig,
-    "ConvNet": ConvNetConfig,
-    "SlimmableContainer": ContainerConfig,
+CONFIG_READERS: dict[str, Callable[[Node], ArchConfig]] = {
+    "WaveNet": wavenet.read,
+    "LSTM": lstm.read,
+    "Linear": linear.read,
+    "ConvNet": convnet.read,
+    "SlimmableContainer": container.read,
 }
+ARCHITECTURES = tuple(CONFIG_READERS)
+
+
+def parse_config(architecture: str, config: Any, source: str = "<config>") -> ArchConfig:
+    """Read a bare `config` object of `architecture` (raises NamFileError)."""
+    return CONFIG_READERS[architecture](Node(config, "config", Reading(source)))
+
 
 __all__ = [
     "ARCHITECTURES",
-    "CONFIG_SCHEMAS",
+    "CONFIG_READERS",
     "FILM_SLOTS",
     "ArchConfig",
     "ContainerConfig",
     "ConvNetConfig",
     "FiLMConfig",
-    "GatingMode",
     "Head1x1Config",
     "HeadRechannelConfig",
     "LSTMConfig",
@@ -48,8 +56,8 @@ __all__ = [
     "LayerArrayConfig",
     "LinearConfig",
     "PostHeadConfig",
-    "Schema",
     "SlimmableSpec",
     "SubmodelEntry",
     "WaveNetConfig",
+    "parse_config",
 ]
