@@ -343,7 +343,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
     # Verified in memory first: the file written is exactly this hooked model.
     report = verify_model(model, [args.by], "reference", signal, opts)
     report.path = str(args.output)
-    write_nam(scaled, args.output)
+    write_nam(scaled, args.output, original=args.model)
     print(f"wrote {args.output}: {_scaled_summary(model, scaled, args.by)}")
     print(format_table(report))
     return exit_code([report])
