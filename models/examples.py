@@ -11,7 +11,7 @@ import numpy as np
 
 from namcheck.models.format import NamModel, parse_nam
 from namcheck.models.format.layout import wavenet_spec
-from namcheck.models.format.schema import WaveNetConfig, parse_config
+from namcheck.models.format.schema import parse_config
 
 BUILTIN_NAME = "<built-in: A1 nano WaveNet, seed 0>"
 

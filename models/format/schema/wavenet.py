@@ -22,7 +22,13 @@ from namcheck.models.format.activations import (
     slopes_note,
 )
 from namcheck.models.format.errors import short
-from namcheck.models.format.schema import a2
+from namcheck.models.format.schema.a2 import (
+    DILATIONS,
+    HEAD_KERNEL,
+    KERNEL_SIZES,
+    LEAKY_SLOPE,
+    detect,
+)
 
 GATING_MODES = ("none", "gated", "blended")
 FILM_SLOTS = (
@@ -206,7 +212,7 @@ def read(cfg: Node) -> WaveNetConfig:
     cfg.require_object()
     slimmable = _is_slimmable(cfg)
     if not slimmable:
-        channels = a2.detect(cfg)
+        channels = detect(cfg)
         if channels is not None:
             return _make_a2(cfg, channels)
     condition_dsp = None
@@ -234,14 +240,14 @@ def read(cfg: Node) -> WaveNetConfig:
 def _make_a2(cfg: Node, channels: int) -> WaveNetConfig:
     """The config the A2 fast path plays (a2_fast.h): one array of `channels`, its fixed
     kernels and dilations, LeakyReLU(0.01), layer1x1 active, head kernel 16 with bias."""
-    act = ActivationSpec("LeakyReLU", (("negative_slope", a2.LEAKY_SLOPE),))
-    dilations, kernel_sizes = a2.DILATIONS, a2.KERNEL_SIZES
+    act = ActivationSpec("LeakyReLU", (("negative_slope", LEAKY_SLOPE),))
+    dilations, kernel_sizes = DILATIONS, KERNEL_SIZES
     n = len(dilations)
     la = LayerArrayConfig(
         input_size=1, condition_size=1, channels=channels, bottleneck=channels,
         dilations=dilations, kernel_sizes=kernel_sizes, activations=(act,) * n,
         gating=("none",) * n, secondaries=(SIGMOID,) * n,
-        head=HeadRechannelConfig(1, a2.HEAD_KERNEL, True, 1), head_size=None, head_bias=True,
+        head=HeadRechannelConfig(1, HEAD_KERNEL, True, 1), head_size=None, head_bias=True,
         activation_is_list=True)
     return WaveNetConfig((la,), cfg.at("head_scale").to_float(), None, None, 1, a2_shape=True)
 
