@@ -23,8 +23,7 @@ from namcheck.harness.bench import CORE_ENV, CORE_SAMPLES, core_timer
 from namcheck.models import write_nam
 from namcheck.models.engines import load_engine, selected_model
 from namcheck.models.examples import a1_doc, a2_doc
-from namcheck.models.layout import flops_per_sample
-from namcheck.models.nam_file import read_nam
+from namcheck.models.format import read_nam
 
 # a2_full: the shape of A2.nam's top submodel (what slim 1 plays), as a plain WaveNet.
 MODELS = {"a1_standard": (lambda: a1_doc("standard"), None), "a2_full": (a2_doc, None)}
@@ -55,7 +54,7 @@ def _net(name: str, engine: str, folder: Path) -> Any:
 def _record(benchmark: Any, name: str, samples: int, engine: str, folder: Path) -> None:
     model = selected_model(read_nam(_model_file(name, folder)), MODELS[name][1])
     info = benchmark.extra_info
-    info.update(engine=engine, samples=samples, flops_per_sample=flops_per_sample(model))
+    info.update(engine=engine, samples=samples, flops_per_sample=model.flops_per_sample)
     stats = getattr(benchmark, "stats", None)
     if stats:
         rtf = samples / RATE / stats.stats.median

@@ -10,7 +10,6 @@ from benchmarks.conftest import DEVICES, DTYPES, RATE, record
 from namcheck.harness.bench import synchronize
 from namcheck.models import load, read_nam
 from namcheck.models.examples import a1_doc, a2_doc
-from namcheck.models.layout import flops_per_sample
 
 MODELS = {"a1_standard": lambda: a1_doc("standard"), "a1_lite": lambda: a1_doc("lite"),
           "a1_feather": lambda: a1_doc("feather"), "a1_nano": lambda: a1_doc("nano"),
@@ -35,7 +34,7 @@ def test_offline_forward(benchmark, name: str, dtype: str, device: str, threads:
         return y
 
     assert benchmark(run).shape == (RATE,)
-    record(benchmark, flops_per_sample=flops_per_sample(model), samples=RATE, device=device,
+    record(benchmark, flops_per_sample=model.flops_per_sample, samples=RATE, device=device,
            dtype=dtype, threads=threads)
 
 
@@ -58,5 +57,5 @@ def test_streaming_forward(benchmark, block: int, dtype: str, device: str,
         synchronize(device)
 
     benchmark(run)
-    record(benchmark, flops_per_sample=flops_per_sample(model), samples=samples,
+    record(benchmark, flops_per_sample=model.flops_per_sample, samples=samples,
            device=device, dtype=dtype, threads=threads)

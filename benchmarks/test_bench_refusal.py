@@ -1,5 +1,5 @@
 """How fast hostile files are refused: read + decode + the limit check that stops them
-(models/limits.py). Issue target: < 1 s after the file is read; measured, not asserted."""
+(models/format/limits.py). Issue target: < 1 s after the file is read; measured, not asserted."""
 
 from __future__ import annotations
 
@@ -17,8 +17,8 @@ def _bomb(kind: str) -> str:
     layer = doc["config"]["layers"][0]
     if kind == "million_dilations":
         layer["dilations"] = [1] * 1_000_000
-    elif kind == "dilation_2_40":
-        layer["dilations"][0] = 2**40
+    elif kind == "dilation_2_30":
+        layer["dilations"][0] = 2**30  # within int range: the receptive-field limit
     elif kind == "containers_150_deep":
         text = json.dumps(doc)
         for _ in range(150):
@@ -30,7 +30,7 @@ def _bomb(kind: str) -> str:
     return json.dumps(doc)
 
 
-@pytest.mark.parametrize("kind", ["million_dilations", "dilation_2_40", "containers_150_deep",
+@pytest.mark.parametrize("kind", ["million_dilations", "dilation_2_30", "containers_150_deep",
                                   "wrong_count_4m_weights"])
 def test_refusal(benchmark, kind: str, tmp_path: Path) -> None:
     path = tmp_path / f"{kind}.nam"

@@ -23,7 +23,7 @@ from namcheck.harness.core import (
     start_report,
 )
 from namcheck.harness.divergence import explain_loudness, runtime_divergences
-from namcheck.models.nam_file import NamModel, read_nam, read_nam_bytes
+from namcheck.models.format import NamModel, read_nam, read_nam_bytes
 from namcheck.models.slimming import slim_intervals
 from namcheck.signals.generate import DEFAULT_RATE
 

@@ -19,8 +19,7 @@ import torch
 from namcheck.harness.options import CORE_ENV  # (benchmarks read it here too)
 from namcheck.models import load, write_nam
 from namcheck.models.engines import load_engine, selected_model
-from namcheck.models.layout import flops_per_sample
-from namcheck.models.nam_file import NamModel
+from namcheck.models.format import NamModel
 from namcheck.models.reference.base import NamModule
 from namcheck.signals.generate import default_signal
 
@@ -184,7 +183,7 @@ def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, blo
     n = max(1, int(rate * seconds))
     reps = -(-n // int(rate))  # whole default signals to cover the requested length
     x = torch.from_numpy(default_signal(int(rate))).repeat(reps)[:n].to(device, dtype)
-    flops = flops_per_sample(selected_model(model, slim))
+    flops = selected_model(model, slim).flops_per_sample
     peak = matmul_peak_gflops(device, torch.float32)
     nets: dict[str, Any] = {}
     notes: dict[str, str] = {}

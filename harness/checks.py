@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from namcheck.harness.hooks import closed_form_shift_db, linearity_obstacle
-from namcheck.models.nam_file import NamModel
+from namcheck.models.format import NamModel
 from namcheck.models.numerics import eps, forward_tolerance
 from namcheck.models.tolerances import DB_PER_REL, HEAD_SCALE_REL_TOL, STORED_REL
 from namcheck.signals.levels import crest_factor, gain_from_levels, loudness_of_output, rms

@@ -307,7 +307,7 @@ def cmd_stamp(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     """`namcheck plot`: one figure as PNG."""
     from namcheck.harness import plot
-    from namcheck.models.nam_file import read_nam
+    from namcheck.models.format import read_nam
 
     plot.pyplot()  # the extra is installed, or one line saying how
     out = args.output or Path(f"{args.model.stem}.{args.kind}.png")
@@ -342,7 +342,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """`namcheck bench`: speed of the forward (real-time factor, GFLOP/s)."""
     from namcheck.harness.bench import bench
     from namcheck.models.examples import builtin_model
-    from namcheck.models.nam_file import read_nam
+    from namcheck.models.format import read_nam
 
     O.positive_int("--threads", args.threads, os.cpu_count() or 1)
     O.positive_int("--repeats", args.repeats, 1000)
@@ -396,7 +396,7 @@ def _add(p: argparse.ArgumentParser, *names: str, **overrides: Any) -> None:
 
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("limits (checked before anything large is allocated; "
-                             "see models/limits.py)")
+                             "see models/format/limits.py)")
     for option in O.LIMITS:
         option.add_to(g)
 

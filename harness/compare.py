@@ -33,7 +33,8 @@ from namcheck.harness.core import (
 from namcheck.harness.divergence import runtime_divergences
 from namcheck.harness.errors import BadInputError
 from namcheck.models.engines import NamSource, cached_engine
-from namcheck.models.nam_file import LinearConfig, NamModel, WaveNetConfig, read_nam
+from namcheck.models.format import NamModel, read_nam
+from namcheck.models.format.schema import LinearConfig, WaveNetConfig
 from namcheck.models.numerics import eps, forward_tolerance, peak_relative_error
 from namcheck.models.tolerances import DB_PER_REL, HEAD_SCALE_REL_TOL, UPSTREAM_HEAD_SCALE_TOL
 from namcheck.signals.levels import loudness_of_output

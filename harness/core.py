@@ -26,7 +26,7 @@ from namcheck.harness import checks as C
 from namcheck.harness.errors import BAD_INPUT_ERRORS
 from namcheck.harness.hooks import HookRefusedError
 from namcheck.models.engines import cached_engine
-from namcheck.models.nam_file import NamModel
+from namcheck.models.format import NamModel
 from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME
 from namcheck.signals.generate import default_signal as generated_signal
 from namcheck.signals.levels import gain_sweep

@@ -13,13 +13,8 @@ from typing import Any
 
 from namcheck.harness import checks as C
 from namcheck.harness.core import Options, Signal, measure
-from namcheck.models.nam_file import (
-    ConvNetConfig,
-    LinearConfig,
-    LSTMConfig,
-    NamModel,
-    WaveNetConfig,
-)
+from namcheck.models.format import NamModel
+from namcheck.models.format.schema import ConvNetConfig, LinearConfig, LSTMConfig, WaveNetConfig
 from namcheck.models.tolerances import HEAD_SCALE_REL_TOL, UPSTREAM_HEAD_SCALE_TOL
 
 # Hardtanh's clamp bounds in the runtime, whatever the file says (NAM_FORMAT §4).

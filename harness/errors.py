@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from namcheck.models.atomic import OutputError
-from namcheck.models.nam_file import NamFileError
+from namcheck.models.format import NamFileError
 from namcheck.signals.wav import SignalError
 
 # Exit codes of every command (README "Exit codes").

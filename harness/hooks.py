@@ -12,7 +12,7 @@ import copy
 import math
 from typing import Any
 
-from namcheck.models.nam_file import NamFileError, NamModel, parse_nam, read_nam
+from namcheck.models.format import NamFileError, NamModel, parse_nam, read_nam
 
 
 class HookRefusedError(ValueError):

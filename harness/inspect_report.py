@@ -10,7 +10,7 @@ from typing import Any
 from namcheck.harness.divergence import runtime_divergences
 from namcheck.harness.errors import BAD_INPUT_ERRORS, EXIT_BAD_INPUT, EXIT_OK
 from namcheck.models.examples import builtin_model
-from namcheck.models.nam_file import NamModel, read_nam
+from namcheck.models.format import NamModel, read_nam
 
 
 def inspect_files(paths: list[Path], as_json: bool = False) -> int:

@@ -90,7 +90,7 @@ _OPTIONS = [
            "(default: any error beyond the derived rounding bound fails)", float,
            metavar="X", plugin=True),
 ]
-# Limits (models/limits.py), checked before anything large is allocated.
+# Limits (models/format/limits.py), checked before anything large is allocated.
 LIMITS = [
     Option("max_file_mb", "largest .nam file (64)", float, metavar="MB"),
     Option("max_nesting", "deepest nesting of containers / condition DSPs (16)", int,
@@ -227,8 +227,8 @@ def run_signal(values: Values) -> Signal:
 
 
 def apply_limits(values: Values) -> None:
-    """Set the resource limits (models/limits.py) from the --max-* options."""
-    from namcheck.models.limits import MIB, OPTION, set_limits, with_overrides
+    """Set the resource limits (models/format/limits.py) from the --max-* options."""
+    from namcheck.models.format.limits import MIB, OPTION, set_limits, with_overrides
 
     overrides: dict[str, Any] = {
         name: values[name] for name in OPTION if name != "max_file_bytes"}

@@ -26,7 +26,7 @@ from namcheck.harness.core import ModelReport, Options, Signal, check_rate, meas
 from namcheck.harness.errors import BadInputError
 from namcheck.harness.hooks import closed_form_shift_db, scale_output
 from namcheck.models.atomic import atomic_write
-from namcheck.models.nam_file import NamModel, read_nam
+from namcheck.models.format import NamModel, read_nam
 from namcheck.models.slimming import slim_intervals
 from namcheck.signals.wav import read_mono
 

@@ -12,7 +12,7 @@ import torch
 
 from namcheck.harness.errors import EXIT_FAILED, EXIT_OK, BadInputError
 from namcheck.models.engines import Engine, load_engine
-from namcheck.models.nam_file import read_nam
+from namcheck.models.format import read_nam
 from namcheck.models.reference.base import OFFLINE_CHUNK
 from namcheck.signals.wav import read_mono, write_mono
 

@@ -25,7 +25,7 @@ from namcheck.harness.report import (
 )
 from namcheck.harness.schema import run_context
 from namcheck.models.examples import builtin_model
-from namcheck.models.nam_file import NamModel, read_nam
+from namcheck.models.format import NamModel, read_nam
 
 # The figure `--plots DIR` draws for each command (harness/plot.py).
 PLOT_KIND = {"verify": "shift", "audit": "slims", "compare": "compare"}

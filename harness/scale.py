@@ -8,7 +8,7 @@ from pathlib import Path
 from namcheck.harness.core import ModelReport, Options, Signal
 from namcheck.harness.hooks import scale_output
 from namcheck.harness.verify import verify_model
-from namcheck.models.nam_file import NamModel, read_nam, write_nam
+from namcheck.models.format import NamModel, read_nam, write_nam
 
 
 def scale_file(model_path: Path, scale: float, output: Path, signal: Signal, opts: Options,
@@ -21,7 +21,7 @@ def scale_file(model_path: Path, scale: float, output: Path, signal: Signal, opt
     scaled = scale_output(model, scale, force=force)
     report = verify_model(model, [scale], "reference", signal, opts)
     report.path = str(output)
-    write_nam(scaled, output)
+    write_nam(scaled, output, original=model_path)
     return report, scaled_summary(model, scaled, scale)
 
 

@@ -2,8 +2,8 @@
 them or whose stored values are wrong beyond the derived tolerance, so a host's Normalize
 works. Measured on NAM's standard loudness input, in float32 (as exporters measure).
 
-Only those metadata keys change: every other key and every weight value is kept exactly
-(the JSON is re-serialised from the parsed document; Python floats round-trip exactly).
+Only those metadata keys change: the file is rewritten in place (models/format/rewrite.py),
+so every other key, value and byte of layout is kept exactly.
 A container gets each submodel's own values, and its own equal its top submodel's.
 """
 
@@ -27,7 +27,7 @@ from namcheck.harness.core import (
 )
 from namcheck.harness.errors import BadInputError
 from namcheck.models.atomic import atomic_write
-from namcheck.models.nam_file import NamModel, parse_nam, read_nam, write_nam
+from namcheck.models.format import NamModel, parse_nam, read_nam, write_nam
 
 
 def run(path: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
@@ -187,7 +187,7 @@ def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
     if plan.output is not None and (changes or plan.output != plan.source):
         plan.output.parent.mkdir(parents=True, exist_ok=True)
         if changes:
-            write_nam(doc, plan.output)
+            write_nam(doc, plan.output, original=plan.source)
         else:  # nothing to change: an exact copy of the file
             data = plan.source.read_bytes()
             atomic_write(plan.output, lambda handle: handle.write(data))

@@ -26,7 +26,7 @@ from namcheck.harness.hooks import (
     upstream_scale_output,
 )
 from namcheck.models.engines import NamSource
-from namcheck.models.nam_file import NamModel, read_nam
+from namcheck.models.format import NamModel, read_nam
 from namcheck.models.slimming import select_submodel, slim_intervals
 
 DEFAULT_SCALES = (0.5, 2.0)

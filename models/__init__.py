@@ -3,7 +3,7 @@
 engine (models/fast/)."""
 
 from namcheck.models.engines import Engine, EngineChoice, load_engine
-from namcheck.models.nam_file import NamFileError, NamModel, NamWarning, read_nam, write_nam
+from namcheck.models.format import NamFileError, NamModel, NamWarning, read_nam, write_nam
 from namcheck.models.reference import NamModule, Streamer, load, load_submodels
 
 __all__ = [

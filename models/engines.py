@@ -19,8 +19,8 @@ from typing import Any, Protocol, runtime_checkable
 
 import torch
 
-from namcheck.models.layout import wavenet_spec
-from namcheck.models.nam_file import NamModel, WaveNetConfig, read_nam
+from namcheck.models.format import NamModel, read_nam
+from namcheck.models.format.schema import WaveNetConfig
 from namcheck.models.numerics import forward_tolerance
 from namcheck.models.reference.loader import NamSource, load
 from namcheck.models.slimming import is_slimmable, select_submodel, slim_wavenet
@@ -126,7 +126,7 @@ def load_engine(source: NamSource, engine: str = "auto", *,
             assert isinstance(target.config, WaveNetConfig)
             try:
                 library()  # before anything is built: no compiler, no model built for it
-                net = FastWaveNet(load(target, dtype=torch.float64), wavenet_spec(target.config))
+                net = FastWaveNet(load(target, dtype=torch.float64), target.layout)
             except FastEngineUnavailableError as exc:
                 why = str(exc)
             else:

@@ -9,8 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from namcheck.models.layout import wavenet_spec
-from namcheck.models.nam_file import NamModel, WaveNetConfig, parse_nam
+from namcheck.models.format import NamModel, parse_nam
+from namcheck.models.format.layout import wavenet_spec
+from namcheck.models.format.schema import parse_config
 
 BUILTIN_NAME = "<built-in: A1 nano WaveNet, seed 0>"
 
@@ -32,7 +33,7 @@ def wavenet_doc(layers: list[dict[str, Any]], *, seed: int, head_scale: float = 
                 sample_rate: float = 48000.0) -> dict[str, Any]:
     """A complete WaveNet `.nam` document with seeded weights (head_scale last, as exported)."""
     config = {"layers": layers, "head": head, "head_scale": head_scale}
-    n = wavenet_spec(WaveNetConfig.model_validate(config)).n_weights
+    n = wavenet_spec(parse_config("WaveNet", config)).n_weights
     rng = np.random.default_rng(seed)
     weights = (rng.standard_normal(n - 1) * weight_std).astype(np.float32).tolist()
     return {"version": "0.7.0", "architecture": "WaveNet", "config": config,
@@ -84,7 +85,7 @@ def _seeded(n: int, seed: int, std: float) -> list[float]:
 
 def lstm_doc(hidden: int = 4, layers: int = 1, seed: int = 0) -> dict[str, Any]:
     """An LSTM `.nam` with seeded weights (h0/c0 included, as exported)."""
-    from namcheck.models.layout import lstm_weight_count
+    from namcheck.models.format.layout import lstm_weight_count
 
     n = lstm_weight_count(1, hidden, layers, 1)
     return {"version": "0.5.0", "architecture": "LSTM", "sample_rate": 48000,

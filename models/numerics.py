@@ -13,14 +13,9 @@ from __future__ import annotations
 
 import torch
 
-from namcheck.models.layout import wavenet_spec
-from namcheck.models.nam_file import (
-    ContainerConfig,
-    ConvNetConfig,
-    LSTMConfig,
-    NamModel,
-    WaveNetConfig,
-)
+from namcheck.models.format import NamModel
+from namcheck.models.format.layout import WaveNetSpec
+from namcheck.models.format.schema import ContainerConfig, ConvNetConfig, LSTMConfig, WaveNetConfig
 from namcheck.models.tolerances import EPS_PER_STAGE
 
 
@@ -33,7 +28,8 @@ def chain_depth(model: NamModel) -> int:
     """Stages on the deepest path from input to output (at least 1)."""
     cfg = model.config
     if isinstance(cfg, WaveNetConfig):
-        spec = wavenet_spec(cfg)
+        spec = model.layout
+        assert isinstance(spec, WaveNetSpec)
         depth = sum(len(a.layers) + 2 for a in spec.arrays) + len(spec.post_head)
         if model.condition_dsp is not None:
             depth += chain_depth(model.condition_dsp)

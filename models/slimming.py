@@ -11,8 +11,10 @@ import math
 
 import numpy as np
 
-from namcheck.models.layout import wavenet_spec
-from namcheck.models.nam_file import NamModel, WaveNetConfig, parse_nam
+from namcheck.models.format import NamFileError, NamModel, parse_nam
+from namcheck.models.format.layout import wavenet_spec
+from namcheck.models.format.rules.slimmable import slice_refusal
+from namcheck.models.format.schema import WaveNetConfig, parse_config
 
 
 def is_slimmable(model: NamModel) -> bool:
@@ -42,6 +44,10 @@ def slim_wavenet(model: NamModel, value: float) -> NamModel:
     ]
     if chosen == [la.channels for la in cfg.layers]:
         return model
+    refused = slice_refusal(cfg)
+    if refused is not None:
+        path, why = refused
+        raise NamFileError(model.source, f"config.{path}", f"cannot play slim {value:g}: {why}")
     for a, (la, raw) in enumerate(zip(cfg.layers, layers, strict=True)):
         c = chosen[a]
         b = max(1, (la.bottleneck_channels * c) // la.channels) if la.layer1x1_active else c
@@ -56,7 +62,7 @@ def slim_wavenet(model: NamModel, value: float) -> NamModel:
             else:
                 raw["head_size"] = head_out
         raw.pop("slimmable", None)
-    slim_cfg = WaveNetConfig.model_validate(doc["config"])
+    slim_cfg = parse_config("WaveNet", doc["config"], model.source)
     doc["weights"] = _slice_stream(model.weights, cfg, slim_cfg).tolist()
     return parse_nam(doc, source=model.source)
 

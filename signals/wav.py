@@ -10,7 +10,7 @@ import numpy as np
 import soundfile as sf
 
 from namcheck.models.atomic import atomic_write
-from namcheck.models.limits import limits, refusal
+from namcheck.models.format.limits import limits, refusal
 
 # Extension -> (soundfile format, subtype written). WAV-like files are float32 (exact for a
 # float32 forward); FLAC and AIFF hold integers, so they get their deepest PCM (24-bit).

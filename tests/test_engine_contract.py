@@ -230,7 +230,7 @@ def test_numpy_and_torch_in_and_out(make: Callable[[], dict[str, Any]], case: En
 def test_model_list_covers_every_architecture() -> None:
     """The contract runs on every architecture the format has, and on a container whose
     playing submodel is stateful (the container must say so: gain_sweep relies on it)."""
-    from namcheck.models.nam_file import ARCHITECTURES
+    from namcheck.models.format.schema import ARCHITECTURES
 
     models = [read_nam(make()) for _, make in MODELS]
     assert {m.architecture for m in models} == set(ARCHITECTURES)

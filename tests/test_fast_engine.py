@@ -24,7 +24,6 @@ from hypothesis import strategies as st
 
 from conftest import NAMCORE, needs_fixtures
 from namcheck.models import load, read_nam
-from namcheck.models.activations_spec import ActivationSpec, parse_activation
 from namcheck.models.engines import load_engine, selected_model
 from namcheck.models.examples import a1_doc, a2_doc, lstm_doc, wavenet_doc
 from namcheck.models.fast.engine import (
@@ -34,6 +33,7 @@ from namcheck.models.fast.engine import (
     fast_tolerance,
     unsupported,
 )
+from namcheck.models.format.activations import ActivationSpec, parse_activation
 from namcheck.models.numerics import forward_tolerance, peak_relative_error
 from namcheck.models.reference.activations import fast_tanh
 

@@ -8,7 +8,8 @@ import torch
 
 from conftest import DEVICES, NAMCORE, UPSTREAM, needs_fixtures
 from namcheck.models import load, read_nam
-from namcheck.models.nam_file import NamModel, WaveNetConfig
+from namcheck.models.format import NamModel
+from namcheck.models.format.schema import WaveNetConfig
 from namcheck.models.numerics import eps, forward_tolerance, peak_relative_error
 
 pytestmark = needs_fixtures

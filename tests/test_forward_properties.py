@@ -43,15 +43,17 @@ def wavenet_configs(draw: st.DrawFn) -> dict:
         if a > 0 and head_width != prev_head:  # array a>0's head width must equal the last's
             bottleneck, head1x1, layer1x1 = prev_head, False, True
             head_width = bottleneck
+        gating = [draw(st.sampled_from(["none", "gated", "blended"])) for _ in range(n)]
         la = {
             "input_size": 1 if a == 0 else prev_channels,
             "condition_size": 1, "channels": channels, "bottleneck": bottleneck,
             "kernel_sizes": [draw(st.integers(1, 4)) for _ in range(n)],
             "dilations": [draw(st.integers(1, 9)) for _ in range(n)],
             "activation": [draw(st.sampled_from(ACTIVATIONS)) for _ in range(n)],
-            "gating_mode": [draw(st.sampled_from(["none", "gated", "blended"])) for _ in range(n)],
-            "secondary_activation": [draw(st.sampled_from(["Sigmoid", "Tanh", None]))
-                                     for _ in range(n)],
+            "gating_mode": gating,
+            # null only for ungated layers: the runtime refuses a null secondary it reads
+            "secondary_activation": [draw(st.sampled_from(["Sigmoid", "Tanh"] + (
+                [None] if mode == "none" else []))) for mode in gating],
             "layer1x1": {"active": layer1x1, "groups": 1},
             "head1x1": {"active": head1x1, "out_channels": head_width, "groups": 1},
             "head": {"out_channels": head_out, "kernel_size": draw(st.integers(1, 3)),

@@ -16,7 +16,6 @@ from conftest import FIXTURES, needs_fixtures
 from namcheck.harness.cli import main
 from namcheck.models import NamFileError, read_nam, write_nam
 from namcheck.models.examples import builtin_doc, wavenet_doc
-from namcheck.models.layout import expected_weight_count
 
 
 def container_doc(values: list[float]) -> dict[str, Any]:
@@ -60,9 +59,9 @@ BAD: dict[str, tuple[Any, str]] = {
     "unknown_activation": (edited(lambda d: d["config"]["layers"][0].update(
         activation="Softsigmoid")), "config.layers[0].activation: unknown activation"),
     "both_kernel_forms": (edited(lambda d: d["config"]["layers"][0].update(
-        kernel_sizes=[3] * 7)), "config.layers[0]: exactly one of kernel_size and kernel_sizes"),
+        kernel_sizes=[3] * 7)), "config.layers[0]: only one of kernel_size and kernel_sizes"),
     "bad_version": (edited(lambda d: d.update(version="0.8.0")), "version: version 0.8.0 is not"),
-    "container_empty": (container_doc([]), "config.submodels: a SlimmableContainer needs at"),
+    "container_empty": (container_doc([]), "config.submodels: expected a non-empty list"),
     "container_not_ascending": (container_doc([0.5, 0.5, 1.0]),
                                 "config.submodels[1].max_value: max_value must be strictly"),
     "container_last_below_one": (container_doc([0.3, 0.9]),
@@ -143,7 +142,7 @@ def test_weight_count_from_config_alone() -> None:
     doc = wavenet_doc(layers, seed=0)
     per_layer = (3 * 3 * 2 + 3) + 3 + (3 * 3 + 3)  # conv+bias, mixer, layer1x1+bias
     by_hand = 3 + 2 * per_layer + (3 + 1) + 1  # rechannel, layers, head+bias, head_scale
-    assert expected_weight_count(read_nam(doc)) == by_hand == len(doc["weights"])
+    assert read_nam(doc).expected_weight_count == by_hand == len(doc["weights"])
 
 
 @needs_fixtures

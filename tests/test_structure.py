@@ -104,21 +104,9 @@ def test_the_graph_sees_every_kind_of_import() -> None:
     assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
 
 
-# The format package split (issue 18 item 3, the 'fmt' branch) removes this one; until it is
-# merged the test is an expected failure naming it, and any other cycle fails.
-KNOWN_CYCLE = {"namcheck.models.nam_file", "namcheck.models.layout"}
-
-
 def test_no_import_cycle() -> None:
     graph = import_graph()
     cycle = find_cycle(graph)
-    if cycle is not None and set(cycle) == KNOWN_CYCLE:
-        rest = {a: {b for b in targets if not {a, b} <= KNOWN_CYCLE}
-                for a, targets in graph.items()}
-        other = find_cycle(rest)
-        assert other is None, "import cycle: " + " -> ".join(other or [])
-        pytest.xfail("models/nam_file.py <-> models/layout.py (function-level imports): "
-                     "removed by the format package split")
     assert cycle is None, "import cycle: " + " -> ".join(cycle or [])
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from namcheck.harness.core import ModelReport, Options, Signal
 from namcheck.harness.errors import BadInputError
-from namcheck.models.limits import Limits, limits, set_limits
+from namcheck.models.format.limits import Limits, limits, set_limits
 
 # Attempts after the first for a task whose worker raised or was lost.
 RETRIES = 2

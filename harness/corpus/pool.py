@@ -21,7 +21,7 @@ from typing import Any
 import torch
 
 from namcheck.harness.core import ModelReport, Options, Signal
-from namcheck.models.limits import Limits, limits, set_limits
+from namcheck.models.format.limits import Limits, limits, set_limits
 
 Done = Callable[[int, ModelReport], None]
 # work(path, signal, opts): a module-level function (it travels to the worker by name).

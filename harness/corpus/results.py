@@ -21,7 +21,7 @@ from namcheck.harness.checks import CheckResult
 from namcheck.harness.core import ModelReport, Options, Signal
 from namcheck.harness.report import strict
 from namcheck.harness.version import package_version
-from namcheck.models.limits import limits
+from namcheck.models.format.limits import limits
 
 
 def file_sha256(path: Path) -> str:

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from namcheck.models.activations_spec import ActivationSpec
 from namcheck.models.fast.build import library
-from namcheck.models.layout import ArraySpec, WaveNetSpec, wavenet_spec
-from namcheck.models.nam_file import NamModel, WaveNetConfig
+from namcheck.models.format import NamModel
+from namcheck.models.format.activations import ActivationSpec
+from namcheck.models.format.layout import ArraySpec, WaveNetSpec, wavenet_spec
+from namcheck.models.format.schema import WaveNetConfig
 from namcheck.models.numerics import EPS_PER_STAGE, chain_depth, eps
 
 MAX_TAPS, MAX_ROWS, MAX_COND = 2048, 1024, 64  # as in wavenet.c

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import torch
 
-from namcheck.models.activations_spec import ActivationSpec
+from namcheck.models.format.activations import ActivationSpec
 
 Activation = Callable[[torch.Tensor], torch.Tensor]
 

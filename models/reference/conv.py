@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from namcheck.models.layout import ConvSpec
+from namcheck.models.format.layout import ConvSpec
 
 StreamState = dict[int, torch.Tensor]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from namcheck.models.layout import ConvSpec, convnet_specs
-from namcheck.models.nam_file import ConvNetConfig, LinearConfig
+from namcheck.models.format.layout import ConvSpec, convnet_specs
+from namcheck.models.format.schema import ConvNetConfig, LinearConfig
 from namcheck.models.reference.activations import make_activation
 from namcheck.models.reference.base import NamModule
 from namcheck.models.reference.conv import CausalConv, StreamState, WeightStream, weight_as_taps

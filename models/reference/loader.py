@@ -7,15 +7,9 @@ from typing import Any
 
 import torch
 
-from namcheck.models.layout import wavenet_spec
-from namcheck.models.nam_file import (
-    ConvNetConfig,
-    LinearConfig,
-    LSTMConfig,
-    NamModel,
-    WaveNetConfig,
-    read_nam,
-)
+from namcheck.models.format import NamModel, read_nam
+from namcheck.models.format.layout import WaveNetSpec
+from namcheck.models.format.schema import ConvNetConfig, LinearConfig, LSTMConfig, WaveNetConfig
 from namcheck.models.reference.base import NamModule
 from namcheck.models.reference.container import Container
 from namcheck.models.reference.conv import WeightStream
@@ -65,7 +59,8 @@ def _build(model: NamModel, dtype: torch.dtype, device: torch.device, slim: floa
         dsp = None
         if model.condition_dsp is not None:
             dsp = _build(model.condition_dsp, dtype, device, None, buffer_size)
-        module = WaveNet(wavenet_spec(cfg), stream, dsp)
+        assert isinstance(model.layout, WaveNetSpec)
+        module = WaveNet(model.layout, stream, dsp)
     elif isinstance(cfg, LSTMConfig):
         module = LSTM(cfg, stream, lstm_prewarm_samples(model.sample_rate, buffer_size))
     elif isinstance(cfg, LinearConfig):

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import nn
 
-from namcheck.models.nam_file import LSTMConfig
+from namcheck.models.format.schema import LSTMConfig
 from namcheck.models.reference.base import NamModule
 from namcheck.models.reference.conv import StreamState, WeightStream
 

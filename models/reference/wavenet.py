@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from namcheck.models.layout import ArraySpec, FiLMSpec, LayerSpec, WaveNetSpec
+from namcheck.models.format.layout import ArraySpec, FiLMSpec, LayerSpec, WaveNetSpec
 from namcheck.models.reference.activations import make_activation
 from namcheck.models.reference.base import NamModule
 from namcheck.models.reference.conv import CausalConv, StreamState, WeightStream, right_align

@@ -1,7 +1,9 @@
 """Weight-stream layouts: which tensors a config needs, in the order the file stores them.
 
-One description serves both the weight-count check (`nam_file`) and the forward pass
-(which consumes the stream in this order), so the two cannot disagree. Layout per tensor:
+One description serves the weight-count check (:mod:`.parse`), the forward passes (which
+consume the stream in this order) and the size facts of a parsed model, so they cannot
+disagree. Everything here is computed from a config alone; a parsed model computes its
+layout once (``NamModel.layout``). Layout per tensor:
 PyTorch ``Conv1d.weight`` of shape ``(out, in/groups, kernel)`` flattened in C order, then
 ``out`` biases if present (NAM_FORMAT §2).
 """
@@ -10,11 +12,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from namcheck.models.activations_spec import ActivationSpec
-    from namcheck.models.nam_file import LayerArrayConfig, NamModel, WaveNetConfig
+from namcheck.models.format.activations import ActivationSpec
+from namcheck.models.format.schema import (
+    FILM_SLOTS,
+    ArchConfig,
+    ContainerConfig,
+    ConvNetConfig,
+    LayerArrayConfig,
+    LinearConfig,
+    LSTMConfig,
+    WaveNetConfig,
+)
 
 
 @dataclass(frozen=True)
@@ -157,8 +166,6 @@ def film_dim(la: LayerArrayConfig, slot: str, layer: int) -> int:
 
 def array_spec(la: LayerArrayConfig) -> ArraySpec:
     """The weight layout of one layer array from its config."""
-    from namcheck.models.nam_file import FILM_SLOTS
-
     C, B, Dc = la.channels, la.bottleneck_channels, la.condition_size
     H1 = la.layer_head_width
     layers = []
@@ -217,6 +224,82 @@ def wavenet_spec(cfg: WaveNetConfig) -> WaveNetSpec:
     return WaveNetSpec(arrays, tuple(post_head), activation, cfg.in_channels)
 
 
+@dataclass(frozen=True)
+class LSTMSpec:
+    """An LSTM's sizes (NAM_FORMAT §5): per layer W, b, h0, c0; then the head."""
+
+    input_size: int
+    hidden: int
+    layers: int
+    in_channels: int = 1
+    out_channels: int = 1
+
+    @property
+    def n_weights(self) -> int:
+        return lstm_weight_count(self.input_size, self.hidden, self.layers, self.out_channels)
+
+    @property
+    def receptive_field(self) -> int:
+        """1: the LSTM's memory is its state, prewarmed separately (NAM_FORMAT §5)."""
+        return 1
+
+    @property
+    def macs_per_sample(self) -> int:
+        return self.n_weights
+
+
+@dataclass(frozen=True)
+class LinearSpec:
+    """A Linear (FIR) filter: `taps` weights, then one bias if `bias` (NAM_FORMAT §6.1)."""
+
+    taps: int
+    bias: bool
+    in_channels: int = 1
+    out_channels: int = 1
+
+    @property
+    def n_weights(self) -> int:
+        return self.taps + (1 if self.bias else 0)
+
+    @property
+    def receptive_field(self) -> int:
+        return self.taps
+
+    @property
+    def macs_per_sample(self) -> int:
+        return self.taps
+
+
+@dataclass(frozen=True)
+class ConvNetSpec:
+    """A ConvNet: one dilated conv per block (with batchnorm's 4 C + 1 values after each if
+    `batchnorm`), then the head `out_channels x channels` and its biases (NAM_FORMAT §6.2)."""
+
+    blocks: tuple[ConvSpec, ...]
+    batchnorm: bool
+    channels: int
+    in_channels: int = 1
+    out_channels: int = 1
+
+    @property
+    def n_weights(self) -> int:
+        total = sum(s.n_weights for s in self.blocks)
+        if self.batchnorm:
+            total += len(self.blocks) * (4 * self.channels + 1)
+        return total + self.out_channels * self.channels + self.out_channels
+
+    @property
+    def receptive_field(self) -> int:
+        return 1 + sum(s.context for s in self.blocks)
+
+    @property
+    def macs_per_sample(self) -> int:
+        return sum(s.macs_per_sample for s in self.blocks) + self.out_channels * self.channels
+
+
+ModelLayout = WaveNetSpec | LSTMSpec | LinearSpec | ConvNetSpec
+
+
 def lstm_weight_count(input_size: int, hidden: int, layers: int, out_channels: int) -> int:
     """Weights of an LSTM: per layer W, b, h0, c0; then the head (NAM_FORMAT §5)."""
     total = 0
@@ -226,11 +309,8 @@ def lstm_weight_count(input_size: int, hidden: int, layers: int, out_channels: i
     return total + out_channels * hidden + out_channels
 
 
-def convnet_specs(cfg: object) -> list[ConvSpec]:
+def convnet_specs(cfg: ConvNetConfig) -> list[ConvSpec]:
     """The dilated convs of a ConvNet config, one per block."""
-    from namcheck.models.nam_file import ConvNetConfig
-
-    assert isinstance(cfg, ConvNetConfig)
     specs = []
     cin = cfg.in_channels
     for d in cfg.dilations:
@@ -239,90 +319,18 @@ def convnet_specs(cfg: object) -> list[ConvSpec]:
     return specs
 
 
-def expected_weight_count(model: NamModel) -> int | None:
-    """Weights the config needs in `model.weights`; None where the runtime ignores them."""
-    from namcheck.models.nam_file import (
-        ContainerConfig,
-        ConvNetConfig,
-        LinearConfig,
-        LSTMConfig,
-        WaveNetConfig,
-    )
-
-    cfg = model.config
+def layout_of(cfg: ArchConfig) -> ModelLayout | None:
+    """The weight layout of a config; None for a container (its submodels have their own,
+    and the runtime ignores its top-level weights)."""
     if isinstance(cfg, WaveNetConfig):
-        return wavenet_spec(cfg).n_weights
+        return wavenet_spec(cfg)
     if isinstance(cfg, LSTMConfig):
-        return lstm_weight_count(cfg.input_size, cfg.hidden_size, cfg.num_layers, cfg.out_channels)
+        return LSTMSpec(cfg.input_size, cfg.hidden_size, cfg.num_layers, cfg.in_channels,
+                        cfg.out_channels)
     if isinstance(cfg, LinearConfig):
-        return cfg.receptive_field + (1 if cfg.bias else 0)
+        return LinearSpec(cfg.receptive_field, cfg.bias, cfg.in_channels, cfg.out_channels)
     if isinstance(cfg, ConvNetConfig):
-        blocks = sum(s.n_weights for s in convnet_specs(cfg))
-        if cfg.batchnorm:
-            blocks += len(cfg.dilations) * (4 * cfg.channels + 1)
-        return blocks + cfg.out_channels * cfg.channels + cfg.out_channels
+        return ConvNetSpec(tuple(convnet_specs(cfg)), cfg.batchnorm, cfg.channels,
+                           cfg.in_channels, cfg.out_channels)
     assert isinstance(cfg, ContainerConfig)
     return None
-
-
-def receptive_field(model: NamModel) -> int:
-    """Samples of input that one output sample depends on (1 = memoryless).
-
-    LSTM has unbounded memory; its receptive field is reported as 1 (it is prewarmed
-    separately, NAM_FORMAT §5). A container reports its largest submodel's.
-    """
-    from namcheck.models.nam_file import ConvNetConfig, LinearConfig, WaveNetConfig
-
-    cfg = model.config
-    if isinstance(cfg, WaveNetConfig):
-        r = wavenet_spec(cfg).receptive_field
-        if model.condition_dsp is not None:
-            r += receptive_field(model.condition_dsp) - 1
-        return r
-    if isinstance(cfg, LinearConfig):
-        return cfg.receptive_field
-    if isinstance(cfg, ConvNetConfig):
-        return 1 + sum(cfg.dilations)
-    if model.submodels:
-        return receptive_field(model.submodels[-1].model)
-    return 1
-
-
-def output_channels(model: NamModel) -> int:
-    """Output signals of the model (a container has one)."""
-    from namcheck.models.nam_file import WaveNetConfig
-
-    cfg = model.config
-    if isinstance(cfg, WaveNetConfig):
-        return wavenet_spec(cfg).out_channels
-    if model.submodels:
-        return 1
-    return int(getattr(cfg, "out_channels", 1))
-
-
-def input_channels(model: NamModel) -> int:
-    """Input signals the model reads (a container reads one, like the runtime's)."""
-    if model.submodels:
-        return 1
-    return int(getattr(model.config, "in_channels", 1))
-
-
-def flops_per_sample(model: NamModel) -> int:
-    """Multiply-adds x 2 of the convolutions (or LSTM gates) per output sample; activations
-    and element-wise adds are not counted. A container counts its largest submodel."""
-    from namcheck.models.nam_file import ConvNetConfig, LinearConfig, LSTMConfig, WaveNetConfig
-
-    cfg = model.config
-    if isinstance(cfg, WaveNetConfig):
-        macs = wavenet_spec(cfg).macs_per_sample
-        extra = flops_per_sample(model.condition_dsp) if model.condition_dsp else 0
-        return 2 * macs + extra
-    if isinstance(cfg, LSTMConfig):
-        return 2 * lstm_weight_count(cfg.input_size, cfg.hidden_size, cfg.num_layers,
-                                     cfg.out_channels)
-    if isinstance(cfg, LinearConfig):
-        return 2 * cfg.receptive_field
-    if isinstance(cfg, ConvNetConfig):
-        return 2 * (sum(s.macs_per_sample for s in convnet_specs(cfg))
-                    + cfg.out_channels * cfg.channels)
-    return flops_per_sample(model.submodels[-1].model) if model.submodels else 0
