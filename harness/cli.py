@@ -22,7 +22,12 @@ import torch
 
 from namcheck.harness import bench as bench_module
 from namcheck.harness.audit import run_audit
-from namcheck.harness.compare import compare_render, compare_upstream, upstream_loader
+from namcheck.harness.compare import (
+    compare_models,
+    compare_render,
+    compare_upstream,
+    upstream_loader,
+)
 from namcheck.harness.errors import (
     BAD_INPUT_ERRORS,
     EXIT_BAD_INPUT,
@@ -395,9 +400,19 @@ def cmd_audit(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """`namcheck compare`: upstream's forward or a render vs the reference."""
     paths = _expand(args.models)
+    pair = (args.render is None and not args.upstream and len(args.models) == 2
+            and not any(p.is_dir() for p in args.models))
     if args.render is not None:
+        if args.upstream:
+            raise BadInputError("--render and --upstream: give one of them")
         if len(paths) != 1 or not args.signal:
             raise BadInputError("--render: give exactly one MODEL and the --signal it rendered")
+    elif pair:
+        if args.plots:
+            raise BadInputError("--plots: not drawn for A vs B (compare each with --render)")
+    elif len(paths) > 1 and not args.upstream:
+        raise BadInputError("compare: two models are compared with each other (A.nam B.nam);"
+                            " for several models vs upstream's PyTorch add --upstream")
     else:
         upstream_loader()  # one line saying how to install it, before any work
     _json_target(args, [*paths, *([args.render] if args.render else [])])
@@ -405,10 +420,18 @@ def cmd_compare(args: argparse.Namespace) -> int:
     signal, opts = _signal(args), _options(args)
     context = run_context(opts.device, opts.dtype, opts.engine)
     show = _tables(args)
-    subject = f"render {args.render}" if args.render else "upstream's PyTorch model"
-    show(f"signal: {signal.name}; comparing {subject} with namcheck's reference "
-         f"({args.dtype})")
+    subject = (f"render {args.render}" if args.render else
+               f"{paths[1]} with {paths[0]} (A vs B)" if pair else "upstream's PyTorch model")
+    show(f"signal: {signal.name}; comparing {subject}" + (
+        "" if pair else " with namcheck's reference") + f" ({args.dtype})")
     reports: list[ModelReport] = []
+    if pair:
+        reports.append(guarded(f"{paths[0]} vs {paths[1]}", lambda: compare_models(
+            read_nam(paths[0]), read_nam(paths[1]), signal, opts)))
+        _say_error(reports[-1])
+        show(format_table(reports[-1]))
+        paths = []
+
     def work(path: Path) -> ModelReport:
         if args.render is not None:
             return compare_render(read_nam(path), args.render, signal, opts)
@@ -751,15 +774,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add_engine_option(p)
     p.set_defaults(func=cmd_audit)
 
-    p = sub.add_parser("compare", help="another implementation vs the reference",
-                       description="Run upstream's PyTorch model (nam.models.init_from_nam, "
-                       "the 'upstream' extra) and namcheck's runtime-faithful reference on the "
-                       "same signal, per model and per container submodel: peak-relative and "
-                       "max error, loudness difference in dB, within a derived bound, with the "
-                       "cause where namcheck can name it. With --render OUT.wav --signal IN.wav,"
-                       " judge any other implementation's render of IN the same way (no "
-                       "upstream needed); a shift or length difference is reported.")
+    p = sub.add_parser("compare", help="another implementation, or another model, vs the "
+                       "reference",
+                       description="One MODEL (or several with --upstream): run upstream's "
+                       "PyTorch model (nam.models.init_from_nam, the 'upstream' extra) and "
+                       "namcheck's runtime-faithful reference on the same signal, per model and "
+                       "per container submodel: peak-relative and max error, loudness "
+                       "difference in dB, within a derived bound, with the cause where "
+                       "namcheck can name it. Two models A.nam B.nam: B vs A on the same "
+                       "signal (a re-export, a retrain, a conversion): error, ESR and level "
+                       "difference within the bound of 'the same model'. With --render "
+                       "OUT.wav --signal IN.wav, judge any other implementation's render of IN "
+                       "the same way (no upstream needed); a shift or length difference is "
+                       "reported.")
     p.add_argument("models", nargs="+", type=Path, metavar="MODEL.nam")
+    p.add_argument("--upstream", action="store_true",
+                   help="compare each model with upstream's PyTorch model (the meaning of a "
+                   "single MODEL; needed for several)")
     p.add_argument("--render", type=Path, metavar="OUT.wav",
                    help="a render of --signal by another implementation to judge")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
