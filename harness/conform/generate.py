@@ -29,12 +29,15 @@ def seeded(n: int, seed: int, std: float) -> list[float]:
 def layer_array(input_size: int, channels: int, dilations: list[int], head_out: int, *,
                 kernel: int = 3, head_bias: bool = True, **options: Any) -> Doc:
     """One WaveNet layer array in the 0.6+ form (`head` object); `options` are added as
-    they are (activation, gating_mode, FiLM slots, ...). Activation Tanh, no gating."""
+    they are (activation, gating_mode, FiLM slots, kernel_sizes instead of kernel_size,
+    ...). Activation Tanh, no gating."""
     array: Doc = {"input_size": input_size, "condition_size": 1, "channels": channels,
                   "kernel_size": kernel, "dilations": dilations, "activation": "Tanh",
                   "gating_mode": "none",
                   "head": {"out_channels": head_out, "kernel_size": 1, "bias": head_bias}}
     array.update(copy.deepcopy(options))
+    if "kernel_sizes" in options:  # one of the two, never both
+        del array["kernel_size"]
     return array
 
 

@@ -175,7 +175,10 @@ def _stream(net: Any, x: Any, block: int | None, fault: str) -> Any:
 @contextlib.contextmanager
 def _patched(fault: str) -> Any:
     """Plant a fault in namcheck's modules for the duration of one render."""
-    from namcheck.models import feedforward, wavenet
+    try:  # where the reference forward lives (namcheck.models.reference, or models itself)
+        from namcheck.models.reference import feedforward, wavenet  # type: ignore[import-not-found]
+    except ImportError:
+        from namcheck.models import feedforward, wavenet
 
     saved: list[tuple[Any, str, Any]] = []
 
