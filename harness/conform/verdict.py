@@ -85,7 +85,8 @@ def judge(p: Prepared, run: RunResult, timeout: float) -> Verdict:
     """The verdict on one run of case `p`."""
     isolates = f"this case isolates {p.case.isolates}"
     how, what = _ending(run, timeout)
-    evidence = f"{what}; output: {run.output_tail or '(none)'}" if how != "ok" else what
+    said = " / ".join(line.strip() for line in run.output_tail.splitlines() if line.strip())
+    evidence = f"{what}; output: {said or '(none)'}" if how != "ok" else what
     if how in ("timeout", "crash"):
         return Verdict("crash", evidence, f"{what}; {isolates}")
     if not p.plays:
