@@ -234,30 +234,54 @@ def _audit_progress(total: int) -> Callable[[int, int, ModelReport], None]:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    """`namcheck compare`: upstream's forward or a render vs the reference."""
+    """`namcheck compare`: upstream's forward, a render, or model B vs the reference."""
     from namcheck.harness import runner
-    from namcheck.harness.compare import compare_render, compare_upstream, upstream_loader
+    from namcheck.harness.compare import (
+        compare_models,
+        compare_render,
+        compare_upstream,
+        upstream_loader,
+    )
+    from namcheck.harness.core import guarded
+    from namcheck.models.format import read_nam
 
     paths = _expand(args.models)
+    pair = (args.render is None and not args.upstream and len(args.models) == 2
+            and not any(p.is_dir() for p in args.models))
     if args.render is not None:
+        if args.upstream:
+            raise O.bad("--render and --upstream: give one of them")
         if len(paths) != 1 or not args.signal:
             raise O.bad("--render: give exactly one MODEL and the --signal it rendered")
+    elif pair:
+        if args.plots:
+            raise O.bad("--plots: not drawn for A vs B (compare each with --render)")
+    elif len(paths) > 1 and not args.upstream:
+        raise O.bad("compare: two models are compared with each other (A.nam B.nam); for "
+                    "several models vs upstream's PyTorch add --upstream")
     else:
         upstream_loader()  # one line saying how to install it, before any work
     _json_target(args, [*paths, *([args.render] if args.render else [])])
     _plots_folder(args)
     signal, opts = _run_options(args)
     show = _tables(args)
-    subject = f"render {args.render}" if args.render else "upstream's PyTorch model"
-    show(f"signal: {signal.name}; comparing {subject} with namcheck's reference "
-         f"({args.dtype})")
+    subject = (f"render {args.render}" if args.render else
+               f"{paths[1]} with {paths[0]} (A vs B)" if pair else "upstream's PyTorch model")
+    show(f"signal: {signal.name}; comparing {subject}" + (
+        "" if pair else " with namcheck's reference") + f" ({args.dtype})")
 
     def work(model: Any) -> ModelReport:
         if args.render is not None:
             return compare_render(model, args.render, signal, opts)
         return compare_upstream(model, signal, opts)
 
-    return runner.run("compare", runner.each_model(paths, work), signal, opts, show=show,
+    if pair:
+        a, b = paths
+        outcomes: Iterator[Outcome] = iter([runner.Outcome(guarded(
+            f"{a} vs {b}", lambda: compare_models(read_nam(a), read_nam(b), signal, opts)))])
+    else:
+        outcomes = runner.each_model(paths, work)
+    return runner.run("compare", outcomes, signal, opts, show=show,
                       json=args.json, json_options={
                           "subject": subject,
                           "render": str(args.render) if args.render else None,
@@ -328,6 +352,66 @@ def cmd_plot(args: argparse.Namespace) -> int:
         written = plot.plot_compare(model, signal, opts, out, args.render)
     print(f"wrote {written}")
     return 0
+
+
+def cmd_conform(args: argparse.Namespace) -> int:
+    """`namcheck conform`: the conformance suite against a runtime's command template."""
+    from namcheck.harness import conform
+
+    if args.schema:
+        from namcheck.harness.conform.schema import json_schema as conform_schema
+
+        print(json.dumps(conform_schema(), indent=2))
+        return EXIT_OK
+    if args.list:
+        print(conform.list_suite(args.only or [], args.case or []))
+        return EXIT_OK
+    if not args.runtime:
+        raise BadInputError("conform: --runtime 'CMD {model} {input} {output}' is required")
+    jobs = (_positive_int("--jobs", args.jobs, 1024) if args.jobs is not None
+            else conform.default_jobs())
+    timeout = _finite("--timeout", args.timeout, 0.0, low_open=True)
+    opts = conform.ConformOptions(args.runtime, args.slim_arg, args.block_arg, args.output,
+                                  args.json, args.markdown, args.plots, args.only or [],
+                                  args.case or [], jobs, timeout)
+    conform.validate(opts)  # the template and the selection, before anything is written
+    for flag, target in (("--json", args.json), ("--markdown", args.markdown)):
+        if target:
+            check_output(target, [], flag)
+    if args.output is not None:
+        _output_folder(args.output)
+    _plots_folder(args)
+    return conform.run_conform(opts, _tables(args))
+
+
+def cmd_conform(args: argparse.Namespace) -> int:
+    """`namcheck conform`: the conformance suite against a runtime's command template."""
+    from namcheck.harness import conform
+
+    if args.schema:
+        from namcheck.harness.conform.schema import json_schema as conform_schema
+
+        print(json.dumps(conform_schema(), indent=2))
+        return 0
+    if args.list:
+        print(conform.list_suite(args.only or [], args.case or []))
+        return 0
+    if not args.runtime:
+        raise O.bad("conform: --runtime 'CMD {model} {input} {output}' is required")
+    jobs = (O.positive_int("--jobs", args.jobs, 1024) if args.jobs is not None
+            else conform.default_jobs())
+    timeout = O.finite("--timeout", args.timeout, 0.0, low_open=True)
+    opts = conform.ConformOptions(args.runtime, args.slim_arg, args.block_arg, args.output,
+                                  args.json, args.markdown, args.plots, args.only or [],
+                                  args.case or [], jobs, timeout)
+    conform.validate(opts)  # the template and the selection, before anything is written
+    for flag, target in (("--json", args.json), ("--markdown", args.markdown)):
+        if target:
+            _check_output(target, [], flag)
+    if args.output is not None:
+        _output_folder(args.output)
+    _plots_folder(args)
+    return conform.run_conform(opts, _tables(args))
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -510,15 +594,23 @@ def build_parser() -> argparse.ArgumentParser:
     _add(p, "engine")
     p.set_defaults(func=cmd_audit)
 
-    p = sub.add_parser("compare", help="another implementation vs the reference",
-                       description="Run upstream's PyTorch model (nam.models.init_from_nam, "
-                       "the 'upstream' extra) and namcheck's runtime-faithful reference on the "
-                       "same signal, per model and per container submodel: peak-relative and "
-                       "max error, loudness difference in dB, within a derived bound, with the "
-                       "cause where namcheck can name it. With --render OUT.wav --signal IN.wav,"
-                       " judge any other implementation's render of IN the same way (no "
-                       "upstream needed); a shift or length difference is reported.")
+    p = sub.add_parser("compare", help="another implementation, or another model, vs the "
+                       "reference",
+                       description="One MODEL (or several with --upstream): run upstream's "
+                       "PyTorch model (nam.models.init_from_nam, the 'upstream' extra) and "
+                       "namcheck's runtime-faithful reference on the same signal, per model and "
+                       "per container submodel: peak-relative and max error, loudness "
+                       "difference in dB, within a derived bound, with the cause where "
+                       "namcheck can name it. Two models A.nam B.nam: B vs A on the same "
+                       "signal (a re-export, a retrain, a conversion): error, ESR and level "
+                       "difference within the bound of 'the same model'. With --render "
+                       "OUT.wav --signal IN.wav, judge any other implementation's render of IN "
+                       "the same way (no upstream needed); a shift or length difference is "
+                       "reported.")
     p.add_argument("models", nargs="+", type=Path, metavar="MODEL.nam")
+    p.add_argument("--upstream", action="store_true",
+                   help="compare each model with upstream's PyTorch model (the meaning of a "
+                   "single MODEL; needed for several)")
     p.add_argument("--render", type=Path, metavar="OUT.wav",
                    help="a render of --signal by another implementation to judge")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
@@ -567,6 +659,98 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_options(p)
     p.set_defaults(func=cmd_stamp, builtin_signal=False, slim=None, fail_above_db=None,
                    dtype="float32")
+
+    p = sub.add_parser("conform", help="the conformance suite against any NAM runtime",
+                       description="Generate a suite of small seeded cases, each isolating "
+                       "one feature of the .nam format (every architecture, activation, "
+                       "gating mode, FiLM slot, slim, prewarm, block size, sample rate, "
+                       "version and file edge), run the runtime on each through a command "
+                       "template, and compare with namcheck's float64 reference within the "
+                       "derived float32 bound. Verdicts: pass, differs (max abs error, bound, "
+                       "ESR, first differing sample, likely cause), refused, crash, skipped. "
+                       "Exit 0 when every case passes or is skipped, 1 otherwise.")
+    p.add_argument("--runtime", metavar="'CMD {model} {input} {output}'",
+                   help="the runtime's command line; {model} {input} {output} become the "
+                   "case's paths (split like a shell line, no shell runs)")
+    p.add_argument("--slim-arg", metavar="'--slim {slim}'",
+                   help="how the runtime takes a slim value (cases that need one are "
+                   "skipped without it); inserted at {args}, else before {model}")
+    p.add_argument("--block-arg", metavar="'--block {block}'",
+                   help="how the runtime takes a block (buffer) size (cases that need one "
+                   "are skipped without it)")
+    p.add_argument("-o", "--output", type=Path, metavar="DIR",
+                   help="write the suite into DIR/cases/FEATURE/VARIANT/ (model.nam, "
+                   "input.wav, expected.wav, output.wav, case.json) to rerun a case by hand "
+                   "(default: a temporary folder)")
+    p.add_argument("--json", metavar="OUT", help="write the JSON report ('-': stdout only)")
+    p.add_argument("--markdown", type=Path, metavar="OUT.md",
+                   help="write the matrix as Markdown for a pull request")
+    p.add_argument("--plots", type=Path, metavar="DIR",
+                   help="draw the worst differing cases into DIR/conform_worst.png ('plot' "
+                   "extra)")
+    p.add_argument("--only", action="append", metavar="FEATURE",
+                   help="run a feature or a group of them (e.g. film, film.conv_pre_film); "
+                   "repeatable")
+    p.add_argument("--case", action="append", metavar="NAME",
+                   help="run one case (FEATURE/VARIANT); repeatable")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="parallel runtime processes and reference workers (default: the "
+                   "cores)")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                   help="per-case limit in seconds; a runtime still running is killed and "
+                   "the case is a crash (default 60)")
+    p.add_argument("--list", action="store_true", help="list the features and cases, run "
+                   "nothing")
+    p.add_argument("--schema", action="store_true",
+                   help="print the JSON Schema of the --json report")
+    _add_limit_options(p)
+    p.set_defaults(func=cmd_conform)
+
+    p = sub.add_parser("conform", help="the conformance suite against any NAM runtime",
+                       description="Generate a suite of small seeded cases, each isolating "
+                       "one feature of the .nam format (every architecture, activation, "
+                       "gating mode, FiLM slot, slim, prewarm, block size, sample rate, "
+                       "version and file edge), run the runtime on each through a command "
+                       "template, and compare with namcheck's float64 reference within the "
+                       "derived float32 bound. Verdicts: pass, differs (max abs error, bound, "
+                       "ESR, first differing sample, likely cause), refused, crash, skipped. "
+                       "Exit 0 when every case passes or is skipped, 1 otherwise.")
+    p.add_argument("--runtime", metavar="'CMD {model} {input} {output}'",
+                   help="the runtime's command line; {model} {input} {output} become the "
+                   "case's paths (split like a shell line, no shell runs)")
+    p.add_argument("--slim-arg", metavar="'--slim {slim}'",
+                   help="how the runtime takes a slim value (cases that need one are "
+                   "skipped without it); inserted at {args}, else before {model}")
+    p.add_argument("--block-arg", metavar="'--block {block}'",
+                   help="how the runtime takes a block (buffer) size (cases that need one "
+                   "are skipped without it)")
+    p.add_argument("-o", "--output", type=Path, metavar="DIR",
+                   help="write the suite into DIR/cases/FEATURE/VARIANT/ (model.nam, "
+                   "input.wav, expected.wav, output.wav, case.json) to rerun a case by hand "
+                   "(default: a temporary folder)")
+    p.add_argument("--json", metavar="OUT", help="write the JSON report ('-': stdout only)")
+    p.add_argument("--markdown", type=Path, metavar="OUT.md",
+                   help="write the matrix as Markdown for a pull request")
+    p.add_argument("--plots", type=Path, metavar="DIR",
+                   help="draw the worst differing cases into DIR/conform_worst.png ('plot' "
+                   "extra)")
+    p.add_argument("--only", action="append", metavar="FEATURE",
+                   help="run a feature or a group of them (e.g. film, film.conv_pre_film); "
+                   "repeatable")
+    p.add_argument("--case", action="append", metavar="NAME",
+                   help="run one case (FEATURE/VARIANT); repeatable")
+    p.add_argument("--jobs", type=int, metavar="N",
+                   help="parallel runtime processes and reference workers (default: the "
+                   "cores)")
+    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
+                   help="per-case limit in seconds; a runtime still running is killed and "
+                   "the case is a crash (default 60)")
+    p.add_argument("--list", action="store_true", help="list the features and cases, run "
+                   "nothing")
+    p.add_argument("--schema", action="store_true",
+                   help="print the JSON Schema of the --json report")
+    _add_limit_options(p)
+    p.set_defaults(func=cmd_conform)
 
     p = sub.add_parser("schema", help="print the JSON Schema of the reports",
                        description="Print the JSON Schema (draft 2020-12) that every --json "

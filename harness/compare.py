@@ -1,6 +1,7 @@
 """`compare`: another implementation's output vs namcheck's runtime-faithful reference on
 the same signal: upstream's PyTorch model (`nam.models.init_from_nam`, the `upstream`
-extra), or any render WAV (a plugin's bounce, NeuralAmpModelerCore's `render`, ...).
+extra), or any render WAV (a plugin's bounce, NeuralAmpModelerCore's `render`, ...);
+or two models with each other (`compare A.nam B.nam`: a re-export, a retrain).
 
 Each comparison reports the peak-relative and maximum absolute error and the loudness
 difference in dB, and passes within a derived bound. Where the outputs differ, the cause is
@@ -26,6 +27,7 @@ from namcheck.harness.core import (
     Signal,
     SignalSource,
     as_signal,
+    check_rate,
     finish_report,
     rate_note,
     start_report,
@@ -35,7 +37,7 @@ from namcheck.harness.errors import BadInputError
 from namcheck.models.engines import NamSource, cached_engine
 from namcheck.models.format import NamModel, read_nam
 from namcheck.models.format.schema import LinearConfig, WaveNetConfig
-from namcheck.models.numerics import eps, forward_tolerance, peak_relative_error
+from namcheck.models.numerics import chain_depth, eps, forward_tolerance, peak_relative_error
 from namcheck.models.tolerances import DB_PER_REL, HEAD_SCALE_REL_TOL, UPSTREAM_HEAD_SCALE_TOL
 from namcheck.signals.levels import loudness_of_output
 from namcheck.signals.wav import read_mono
@@ -251,4 +253,52 @@ def compare_render(model: NamModel, render: str | os.PathLike[str], signal: Sign
     checks = _comparison("", model, out, torch.float32, f"{render}", extra,
                          f" + {fmt} {extra:.2g}" if extra else "", implementations=1)
     report.checks.extend(checks)
+    return finish_report(report, opts)
+
+
+def compare_models(a: NamModel, b: NamModel, signal: Signal, opts: Options) -> ModelReport:
+    """`compare A.nam B.nam`: B's output vs A's on the same signal (a re-export, a
+    retrain, a conversion), both by namcheck's reference in `opts.dtype` at `opts.slim`.
+
+    "The same model" is what two rounding forwards of one model can differ by: the
+    bound is forward_tolerance(the deeper model, dtype, implementations=2), peak-relative.
+    Checks: the output within it; NAM's ESR (mean squared difference / mean squared A,
+    no pre-emphasis) within (bound x crest factor)^2, which the output bound implies; the
+    loudness difference in dB within the bound's effect on RMS."""
+    check_rate(a, signal)
+    check_rate(b, signal)
+    if a.sample_rate and b.sample_rate and a.sample_rate != b.sample_rate:
+        raise BadInputError(f"{b.source}: sample rate {b.sample_rate:g} Hz differs from "
+                            f"{a.source}'s {a.sample_rate:g} Hz: not one signal for both")
+    report = ModelReport(f"{a.source} vs {b.source}", f"{a.architecture} vs {b.architecture}")
+    x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
+    ya = reference_output(a, x, opts.dtype, opts.device, opts.slim)
+    yb = reference_output(b, x, opts.dtype, opts.device, opts.slim)
+    for name, y in ((a.source, ya), (b.source, yb)):
+        if not bool(torch.isfinite(y).all()) or float(y.abs().max()) == 0.0:
+            report.checks.append(C.failed("output", f"{name}: the output is not finite or "
+                                          "silent: nothing to compare", "non_finite_output"))
+            return report
+    deeper = a if chain_depth(a) >= chain_depth(b) else b
+    bound = forward_tolerance(deeper, opts.dtype, implementations=2)
+    rel, diff, level_db = Outputs(ya, yb).errors()
+    mse = float(((yb - ya) ** 2).mean())
+    ratio = mse / float((ya ** 2).mean())
+    crest = float(ya.abs().max()) / math.sqrt(float((ya ** 2).mean()))
+    dtype = str(opts.dtype).removeprefix("torch.")
+    note = f"bound: 2 x depth x 8 eps({dtype}), two rounding plays of one model"
+    report.checks.append(C.CheckResult(
+        "output", bool(rel <= bound), rel, 0.0, rel, bound,
+        f"{b.source} vs {a.source}, peak-relative; max |diff| {diff:.3g}; ESR {ratio:.3g} "
+        f"({note})", "peak-relative"))
+    esr_tol = (bound * crest) ** 2
+    report.checks.append(C.CheckResult(
+        "esr", bool(ratio <= esr_tol), ratio, 0.0, ratio, esr_tol,
+        "NAM's ESR: mean squared difference / mean squared A, no pre-emphasis (tolerance: "
+        "(bound x crest factor)^2)", "ratio"))
+    level_tol = DB_PER_REL * bound * crest + 4 * eps(torch.float64)
+    report.checks.append(C.CheckResult(
+        "loudness", bool(abs(level_db) <= level_tol), loudness_of_output(yb),
+        loudness_of_output(ya), abs(level_db), level_tol,
+        f"level of B - level of A: {level_db:+.6f} dB", "dB"))
     return finish_report(report, opts)

@@ -81,13 +81,14 @@ class EngineChoice:
 
 
 def selected_model(model: NamModel, slim: float | None) -> NamModel:
-    """The plain model a runtime plays at `slim`: a container's selected submodel (itself
-    slimmed), or a slimmable WaveNet slimmed."""
-    while model.submodels:
-        sub = model.submodels[select_submodel(model, slim)].model
-        if slim is None or not (sub.submodels or is_slimmable(sub)):
-            return sub
-        model = sub
+    """The plain model a runtime plays at `slim`: a container's selected submodel at its
+    own full size (the runtime passes no slim value on; a container inside plays its
+    default, the last), or a slimmable WaveNet slimmed."""
+    if model.submodels:
+        model = model.submodels[select_submodel(model, slim)].model
+        while model.submodels:
+            model = model.submodels[-1].model
+        return model
     if slim is not None and is_slimmable(model):
         return slim_wavenet(model, slim)
     return model

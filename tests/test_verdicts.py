@@ -231,7 +231,8 @@ def test_compare_passes_matching_models_and_reports_loader_failures(
     needs_upstream()
     good = put(tmp_path, "a1.nam", a1_doc("lite"))
     legacy = put(tmp_path, "legacy.nam", legacy_a1_doc())
-    code, report = run(["compare", str(good), str(legacy), "--builtin-signal"], capsys)
+    code, report = run(["compare", "--upstream", str(good), str(legacy), "--builtin-signal"],
+                       capsys)
     assert code == 1
     first, second = report["models"]
     assert first["status"] == "passed"
@@ -268,9 +269,10 @@ def test_compare_fixtures(capsys: pytest.CaptureFixture[str]) -> None:
     needs_upstream()
     models = [UPSTREAM / "models" / f"{n}.nam" for n in
               ("a1_standard", "a1_lite", "a1_feather", "a1_nano", "a2_container")]
-    code, report = run(["compare", *map(str, models), "--signal", str(TEST_SIGNAL)], capsys)
+    code, report = run(["compare", "--upstream", *map(str, models), "--signal",
+                        str(TEST_SIGNAL)], capsys)
     assert code == 0 and all(m["status"] == "passed" for m in report["models"])
-    code, report = run(["compare", str(UPSTREAM / "models" / "linear.nam"),
+    code, report = run(["compare", "--upstream", str(UPSTREAM / "models" / "linear.nam"),
                         str(NAMCORE / "wavenet_a1_standard.nam"), "--signal",
                         str(TEST_SIGNAL)], capsys)
     linear, legacy = report["models"]

@@ -32,7 +32,8 @@ def load(
     """Build the reference forward of a `.nam` model.
 
     `slim` (in [0, 1]) slims a slimmable WaveNet or selects a container's submodel by the
-    runtime's rule; None means full size, as a runtime loads by default. `buffer_size` is
+    runtime's rule (the submodel itself plays at full size, as in the runtime); None means
+    full size, as a runtime loads by default. `buffer_size` is
     the host buffer the LSTM prewarm is rounded up to (render's 64).
     """
     model = read_nam(source)
@@ -44,11 +45,10 @@ def load(
 def _build(model: NamModel, dtype: torch.dtype, device: torch.device, slim: float | None,
            buffer_size: int) -> NamModule:
     if model.submodels:
+        # The runtime's container only selects: the submodel plays at its own full size
+        # even where it is slimmable (ContainerModel::SetSlimmableSize passes nothing on).
         subs = [_build(s.model, dtype, device, None, buffer_size) for s in model.submodels]
         active = select_submodel(model, slim)
-        if slim is not None:  # the chosen submodel itself may be slimmable
-            subs[active] = _build(model.submodels[active].model, dtype, device, slim,
-                                  buffer_size)
         return Container(subs, [s.max_value for s in model.submodels], active)
     if slim is not None and is_slimmable(model):
         model = slim_wavenet(model, slim)
