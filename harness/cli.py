@@ -362,36 +362,6 @@ def cmd_conform(args: argparse.Namespace) -> int:
         from namcheck.harness.conform.schema import json_schema as conform_schema
 
         print(json.dumps(conform_schema(), indent=2))
-        return EXIT_OK
-    if args.list:
-        print(conform.list_suite(args.only or [], args.case or []))
-        return EXIT_OK
-    if not args.runtime:
-        raise BadInputError("conform: --runtime 'CMD {model} {input} {output}' is required")
-    jobs = (_positive_int("--jobs", args.jobs, 1024) if args.jobs is not None
-            else conform.default_jobs())
-    timeout = _finite("--timeout", args.timeout, 0.0, low_open=True)
-    opts = conform.ConformOptions(args.runtime, args.slim_arg, args.block_arg, args.output,
-                                  args.json, args.markdown, args.plots, args.only or [],
-                                  args.case or [], jobs, timeout)
-    conform.validate(opts)  # the template and the selection, before anything is written
-    for flag, target in (("--json", args.json), ("--markdown", args.markdown)):
-        if target:
-            check_output(target, [], flag)
-    if args.output is not None:
-        _output_folder(args.output)
-    _plots_folder(args)
-    return conform.run_conform(opts, _tables(args))
-
-
-def cmd_conform(args: argparse.Namespace) -> int:
-    """`namcheck conform`: the conformance suite against a runtime's command template."""
-    from namcheck.harness import conform
-
-    if args.schema:
-        from namcheck.harness.conform.schema import json_schema as conform_schema
-
-        print(json.dumps(conform_schema(), indent=2))
         return 0
     if args.list:
         print(conform.list_suite(args.only or [], args.case or []))
@@ -659,52 +629,6 @@ def build_parser() -> argparse.ArgumentParser:
     _add_limit_options(p)
     p.set_defaults(func=cmd_stamp, builtin_signal=False, slim=None, fail_above_db=None,
                    dtype="float32")
-
-    p = sub.add_parser("conform", help="the conformance suite against any NAM runtime",
-                       description="Generate a suite of small seeded cases, each isolating "
-                       "one feature of the .nam format (every architecture, activation, "
-                       "gating mode, FiLM slot, slim, prewarm, block size, sample rate, "
-                       "version and file edge), run the runtime on each through a command "
-                       "template, and compare with namcheck's float64 reference within the "
-                       "derived float32 bound. Verdicts: pass, differs (max abs error, bound, "
-                       "ESR, first differing sample, likely cause), refused, crash, skipped. "
-                       "Exit 0 when every case passes or is skipped, 1 otherwise.")
-    p.add_argument("--runtime", metavar="'CMD {model} {input} {output}'",
-                   help="the runtime's command line; {model} {input} {output} become the "
-                   "case's paths (split like a shell line, no shell runs)")
-    p.add_argument("--slim-arg", metavar="'--slim {slim}'",
-                   help="how the runtime takes a slim value (cases that need one are "
-                   "skipped without it); inserted at {args}, else before {model}")
-    p.add_argument("--block-arg", metavar="'--block {block}'",
-                   help="how the runtime takes a block (buffer) size (cases that need one "
-                   "are skipped without it)")
-    p.add_argument("-o", "--output", type=Path, metavar="DIR",
-                   help="write the suite into DIR/cases/FEATURE/VARIANT/ (model.nam, "
-                   "input.wav, expected.wav, output.wav, case.json) to rerun a case by hand "
-                   "(default: a temporary folder)")
-    p.add_argument("--json", metavar="OUT", help="write the JSON report ('-': stdout only)")
-    p.add_argument("--markdown", type=Path, metavar="OUT.md",
-                   help="write the matrix as Markdown for a pull request")
-    p.add_argument("--plots", type=Path, metavar="DIR",
-                   help="draw the worst differing cases into DIR/conform_worst.png ('plot' "
-                   "extra)")
-    p.add_argument("--only", action="append", metavar="FEATURE",
-                   help="run a feature or a group of them (e.g. film, film.conv_pre_film); "
-                   "repeatable")
-    p.add_argument("--case", action="append", metavar="NAME",
-                   help="run one case (FEATURE/VARIANT); repeatable")
-    p.add_argument("--jobs", type=int, metavar="N",
-                   help="parallel runtime processes and reference workers (default: the "
-                   "cores)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
-                   help="per-case limit in seconds; a runtime still running is killed and "
-                   "the case is a crash (default 60)")
-    p.add_argument("--list", action="store_true", help="list the features and cases, run "
-                   "nothing")
-    p.add_argument("--schema", action="store_true",
-                   help="print the JSON Schema of the --json report")
-    _add_limit_options(p)
-    p.set_defaults(func=cmd_conform)
 
     p = sub.add_parser("conform", help="the conformance suite against any NAM runtime",
                        description="Generate a suite of small seeded cases, each isolating "
