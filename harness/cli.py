@@ -431,8 +431,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _Version(argparse.Action):
-    """--version, read from the installed metadata only when asked (importlib.metadata is
-    a good part of a bare start)."""
+    """--version, printed without importing anything else of namcheck."""
 
     def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
                  values: Any, option_string: str | None = None) -> None:

@@ -1,13 +1,14 @@
-"""namcheck's installed version (imports nothing heavy: `namcheck --version` reads it)."""
+"""namcheck's version: the one place it is written (pyproject.toml reads it from here).
+
+A constant rather than `importlib.metadata.version("namcheck")`: importing
+importlib.metadata costs about 0.1 s, which `namcheck --version` would pay.
+"""
 
 from __future__ import annotations
 
-from importlib.metadata import PackageNotFoundError, version
+__version__ = "0.1.0"
 
 
 def package_version() -> str:
-    """namcheck's installed version string ('0+unknown' when run from a source tree)."""
-    try:
-        return version("namcheck")
-    except PackageNotFoundError:
-        return "0+unknown"
+    """namcheck's version string, e.g. '0.1.0' (PEP 440)."""
+    return __version__
