@@ -85,10 +85,14 @@ def _wavenet_divergences(model: NamModel, cfg: WaveNetConfig, at: Any) -> list[D
         if la.film("layer1x1_post_film") is not None:
             modes = sorted({la.gating_of(i) for i in range(la.num_layers)} - {"blended"})
             if modes:
+                kinds = "/".join("ungated" if m == "none" else m for m in modes)
                 out.append(Divergence(f"{p}.layer1x1_post_film", "layer1x1_post_film",
-                                      f"layer1x1_post_film on {'/'.join(modes)} layers: the "
-                                      "runtime applies it only to blended layers, PyTorch to "
-                                      "every layer"))
+                                      f"layer1x1_post_film on {kinds} layers: the runtime "
+                                      "applies it only to blended layers, PyTorch to every "
+                                      "layer"))
+        gating_dropped = _upstream_drops_gating(raw_layers[a], la)
+        if gating_dropped:
+            out.append(Divergence(f"{p}.gating_mode", "gating_dropped", gating_dropped))
         for key in ("activation", "secondary_activation"):
             for path, bounds in _hardtanh_bounds(raw_layers[a].get(key), f"{p}.{key}"):
                 out.append(Divergence(path, "hardtanh_bounds",
@@ -116,6 +120,27 @@ def _wavenet_divergences(model: NamModel, cfg: WaveNetConfig, at: Any) -> list[D
                               "upstream's loader keeps the config value (it takes the tail "
                               f"only beyond {UPSTREAM_HEAD_SCALE_TOL:g})"))
     return out
+
+
+def _upstream_drops_gating(raw: dict[str, Any], la: Any) -> str | None:
+    """Why upstream's loader builds ungated layers where the runtime gates, or None.
+
+    Upstream 0.13 (`nam.models.wavenet._packed._convert_export_layer_config`) turns
+    `gating_mode` into gated activations only when `gating_mode` and `secondary_activation`
+    are both present, one entry per layer; otherwise it drops `gating_mode`. The runtime
+    gates in either form, defaulting the secondary activation to Sigmoid (NAM_FORMAT §4).
+    """
+    gated = [la.gating_of(i) for i in range(la.num_layers) if la.gating_of(i) != "none"]
+    if not gated or "gating_mode" not in raw:
+        return None
+    modes, secondary = raw.get("gating_mode"), raw.get("secondary_activation")
+    if isinstance(modes, list) and isinstance(secondary, list):
+        return None
+    form = ("one string" if isinstance(modes, str) else "a list") + (
+        " without secondary_activation" if secondary is None
+        else " with a secondary_activation that is not a list")
+    return (f"gating_mode as {form}: the runtime gates these layers ({gated[0]}), "
+            "upstream's PyTorch loader drops gating_mode and builds ungated layers")
 
 
 def _hardtanh_bounds(raw: Any, path: str) -> list[tuple[str, list[float]]]:

@@ -60,6 +60,8 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "sample_rate/sr_null.nam": (REFUSES, "sample_rate"),
     "sample_rate/sr_string.nam": (REFUSES, "sample_rate"),
 }
+# Files the runtime plays that upstream's PyTorch plays differently: inspect warns (README).
+PLAYS_DIFFERENTLY_UPSTREAM = {"gating/gating_mode_second_array.nam": "config.layers[1].gating_mode"}
 # The rate each playing sample_rate case has (None: unknown, as absent, -1 and 0 are).
 RATES = {"sr_absent": None, "sr_minus1": None, "sr_zero": None, "sr_48000.0": 48000.0,
          "sr_44100": 44100.0, "sr_96000": 96000.0}
@@ -87,6 +89,10 @@ def test_case_behaves_as_the_readme_says(name: str, capsys: pytest.CaptureFixtur
         return
     assert code == 0, err
     warnings = json.loads(out)[0]["warnings"]
+    diverges = PLAYS_DIFFERENTLY_UPSTREAM.get(name)
+    if diverges is not None:  # inspect's warning of a runtime-vs-PyTorch difference
+        assert warnings[-1].startswith(f"{diverges}: ")
+        warnings = warnings[:-1]
     if path is None:
         assert warnings == []
     else:
@@ -131,3 +137,35 @@ def test_four_gating_forms_play_identically() -> None:
         torch.testing.assert_close(load(m, dtype=torch.float64)(x), ref, rtol=0, atol=0)
     both = read_nam(CASES / "gating" / "gated_both_arrays.nam")
     assert all(g == "gated" for la in both.config.layers for g in la.gating)
+
+
+@needs_cases
+def test_inspect_warns_where_upstream_drops_the_gating(capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    """cases/README: upstream's loader honours gating only as per-layer lists with
+    secondary_activation; the single-string form plays ungated there (+19 dB), so `inspect`
+    warns on that file (naming the JSON path) and on none of the other modern forms."""
+    from namcheck.harness.divergence import runtime_divergences
+
+    found = {name: [d for d in runtime_divergences(read_nam(CASES / "gating" / f"{name}.nam"))
+                    if d.cause == "gating_dropped"]
+             for name in ("gating_mode_second_array", "gating_mode_lists_with_secondary")}
+    assert [d.path for d in found["gating_mode_second_array"]] == [
+        "config.layers[1].gating_mode"]
+    assert found["gating_mode_lists_with_secondary"] == []
+    assert main(["inspect", str(CASES / "gating" / "gating_mode_second_array.nam")]) == 0
+    out = capsys.readouterr()
+    assert "config.layers[1].gating_mode" in out.out + out.err
+
+
+@needs_cases
+def test_compare_names_the_dropped_gating(capsys: pytest.CaptureFixture[str]) -> None:
+    """The +19 dB difference upstream plays on the single-string gating form is explained by
+    the cause, not left as a bare failure (upstream 0.13 is the subject here)."""
+    pytest.importorskip("nam", reason="the 'upstream' extra (neural-amp-modeler) is absent")
+    gating = CASES / "gating"
+    rc = main(["compare", str(gating / "gating_mode_second_array.nam"),
+               "--signal", str(gating / "in.wav")])
+    out = capsys.readouterr().out
+    assert rc == 1
+    assert "cause: config.layers[1].gating_mode" in out
