@@ -117,8 +117,8 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     if args.block is not None:
         O.positive_int("--block", args.block)
-    output_format(args.output)
     _check_output(args.output, [args.model, args.input], "OUT")
+    output_format(args.output)
     device = O.device(args.device)
     if args.slim is not None:
         O.finite("--slim", args.slim, 0.0, 1.0)

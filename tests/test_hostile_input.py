@@ -347,6 +347,7 @@ def argument_cases(m: Path, w: Path) -> dict[str, tuple[list[str], str]]:
         "output_folder_missing": (["verify", str(m), "--json", str(d / "no" / "r.json")],
                                   "folder"),
         "output_is_folder": (["scale", str(m), "--by", "2", "-o", str(d)], "is a folder"),
+        "render_output_is_folder": (["render", str(m), str(w), str(d)], "is a folder"),
         "output_inside_file": (["render", str(m), str(w), str(m / "o.wav")],
                                "is a file, not a folder"),
         "render_block_negative": (["render", str(m), str(w), str(d / "o.wav"), "--block", "-5"],
