@@ -10,7 +10,6 @@ from namcheck.harness.hooks import scale_output
 from namcheck.harness.verify import verify_model
 from namcheck.models.format import NamModel, read_nam, write_nam
 
-
 # With --force (a post-stack head), the closed form is known not to hold: these failures
 # are what the user accepted. Any other failure (a non-finite or silent output, a scale
 # that under- or overflows float32) still keeps the file from being written.

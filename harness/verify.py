@@ -4,8 +4,8 @@ the model (loudness shift in dB, linearity, stored metadata, gain, container met
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from namcheck.harness import checks as C
 from namcheck.harness.core import (

@@ -251,5 +251,5 @@ def test_degenerate_signal_refused_by_the_python_api(tmp_path: Path) -> None:
 
     wav = tmp_path / "silent.wav"
     sf.write(str(wav), np.zeros(4800), 48000, subtype="FLOAT")
-    with pytest.raises(SignalError, match="silent.wav"):
+    with pytest.raises(SignalError, match=r"silent\.wav"):
         verify.run(builtin_doc(), signal=str(wav))
