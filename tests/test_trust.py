@@ -253,3 +253,34 @@ def test_degenerate_signal_refused_by_the_python_api(tmp_path: Path) -> None:
     sf.write(str(wav), np.zeros(4800), 48000, subtype="FLOAT")
     with pytest.raises(SignalError, match=r"silent\.wav"):
         verify.run(builtin_doc(), signal=str(wav))
+
+
+# --------------------------------------------------------------------------- item 9
+
+pytest_plugins = ["pytester"]
+
+
+@pytest.mark.parametrize("args,words", [
+    (["--namcheck-scale", "0"], "--namcheck-scale 0"),
+    (["--namcheck-scale", "nan"], "--namcheck-scale nan"),
+    (["--namcheck-fail-above-db", "-1"], "--namcheck-fail-above-db -1"),
+    (["--namcheck-signal", "missing.wav"], "missing.wav"),
+])
+def test_plugin_refuses_what_the_cli_refuses(args: list[str], words: str,
+                                             pytester: pytest.Pytester) -> None:
+    write_nam(builtin_doc(), pytester.path / "m.nam")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--namcheck", "m.nam",
+                                           *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert words in result.stderr.str() and "Traceback" not in result.stderr.str()
+
+
+def test_plugin_summary_line_names_the_failing_check(pytester: pytest.Pytester) -> None:
+    write_nam(builtin_doc(), pytester.path / "m.nam")
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--namcheck", "m.nam",
+                                           "--namcheck-scale", "1e-40", "--namcheck-no-gain",
+                                           "--namcheck-builtin-signal", "-rf")
+    result.assert_outcomes(failed=1)
+    summary = result.stdout.str().split("short test summary")[1]
+    line = next(x for x in summary.splitlines() if x.startswith("FAILED"))
+    assert "float32_range[s=1e-40]" in line and "==" not in line
