@@ -189,16 +189,22 @@ def compare_upstream(model: NamModel, signal: Signal, opts: Options) -> ModelRep
     return finish_report(report, opts)
 
 
-def _quantisation(path: str | os.PathLike[str]) -> tuple[float, str]:
-    """Absolute rounding of the render's sample format (half a step of an integer PCM,
-    float32 rounding relative to 1 for float files)."""
+def _quantisation(path: str | os.PathLike[str], peak: float) -> tuple[float, str]:
+    """Absolute error the render's integer sample format allows at an output peak `peak`.
+
+    A step of b-bit PCM is q = 2**-(b-1) as read back (full scale 2**(b-1)). Writers differ
+    in the full scale they multiply by: libsndfile (soundfile, Audacity, ...) scales floats
+    by 2**(b-1) - 1 (32767 for PCM_16), others by 2**(b-1); a reader divides by 2**(b-1).
+    So a correct render may carry a gain of 1 - q (up to one step at full scale: peak x q)
+    plus the rounding to a step (q/2): q/2 + peak x q. Float files round relatively, inside
+    the forward's own bound (0)."""
     subtype = sf.info(str(path)).subtype
     bits = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "PCM_S8": 8, "PCM_U8": 8}.get(subtype)
     if bits:
-        return 2.0 ** -(bits - 1) / 2, f"{subtype} half step"
-    if subtype == "DOUBLE":
-        return 0.0, subtype
-    return 0.0, subtype  # float32: rounding is relative, inside the forward bound
+        step = 2.0 ** -(bits - 1)
+        return step / 2 + peak * step, (f"{subtype} half step + a writer's full scale "
+                                        f"2**{bits - 1} - 1")
+    return 0.0, subtype  # float32/64: rounding is relative, inside the forward bound
 
 
 def best_lag(ours: np.ndarray, theirs: np.ndarray, max_lag: int = MAX_LAG) -> int:
@@ -245,9 +251,9 @@ def compare_render(model: NamModel, render: str | os.PathLike[str], signal: Sign
     else:
         a, b = ours[-lag: -lag + n_theirs], theirs_np[: max(0, n_ours + lag)]
     m = min(len(a), len(b))
-    step, fmt = _quantisation(render)
     peak = float(np.max(np.abs(a[:m]))) if m else 0.0
-    extra = step / peak if peak > 0 else 0.0
+    allowed, fmt = _quantisation(render, peak)
+    extra = allowed / peak if peak > 0 else 0.0
     # The render ran in float32 (plugins do): ours is float64, so one implementation rounds.
     out = Outputs(torch.from_numpy(a[:m].copy()), torch.from_numpy(np.asarray(b[:m]).copy()))
     checks = _comparison("", model, out, torch.float32, f"{render}", extra,

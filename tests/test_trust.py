@@ -284,3 +284,35 @@ def test_plugin_summary_line_names_the_failing_check(pytester: pytest.Pytester) 
     summary = result.stdout.str().split("short test summary")[1]
     line = next(x for x in summary.splitlines() if x.startswith("FAILED"))
     assert "float32_range[s=1e-40]" in line and "==" not in line
+
+
+# --------------------------------------------------------------------------- item 5
+
+
+@pytest.mark.parametrize("writer,code", [("soundfile", 0), ("full_scale_32768", 0),
+                                         ("gain_1e-3", 1)])
+def test_16_bit_render_allowance_follows_writers(writer: str, code: int, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """A correct render written as PCM_16: by soundfile (libsndfile scales by 32767, read
+    back / 32768: a gain of 1 - 2**-15, one step at full scale, + half a step of rounding)
+    or by a writer scaling by 32768 (half a step) passes; a render 1e-3 too loud (33 steps
+    at full scale) fails. The model plays near full scale (peak 0.95), where the
+    writers' gain difference is largest. A Linear model, so that the forward's own float32
+    bound (one stage: 8 eps, 0.03 step) does not hide the format's allowance."""
+    x = default_signal()
+    doc = linear_doc(taps=1)
+    doc["config"]["bias"] = False
+    doc["weights"] = [0.95 / float(np.max(np.abs(x)))]  # y = w x, peak 0.95
+    model = put(tmp_path, "loud.nam", doc)
+    signal = tmp_path / "in.wav"
+    sf.write(str(signal), x, 48000, subtype="DOUBLE")
+    y = np.float32(doc["weights"][0]) * np.asarray(x, dtype=np.float64)
+    out = tmp_path / "render.wav"
+    if writer == "soundfile":
+        sf.write(str(out), y, 48000, subtype="PCM_16")
+    elif writer == "full_scale_32768":
+        sf.write(str(out), np.round(y * 32768).astype(np.int16), 48000, subtype="PCM_16")
+    else:
+        sf.write(str(out), y * (1 + 1e-3), 48000, subtype="PCM_16")
+    got = main(["compare", str(model), "--render", str(out), "--signal", str(signal)])
+    assert got == code, capsys.readouterr().out
