@@ -222,10 +222,32 @@ def best_lag(ours: np.ndarray, theirs: np.ndarray, max_lag: int = MAX_LAG) -> in
     return int(lags[int(np.argmax(values))])
 
 
+@dataclass
+class Compared:
+    """A comparison's report with what it compared: the aligned outputs (ours, theirs) and
+    the shift of theirs found and undone (samples; positive: theirs was late). Figures
+    (harness/plot.py) are drawn from this, so they show what the report judged."""
+
+    report: ModelReport
+    outputs: Outputs
+    lag: int = 0
+
+    @property
+    def output_check(self) -> C.CheckResult:
+        """The peak-relative output check (its measured value, bound and verdict)."""
+        return next(c for c in self.report.checks if c.name.endswith("output"))
+
+
 def compare_render(model: NamModel, render: str | os.PathLike[str], signal: Signal,
                    opts: Options) -> ModelReport:
     """A render of `signal` by another implementation vs the reference. A shift or a length
     difference is reported as a failed check, then the aligned overlap is compared."""
+    return render_comparison(model, render, signal, opts).report
+
+
+def render_comparison(model: NamModel, render: str | os.PathLike[str], signal: Signal,
+                      opts: Options) -> Compared:
+    """compare_render's report together with the aligned outputs it judged (Compared)."""
     report = start_report(model, signal)
     theirs_np, rate = read_mono(render)
     if signal.rate is not None and rate != signal.rate:
@@ -259,7 +281,28 @@ def compare_render(model: NamModel, render: str | os.PathLike[str], signal: Sign
     checks = _comparison("", model, out, torch.float32, f"{render}", extra,
                          f" + {fmt} {extra:.2g}" if extra else "", implementations=1)
     report.checks.extend(checks)
-    return finish_report(report, opts)
+    return Compared(finish_report(report, opts), out, lag)
+
+
+def upstream_comparison(model: NamModel, signal: Signal, opts: Options) -> Compared:
+    """One model (not a container) vs upstream's PyTorch forward, as compare_upstream
+    judges it, with both outputs (Compared). Upstream's failure to run is BadInputError."""
+    report = start_report(model, signal, rate_note(model, signal))
+    x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
+    try:
+        theirs = run_upstream(model.to_dict(), x, opts.dtype)
+    except BadInputError:
+        raise
+    except Exception as exc:
+        raise BadInputError(f"{model.source}: upstream cannot run this model: "
+                            f"{type(exc).__name__}: {exc}") from None
+    ours = reference_output(model, x, opts.dtype, opts.device)
+    gap = _head_scale_rounding(model)
+    out = Outputs(ours, theirs)
+    report.checks.extend(_explain(_comparison(
+        "", model, out, opts.dtype, "upstream's output", gap,
+        f" + float32 rounding of the head_scale tail {gap:.2g}" if gap else ""), model, ""))
+    return Compared(finish_report(report, opts), out)
 
 
 def compare_models(a: NamModel, b: NamModel, signal: Signal, opts: Options) -> ModelReport:

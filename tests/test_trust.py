@@ -316,3 +316,51 @@ def test_16_bit_render_allowance_follows_writers(writer: str, code: int, tmp_pat
         sf.write(str(out), y * (1 + 1e-3), 48000, subtype="PCM_16")
     got = main(["compare", str(model), "--render", str(out), "--signal", str(signal)])
     assert got == code, capsys.readouterr().out
+
+
+# --------------------------------------------------------------------------- item 10
+
+
+def test_plot_compare_draws_what_compare_reports(tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """A faithful render shifted 10 samples late: compare aligns it and its output check
+    passes (peak-relative difference ~1e-7); the figure must show the aligned difference,
+    the same number, bound and verdict, and say the shift (it titled 1.2, unaligned)."""
+    pytest.importorskip("matplotlib", reason="the 'plot' extra (matplotlib) is not installed")
+    import torch
+
+    from namcheck.harness import plot
+    from namcheck.harness.compare import compare_render
+    from namcheck.harness.core import Options, Signal
+    from namcheck.models import load, read_nam
+
+    path = put(tmp_path, "m.nam", builtin_doc())
+    x = default_signal()
+    wav = tmp_path / "in.wav"
+    sf.write(str(wav), x, 48000, subtype="DOUBLE")
+    y = np.asarray(load(read_nam(path), dtype=torch.float64)(np.asarray(x, np.float64)))
+    shifted = tmp_path / "shifted.wav"
+    sf.write(str(shifted), np.concatenate([np.zeros(10), y[:-10]]), 48000, subtype="FLOAT")
+    signal, opts = Signal.from_wav(wav), Options()
+    report = compare_render(read_nam(path), shifted, signal, opts)
+    output = next(c for c in report.checks if c.name == "output")
+    assert output.passed is True and output.measured < 1e-5
+    figures: list[Any] = []
+    monkeypatch.setattr(plot, "_save", lambda fig, out: figures.append(fig) or Path(out))
+    plot.plot_compare(read_nam(path), signal, opts, tmp_path / "p.png", shifted)
+    [fig] = figures
+    title = fig.axes[0].get_title()
+    assert f"difference {output.measured:.2g}" in title
+    assert f"bound {output.tolerance:.2g}" in title and "PASS" in title
+    assert "10 samples late" in title
+    difference = fig.axes[1].lines[0].get_ydata()
+    assert np.max(np.abs(difference)) <= output.tolerance * np.max(np.abs(y))
+
+
+def test_verify_plots_on_the_builtin_model(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("matplotlib", reason="the 'plot' extra (matplotlib) is not installed")
+    folder = tmp_path / "plots"
+    assert main(["verify", "--plots", str(folder), "--builtin-signal", "--no-gain",
+                 "--scale", "0.5"]) == 0
+    assert (folder / "builtin.shift.png").stat().st_size > 1000
