@@ -154,6 +154,9 @@ def _compare_one(model: NamModel, label: str, prefix: str, x: torch.Tensor, opts
                          f"file the runtime plays: {type(exc).__name__}: {exc}{why}",
                          "upstream_cannot_load")]
     ours = reference_output(model, x, opts.dtype, opts.device)
+    level = C.output_level(C.Measurement(ours), f".{label}" if label else "")
+    if not level.passed:  # nothing to compare a NaN, infinite or silent model with
+        return [level]
     gap = _head_scale_rounding(model)
     checks = _comparison(name, model, Outputs(ours, theirs), opts.dtype, "upstream's output",
                          gap, f" + float32 rounding of the head_scale tail {gap:.2g}"
@@ -254,7 +257,11 @@ def render_comparison(model: NamModel, render: str | os.PathLike[str], signal: S
         raise BadInputError(f"{render}: sample rate {rate} Hz differs from the signal's "
                             f"{signal.rate} Hz")
     x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
-    ours = reference_output(model, x, torch.float64, opts.device, opts.slim).numpy()
+    ours_t = reference_output(model, x, torch.float64, opts.device, opts.slim)
+    level = C.output_level(C.Measurement(ours_t))
+    if not level.passed:  # the model fails, whatever the render holds
+        report.checks.append(level)
+    ours = ours_t.numpy()
     n_ours, n_theirs = len(ours), len(theirs_np)
     report.checks.append(C.CheckResult(
         "render_length", n_theirs == n_ours, float(n_theirs), float(n_ours),

@@ -66,7 +66,7 @@ def _check_options(config: pytest.Config) -> None:
     """The values the CLI refuses are a usage error here too (exit 4, one line), before
     anything is collected: never a skipped (green) or failed item per model. Only the
     given options are checked, with the CLI's own checks (harness/options.py)."""
-    from namcheck.harness.errors import BadInputError
+    from namcheck.harness.errors import BAD_INPUT_ERRORS
 
     try:
         for s in config.getoption("namcheck_scale") or []:
@@ -79,7 +79,9 @@ def _check_options(config: pytest.Config) -> None:
             raise O.bad("--namcheck-signal and --namcheck-builtin-signal: give one of them")
         if signal is not None and not Path(signal).is_file():
             raise O.bad(f"--namcheck-signal {signal}: no such file")
-    except BadInputError as exc:
+        if signal is not None:  # read as every item will (a silent one is refused)
+            O.run_signal(O.Values.of_pytest(config))
+    except BAD_INPUT_ERRORS as exc:
         raise pytest.UsageError(f"namcheck: {exc}") from None
 
 

@@ -265,10 +265,12 @@ pytest_plugins = ["pytester"]
     (["--namcheck-scale", "nan"], "--namcheck-scale nan"),
     (["--namcheck-fail-above-db", "-1"], "--namcheck-fail-above-db -1"),
     (["--namcheck-signal", "missing.wav"], "missing.wav"),
+    (["--namcheck-signal", "silent.wav"], "silent.wav: the signal is silent"),
 ])
 def test_plugin_refuses_what_the_cli_refuses(args: list[str], words: str,
                                              pytester: pytest.Pytester) -> None:
     write_nam(builtin_doc(), pytester.path / "m.nam")
+    sf.write(str(pytester.path / "silent.wav"), np.zeros(4800), 48000, subtype="FLOAT")
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--namcheck", "m.nam",
                                            *args)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -364,3 +366,18 @@ def test_verify_plots_on_the_builtin_model(tmp_path: Path,
     assert main(["verify", "--plots", str(folder), "--builtin-signal", "--no-gain",
                  "--scale", "0.5"]) == 0
     assert (folder / "builtin.shift.png").stat().st_size > 1000
+
+
+def test_compare_render_of_a_silent_model_fails_its_output_level(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A silent model and its (equally silent) render agree sample for sample; the model
+    still has no level: compare fails it on output_level, not on a NaN dB difference."""
+    path = put(tmp_path, "m.nam", silent_linear())
+    wav, render = tmp_path / "in.wav", tmp_path / "out.wav"
+    sf.write(str(wav), default_signal(), 48000, subtype="FLOAT")
+    sf.write(str(render), np.zeros(len(default_signal())), 48000, subtype="FLOAT")
+    code, report = run(["compare", str(path), "--render", str(render), "--signal", str(wav)],
+                       capsys)
+    assert code == 1
+    [level] = checks_named(report, "output_level")
+    assert level["status"] == "fail" and level["reason"]["code"] == "silent_output"
