@@ -88,7 +88,8 @@ def audit_loaded(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
 
 def _level(label: str, model: NamModel, m: C.Measurement, signal: Signal) -> dict[str, Any]:
     """What was measured (schema.Level), whether or not metadata is stored."""
-    finite = C.output_level(m).passed
+    level = C.output_level(m)  # a level beyond NAM's float32 loudness is still measured
+    finite = level.passed or level.reason == "level_beyond_float32"
     return {"target": label.lstrip("."), "loudness_db": m.loudness if finite else None,
             "gain": C.gain_from_levels(m.levels) if finite and m.levels else None,
             "sample_rate": float(model.sample_rate or signal.rate or DEFAULT_RATE),

@@ -7,6 +7,7 @@ standard input) is `passed=None`, "not applicable", with the reason: never a fal
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -15,7 +16,15 @@ import torch
 from namcheck.harness.hooks import closed_form_shift_db, linearity_obstacle
 from namcheck.models.format import NamModel
 from namcheck.models.numerics import eps, forward_tolerance
-from namcheck.models.tolerances import DB_PER_REL, HEAD_SCALE_REL_TOL, STORED_REL
+from namcheck.models.tolerances import (
+    DB_PER_REL,
+    FLOAT32_MAX,
+    FLOAT32_TINY,
+    HEAD_SCALE_REL_TOL,
+    MAX_NAM_LOUDNESS_DB,
+    MAX_NAM_LOUDNESS_PEAK,
+    STORED_REL,
+)
 from namcheck.signals.levels import crest_factor, gain_from_levels, loudness_of_output, rms
 
 
@@ -34,6 +43,20 @@ class CheckResult:
     unit: str = ""  # of measured / expected / error / tolerance: "dB", "relative", ...
     reason: str = ""  # stable code (schema.REASONS); empty: held / beyond_tolerance / n/a
     scale: float | None = None  # the hook's scale this check is about, if any
+
+    def __post_init__(self) -> None:
+        # A pass rests on numbers: one that is NaN or infinite computed nothing, so the check
+        # fails with that reason, whoever built it (a verdict never passes on -inf dB).
+        if self.passed is not True:
+            return
+        bad = [f"{key} {value}" for key, value in (
+            ("measured", self.measured), ("expected", self.expected), ("error", self.error),
+            ("tolerance", self.tolerance)) if value is not None and not math.isfinite(value)]
+        if bad:
+            object.__setattr__(self, "passed", False)
+            object.__setattr__(self, "reason", "no_finite_value")
+            object.__setattr__(self, "detail", f"{self.detail}; no finite number to pass on: "
+                               + ", ".join(bad))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -113,7 +136,15 @@ def output_level(m: Measurement, label: str = "") -> CheckResult:
     if level == 0.0:
         return failed(name, "the output is silent (all zeros): it has no level to measure",
                       "silent_output")
-    return CheckResult(name, True, loudness_of_output(y), None, None, None,
+    loud, peak = loudness_of_output(y), float(y.abs().max())
+    if loud > MAX_NAM_LOUDNESS_DB or peak > MAX_NAM_LOUDNESS_PEAK:
+        return CheckResult(name, False, loud, None, None, MAX_NAM_LOUDNESS_DB,
+                           f"the output's level {loud:.1f} dB (peak {peak:.3g}) is beyond what "
+                           "NAM's float32 loudness can represent: its sum of squares over "
+                           f"the standard input exceeds float32's max ({MAX_NAM_LOUDNESS_DB:.1f}"
+                           " dB), so NAM measures inf and no stored level describes it",
+                           "dB", "level_beyond_float32")
+    return CheckResult(name, True, loud, None, None, None,
                        "the output is finite and not silent (measured: its loudness)", "dB")
 
 
@@ -146,8 +177,9 @@ def loudness_shift(before: Measurement, after: Measurement, scale: float,
 
 
 def linearity(model: NamModel, before: Measurement, after: Measurement, scale: float,
-              dtype: torch.dtype) -> CheckResult:
-    """Does the output scale by exactly `scale`? (peak-relative error of after vs s*before)"""
+              dtype: torch.dtype, cause: str | None = None) -> CheckResult:
+    """Does the output scale by exactly `scale`? (peak-relative error of after vs s*before)
+    `cause`: why it cannot, where known outside the model (float32_range's finding)."""
     ref = scale * before.output.double()
     peak = float(ref.abs().max())
     err = float((after.output.double() - ref).abs().max()) / (peak if peak > 0 else 1.0)
@@ -155,6 +187,8 @@ def linearity(model: NamModel, before: Measurement, after: Measurement, scale: f
     passed = err <= tol
     if passed:
         detail = f"output scales by exactly {scale:g}: the closed form holds"
+    elif cause is not None:
+        detail = f"output does not scale by {scale:g}: {cause}"
     else:
         why = linearity_obstacle(model) or "output is not linear in head_scale"
         shift = after.loudness - before.loudness
@@ -163,6 +197,60 @@ def linearity(model: NamModel, before: Measurement, after: Measurement, scale: f
                   "not hold for this model")
     return CheckResult("linearity", passed, err, 0.0, err, tol, detail, "peak-relative",
                        "" if passed else "not_linear_in_head_scale")
+
+
+def _float32_value(value: float) -> tuple[str, str] | None:
+    """(reason, what happens) where `value` leaves float32's normal range, else None."""
+    size = abs(value)
+    if size > FLOAT32_MAX:
+        return "float32_overflow", f"is beyond float32's max {FLOAT32_MAX:.3g} (inf)"
+    if 0 < size < FLOAT32_TINY:
+        if size < 2.0**-150:
+            return "float32_underflow", "rounds to 0 in float32"
+        bits = max(1, math.floor(math.log2(size / 2.0**-149)) + 1)
+        return "float32_underflow", (f"is a float32 subnormal (below {FLOAT32_TINY:.3g}: "
+                                     f"{bits} significant bits instead of 24)")
+    return None
+
+
+def float32_range(before: NamModel, after: NamModel, scale: float, m: Measurement,
+                  dtype: torch.dtype) -> CheckResult | None:
+    """A failed `float32_range` check where the hook's result at `scale` leaves float32's
+    range, else None: a written head_scale (weights[-1], which the runtime reads as a
+    float32) that is subnormal, 0 or inf; the scaled output's peak (`m` is the output
+    before the hook) beyond the range of `dtype`; or its level beyond what NAM's float32
+    loudness represents (tolerances.MAX_NAM_LOUDNESS_DB). Then the other checks at this
+    scale fail for this reason, not the model's."""
+    pairs = [(before, after, "")] if not before.submodels else [
+        (b.model, a.model, f"config.submodels[{i}].model.")
+        for i, (b, a) in enumerate(zip(before.submodels, after.submodels, strict=True))]
+    for b, a, prefix in pairs:
+        if a.head_scale is None or b.head_scale is None:
+            continue
+        found = _float32_value(a.head_scale)
+        if found is not None:
+            return CheckResult("float32_range", False, a.head_scale, None, None, None,
+                               f"{prefix}weights[-1] (head_scale) {b.head_scale:.6g} x "
+                               f"{scale:g} = {a.head_scale:.6g} {found[1]}; the runtime "
+                               "reads it as a float32", "", found[0])
+    peak = float(m.output.detach().double().abs().max()) * scale
+    info = torch.finfo(dtype)
+    name = str(dtype).removeprefix("torch.")
+    if peak > float(info.max) or 0 < peak < float(info.tiny):
+        over = peak > float(info.max)
+        return CheckResult("float32_range" if dtype == torch.float32 else f"{name}_range",
+                           False, peak, None, None, None,
+                           f"the output's peak x {scale:g} = {peak:.3g} "
+                           + (f"is beyond {name}'s max {float(info.max):.3g}" if over else
+                              f"is below {name}'s smallest normal {float(info.tiny):.3g}"),
+                           "", "float32_overflow" if over else "float32_underflow")
+    level = m.loudness + closed_form_shift_db(scale)
+    if level > MAX_NAM_LOUDNESS_DB:
+        return CheckResult("float32_range", False, level, None, None, MAX_NAM_LOUDNESS_DB,
+                           f"the level after x {scale:g} ({level:.1f} dB) is beyond what "
+                           f"NAM's float32 loudness can represent ({MAX_NAM_LOUDNESS_DB:.1f} "
+                           "dB): its stored loudness would be inf", "dB", "float32_overflow")
+    return None
 
 
 def metadata_shift(before: NamModel, after: NamModel, scale: float) -> CheckResult:

@@ -165,9 +165,14 @@ def cmd_scale(args: argparse.Namespace) -> int:
     inputs = [] if args.in_place else [args.model, *([args.signal] if args.signal else [])]
     _check_output(args.output, inputs, "-o")
     signal, opts = _run_options(args)
-    report, summary = scale_file(args.model, args.by, args.output, signal, opts, args.force)
-    print(f"wrote {args.output}: {summary}")
+    report, summary, written = scale_file(args.model, args.by, args.output, signal, opts,
+                                          args.force)
+    if written:
+        print(f"wrote {args.output}: {summary}")
     print(format_table(report))
+    if not written:
+        print(f"namcheck: {args.model}: not written to {args.output}: the scaled model "
+              f"failed verification ({summary})", file=sys.stderr)
     return exit_code([report])
 
 

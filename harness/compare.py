@@ -154,6 +154,9 @@ def _compare_one(model: NamModel, label: str, prefix: str, x: torch.Tensor, opts
                          f"file the runtime plays: {type(exc).__name__}: {exc}{why}",
                          "upstream_cannot_load")]
     ours = reference_output(model, x, opts.dtype, opts.device)
+    level = C.output_level(C.Measurement(ours), f".{label}" if label else "")
+    if not level.passed:  # nothing to compare a NaN, infinite or silent model with
+        return [level]
     gap = _head_scale_rounding(model)
     checks = _comparison(name, model, Outputs(ours, theirs), opts.dtype, "upstream's output",
                          gap, f" + float32 rounding of the head_scale tail {gap:.2g}"
@@ -189,16 +192,22 @@ def compare_upstream(model: NamModel, signal: Signal, opts: Options) -> ModelRep
     return finish_report(report, opts)
 
 
-def _quantisation(path: str | os.PathLike[str]) -> tuple[float, str]:
-    """Absolute rounding of the render's sample format (half a step of an integer PCM,
-    float32 rounding relative to 1 for float files)."""
+def _quantisation(path: str | os.PathLike[str], peak: float) -> tuple[float, str]:
+    """Absolute error the render's integer sample format allows at an output peak `peak`.
+
+    A step of b-bit PCM is q = 2**-(b-1) as read back (full scale 2**(b-1)). Writers differ
+    in the full scale they multiply by: libsndfile (soundfile, Audacity, ...) scales floats
+    by 2**(b-1) - 1 (32767 for PCM_16), others by 2**(b-1); a reader divides by 2**(b-1).
+    So a correct render may carry a gain of 1 - q (up to one step at full scale: peak x q)
+    plus the rounding to a step (q/2): q/2 + peak x q. Float files round relatively, inside
+    the forward's own bound (0)."""
     subtype = sf.info(str(path)).subtype
     bits = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "PCM_S8": 8, "PCM_U8": 8}.get(subtype)
     if bits:
-        return 2.0 ** -(bits - 1) / 2, f"{subtype} half step"
-    if subtype == "DOUBLE":
-        return 0.0, subtype
-    return 0.0, subtype  # float32: rounding is relative, inside the forward bound
+        step = 2.0 ** -(bits - 1)
+        return step / 2 + peak * step, (f"{subtype} half step + a writer's full scale "
+                                        f"2**{bits - 1} - 1")
+    return 0.0, subtype  # float32/64: rounding is relative, inside the forward bound
 
 
 def best_lag(ours: np.ndarray, theirs: np.ndarray, max_lag: int = MAX_LAG) -> int:
@@ -216,17 +225,43 @@ def best_lag(ours: np.ndarray, theirs: np.ndarray, max_lag: int = MAX_LAG) -> in
     return int(lags[int(np.argmax(values))])
 
 
+@dataclass
+class Compared:
+    """A comparison's report with what it compared: the aligned outputs (ours, theirs) and
+    the shift of theirs found and undone (samples; positive: theirs was late). Figures
+    (harness/plot.py) are drawn from this, so they show what the report judged."""
+
+    report: ModelReport
+    outputs: Outputs
+    lag: int = 0
+
+    @property
+    def output_check(self) -> C.CheckResult:
+        """The peak-relative output check (its measured value, bound and verdict)."""
+        return next(c for c in self.report.checks if c.name.endswith("output"))
+
+
 def compare_render(model: NamModel, render: str | os.PathLike[str], signal: Signal,
                    opts: Options) -> ModelReport:
     """A render of `signal` by another implementation vs the reference. A shift or a length
     difference is reported as a failed check, then the aligned overlap is compared."""
+    return render_comparison(model, render, signal, opts).report
+
+
+def render_comparison(model: NamModel, render: str | os.PathLike[str], signal: Signal,
+                      opts: Options) -> Compared:
+    """compare_render's report together with the aligned outputs it judged (Compared)."""
     report = start_report(model, signal)
     theirs_np, rate = read_mono(render)
     if signal.rate is not None and rate != signal.rate:
         raise BadInputError(f"{render}: sample rate {rate} Hz differs from the signal's "
                             f"{signal.rate} Hz")
     x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
-    ours = reference_output(model, x, torch.float64, opts.device, opts.slim).numpy()
+    ours_t = reference_output(model, x, torch.float64, opts.device, opts.slim)
+    level = C.output_level(C.Measurement(ours_t))
+    if not level.passed:  # the model fails, whatever the render holds
+        report.checks.append(level)
+    ours = ours_t.numpy()
     n_ours, n_theirs = len(ours), len(theirs_np)
     report.checks.append(C.CheckResult(
         "render_length", n_theirs == n_ours, float(n_theirs), float(n_ours),
@@ -245,15 +280,36 @@ def compare_render(model: NamModel, render: str | os.PathLike[str], signal: Sign
     else:
         a, b = ours[-lag: -lag + n_theirs], theirs_np[: max(0, n_ours + lag)]
     m = min(len(a), len(b))
-    step, fmt = _quantisation(render)
     peak = float(np.max(np.abs(a[:m]))) if m else 0.0
-    extra = step / peak if peak > 0 else 0.0
+    allowed, fmt = _quantisation(render, peak)
+    extra = allowed / peak if peak > 0 else 0.0
     # The render ran in float32 (plugins do): ours is float64, so one implementation rounds.
     out = Outputs(torch.from_numpy(a[:m].copy()), torch.from_numpy(np.asarray(b[:m]).copy()))
     checks = _comparison("", model, out, torch.float32, f"{render}", extra,
                          f" + {fmt} {extra:.2g}" if extra else "", implementations=1)
     report.checks.extend(checks)
-    return finish_report(report, opts)
+    return Compared(finish_report(report, opts), out, lag)
+
+
+def upstream_comparison(model: NamModel, signal: Signal, opts: Options) -> Compared:
+    """One model (not a container) vs upstream's PyTorch forward, as compare_upstream
+    judges it, with both outputs (Compared). Upstream's failure to run is BadInputError."""
+    report = start_report(model, signal, rate_note(model, signal))
+    x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
+    try:
+        theirs = run_upstream(model.to_dict(), x, opts.dtype)
+    except BadInputError:
+        raise
+    except Exception as exc:
+        raise BadInputError(f"{model.source}: upstream cannot run this model: "
+                            f"{type(exc).__name__}: {exc}") from None
+    ours = reference_output(model, x, opts.dtype, opts.device)
+    gap = _head_scale_rounding(model)
+    out = Outputs(ours, theirs)
+    report.checks.extend(_explain(_comparison(
+        "", model, out, opts.dtype, "upstream's output", gap,
+        f" + float32 rounding of the head_scale tail {gap:.2g}" if gap else ""), model, ""))
+    return Compared(finish_report(report, opts), out)
 
 
 def compare_models(a: NamModel, b: NamModel, signal: Signal, opts: Options) -> ModelReport:

@@ -55,6 +55,9 @@ class Signal:
     path: str | None = None
     sha256: str = ""
 
+    def __post_init__(self) -> None:
+        refuse_degenerate(self.samples, self.path or self.name)
+
     @classmethod
     def from_wav(cls, path: str | os.PathLike[str], treat_as_standard: bool = False) -> Signal:
         """A WAV; it is NAM's standard input when its samples are (or when told so)."""
@@ -86,6 +89,18 @@ class Signal:
 
 
 SignalSource = Signal | str | os.PathLike[str] | None
+
+
+def refuse_degenerate(samples: np.ndarray, where: str) -> None:
+    """A test signal must vary: a silent or constant one gives every model a constant (or
+    no) output, so no level, shift or gain claim is tested on it. SignalError naming
+    `where` (the file) otherwise."""
+    x = np.asarray(samples)
+    if x.size and bool(np.all(x == x.reshape(-1)[0])):
+        what = "silent (every sample is 0)" if x.reshape(-1)[0] == 0 else (
+            f"constant (every sample is {float(x.reshape(-1)[0]):g})")
+        raise SignalError(f"{where}: the signal is {what}: it tests nothing; give a signal "
+                          "that varies (e.g. NAM's loudness_input.wav)")
 
 
 def default_signal() -> Signal:

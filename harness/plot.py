@@ -18,17 +18,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import torch
 
 from namcheck.harness import checks as C
-from namcheck.harness.compare import reference_output, run_upstream
 from namcheck.harness.core import ModelReport, Options, Signal, check_rate, measure
 from namcheck.harness.errors import BadInputError
 from namcheck.harness.hooks import closed_form_shift_db, scale_output
 from namcheck.models.atomic import atomic_write
 from namcheck.models.format import NamModel, read_nam
 from namcheck.models.slimming import slim_intervals
-from namcheck.signals.wav import read_mono
 
 SHIFT_SCALES = np.logspace(-3, 3, 13)
 
@@ -139,25 +136,26 @@ def plot_slims(model: NamModel, signal: Signal, opts: Options, out: str | os.Pat
 
 def plot_compare(model: NamModel, signal: Signal, opts: Options, out: str | os.PathLike[str],
                  render: str | os.PathLike[str] | None = None) -> Path:
-    """Reference vs upstream's PyTorch output (or `render`): overlay, difference, spectra."""
+    """Reference vs upstream's PyTorch output (or `render`): overlay, difference, spectra,
+    drawn from the comparison `compare` reports (harness/compare.py: Compared): the render
+    aligned by the shift found, and the title with the report's peak-relative difference,
+    bound and verdict, and the shift."""
+    from namcheck.harness.compare import render_comparison, upstream_comparison
+
     check_rate(model, signal)
-    x = torch.from_numpy(np.asarray(signal.samples, dtype=np.float64))
-    target = model.submodels[-1].model if model.submodels and render is None else model
-    ours_np = reference_output(target, x, opts.dtype, opts.device).numpy()
     if render is not None:
-        theirs_np, _ = read_mono(render)
+        compared = render_comparison(model, render, signal, opts)
         label = Path(render).name
     else:
+        target = model.submodels[-1].model if model.submodels else model
         try:
-            theirs_np = run_upstream(target.to_dict(), x, opts.dtype).numpy()
-        except BadInputError:
-            raise
-        except Exception as exc:
-            raise BadInputError(f"{model.source}: plot compare: upstream cannot run this "
-                                f"model: {type(exc).__name__}: {exc}") from None
+            compared = upstream_comparison(target, signal, opts)
+        except BadInputError as exc:
+            raise BadInputError(f"{model.source}: plot compare: {exc}") from None
         label = "upstream (PyTorch)"
-    n = min(len(ours_np), len(theirs_np))
-    a, b = ours_np[:n], theirs_np[:n]
+    a = compared.outputs.ours.numpy()
+    b = compared.outputs.theirs.numpy()
+    n = len(a)
     rate = signal.rate or 48000
     t = np.arange(n) / rate
     plt = pyplot()
@@ -177,9 +175,14 @@ def plot_compare(model: NamModel, signal: Signal, opts: Options, out: str | os.P
     axes[2].set_xlabel("frequency (Hz)")
     axes[2].set_ylabel("magnitude (dB)")
     axes[2].legend(fontsize=8)
-    rel = float(np.max(np.abs(b - a)) / max(np.max(np.abs(a)), 1e-300))
-    axes[0].set_title(f"{Path(model.source).name}: {label} vs reference "
-                      f"(peak-relative difference {rel:.2g})", fontsize=10)
+    check = compared.output_check
+    verdict = {True: "PASS", False: "FAIL", None: "n/a"}[check.passed]
+    shift = (f"; aligned: {label} is {abs(compared.lag)} samples "
+             f"{'late' if compared.lag > 0 else 'early'}" if compared.lag else "")
+    measured = "-" if check.measured is None else f"{check.measured:.2g}"
+    bound = "-" if check.tolerance is None else f"{check.tolerance:.2g}"
+    axes[0].set_title(f"{Path(model.source).name}: {label} vs reference: peak-relative "
+                      f"difference {measured}, bound {bound}: {verdict}{shift}", fontsize=10)
     fig.tight_layout()
     return _save(fig, out)
 

@@ -59,6 +59,30 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[_FILES] = {str(Path(f).resolve()) for f in files}
     if files:  # collected beside the given paths (or the testpaths)
         config.args[:] = [*config.args, *files]
+    _check_options(config)
+
+
+def _check_options(config: pytest.Config) -> None:
+    """The values the CLI refuses are a usage error here too (exit 4, one line), before
+    anything is collected: never a skipped (green) or failed item per model. Only the
+    given options are checked, with the CLI's own checks (harness/options.py)."""
+    from namcheck.harness.errors import BAD_INPUT_ERRORS
+
+    try:
+        for s in config.getoption("namcheck_scale") or []:
+            O.scale("--namcheck-scale", s)
+        gate = config.getoption("namcheck_fail_above_db")
+        if gate is not None:
+            O.finite("--namcheck-fail-above-db", gate, 0.0)
+        signal = config.getoption("namcheck_signal")
+        if signal is not None and config.getoption("namcheck_builtin_signal"):
+            raise O.bad("--namcheck-signal and --namcheck-builtin-signal: give one of them")
+        if signal is not None and not Path(signal).is_file():
+            raise O.bad(f"--namcheck-signal {signal}: no such file")
+        if signal is not None:  # read as every item will (a silent one is refused)
+            O.run_signal(O.Values.of_pytest(config))
+    except BAD_INPUT_ERRORS as exc:
+        raise pytest.UsageError(f"namcheck: {exc}") from None
 
 
 _FILES = pytest.StashKey[set]()
@@ -78,9 +102,18 @@ class VerificationFailedError(AssertionError):
     """A verification that failed; its message is the check table."""
 
     def __init__(self, report: ModelReport) -> None:
-        from namcheck.harness.report import format_table
+        from namcheck.harness.report import display_name, format_table
 
-        super().__init__(format_table(report))
+        # The first line is pytest's short summary: the failing checks and the first reason.
+        failed = [c for c in report.checks if c.passed is False]
+        if report.error:
+            first = f"namcheck: error: {report.error}"
+        elif failed:
+            names = ", ".join(display_name(c) for c in failed)
+            first = f"namcheck: {report.status}: {names}: {failed[0].detail}"
+        else:
+            first = f"namcheck: {report.status}: " + "; ".join(report.unverified)
+        super().__init__(f"{first}\n{format_table(report)}")
         self.report = report
 
 

@@ -45,6 +45,14 @@ REASONS: dict[str, str] = {
     "runtime_divergence": "the runtime and PyTorch play a feature of this file differently",
     "render_length_differs": "the render is longer or shorter than the input",
     "render_misaligned": "the render is shifted against the reference",
+    "no_finite_value": "a measured, expected, error or tolerance value is NaN or infinite: "
+                       "nothing was computed to pass on",
+    "level_beyond_float32": "the output's level is beyond what NAM's float32 loudness can "
+                            "represent",
+    "float32_underflow": "a value the hook wrote, or the scaled output, is subnormal or 0 in "
+                         "float32",
+    "float32_overflow": "a value the hook wrote, the scaled output or its level is beyond "
+                        "float32's range",
 }
 
 CheckStatus = Literal["pass", "fail", "n/a"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from namcheck.harness import checks as C
 from namcheck.harness.core import (
@@ -77,8 +78,10 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
         if hooked is None:
             continue
         after = measure(hooked, signal, opts, opts.slim)
+        in_range = C.float32_range(model, hooked, s, before, opts.dtype)
+        cause = None if in_range is None else in_range.detail
         at_s = [C.loudness_shift(before, after, s, opts.dtype),
-                C.linearity(model, before, after, s, opts.dtype)]
+                C.linearity(model, before, after, s, opts.dtype, cause)]
         if opts.with_gain:
             at_s.append(C.gain_invariant(before, after, opts.dtype))
         if not forced:  # (a file we scaled with force claims nothing)
@@ -100,6 +103,12 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
                         s, f"submodel{i}.loudness_shift"))
                     at_s.append(C.metadata_shift(sub0.model, sub1.model, s).at_scale(
                         s, f"submodel{i}.metadata_shift"))
+        if in_range is not None:  # the failures at this scale are float32's, not the model's
+            at_s = [in_range] + [c.explained(f"cause: {cause}", in_range.reason)
+                                 if c.passed is False and c.name != "linearity" else c
+                                 for c in at_s]
+            at_s = [c if c.name != "linearity" or c.passed is not False
+                    else replace(c, reason=in_range.reason) for c in at_s]
         out.extend(c.at_scale(s) for c in at_s)
     return finish_report(report, opts)
 

@@ -26,3 +26,20 @@ STORED_REL = 2.0**-24
 
 # d(20 log10 r)/dr at r = 1: dB per unit of relative error of a level.
 DB_PER_REL = 20.0 / math.log(10.0)
+
+# float32's range (IEEE 754 binary32): the largest finite value and the smallest normal one.
+# Below FLOAT32_TINY a value is subnormal (fewer than 24 significant bits; from 2**-150 it
+# rounds to 0), above FLOAT32_MAX it is infinite. NeuralAmpModelerCore reads every weight,
+# head_scale included, as a float32, and plays in float32.
+FLOAT32_MAX = 3.4028234663852886e38
+FLOAT32_TINY = 1.1754943508222875e-38
+
+# NAM's loudness is sqrt(mean(square(y))) in float32 (nam/models/base.py, `_metadata_loudness`)
+# on its standard input of 48,000 samples, and torch sums the float32 squares in float32
+# before dividing. So NAM can state a level only while every square and their sum over the
+# standard input stay below FLOAT32_MAX: a mean square of at most FLOAT32_MAX / 48000, i.e.
+# 10*log10(FLOAT32_MAX / 48000) = 338.5 dB, and a peak of at most sqrt(FLOAT32_MAX)
+# (385.3 dB). Beyond that NAM's own loudness is inf: no stored level can describe the model.
+NAM_LOUDNESS_SAMPLES = 48000
+MAX_NAM_LOUDNESS_DB = 10.0 * math.log10(FLOAT32_MAX / NAM_LOUDNESS_SAMPLES)
+MAX_NAM_LOUDNESS_PEAK = math.sqrt(FLOAT32_MAX)
