@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import os
 import statistics
 import sys
@@ -49,6 +48,7 @@ RATE = 48000
 
 @dataclasses.dataclass
 class Sizes:
+    preset: str  # the A1 preset measured (models/examples.py)
     signal_counts: tuple[int, ...]
     samples: int  # per signal
     models: int  # the audit's
@@ -57,8 +57,8 @@ class Sizes:
     repeats: int
 
 
-FULL = Sizes((1, 8, 64, 512), RATE, 1000, 8, 2, 5)
-DRY = Sizes((1, 2), 2048, 3, 2, 1, 2)
+FULL = Sizes("standard", (1, 8, 64, 512), RATE, 1000, 8, 2, 5)
+DRY = Sizes("nano", (1, 2), 1024, 3, 2, 1, 1)
 
 
 def synchronize(device: torch.device) -> None:
@@ -117,29 +117,36 @@ def section_signals(model: NamModel, sizes: Sizes, device: torch.device,
             if over():
                 rows.append({"dtype": str(dtype)[6:], "signals": count, "skipped": "budget"})
                 continue
-            x = signals(count, sizes.samples).to(device=device, dtype=dtype)
             reset_peak(device)
-            seconds = median_seconds(lambda net=net, x=x: net(x), device, sizes.warmup,
-                                     sizes.repeats)
+            try:
+                x = signals(count, sizes.samples).to(device=device, dtype=dtype)
+                seconds = median_seconds(lambda net=net, x=x: net(x), device, sizes.warmup,
+                                         sizes.repeats)
+            except Exception as exc:  # (out of memory, say): the next size still runs
+                rows.append({"dtype": str(dtype)[6:], "signals": count,
+                             "error": f"{type(exc).__name__}: {str(exc)[:200]}"})
+                continue
+            finally:
+                x = None
             audio = count * sizes.samples / RATE
             rows.append({"dtype": str(dtype)[6:], "signals": count, "seconds": seconds,
                          "rtf": audio / seconds, "peak_gib": peak_memory(device)})
-            print(f"  A1 standard {str(dtype)[6:]:8s} {count:4d} signals: "
+            print(f"  A1 {sizes.preset} {str(dtype)[6:]:8s} {count:4d} signals: "
                   f"{seconds * 1e3:10.2f} ms  RTF {audio / seconds:12.1f}", flush=True)
         del net
     return rows
 
 
-def audit_models(count: int) -> list[NamModel]:
-    """`count` A1 standard models of their own weights (one parse; weights redrawn)."""
-    base = read_nam(a1_doc("standard", seed=0))
+def audit_models(preset: str, count: int) -> list[NamModel]:
+    """`count` A1 models of their own weights (one parse; weights redrawn)."""
+    base = read_nam(a1_doc(preset, seed=0))
     rng = np.random.default_rng(20)
     out = [base]
     for i in range(1, count):
         w = base.weights * rng.uniform(0.8, 1.2, base.weights.shape)
         w[-1] = base.weights[-1]  # head_scale
         w.setflags(write=False)
-        out.append(dataclasses.replace(base, weights=w, source=f"a1_standard_{i}"))
+        out.append(dataclasses.replace(base, weights=w, source=f"a1_{preset}_{i}"))
     return out
 
 
@@ -147,7 +154,7 @@ def section_audit(sizes: Sizes, device: torch.device, over: Callable[[], bool]
                   ) -> tuple[list[dict[str, Any]], list[str]]:
     rows: list[dict[str, Any]] = []
     problems: list[str] = []
-    models = audit_models(sizes.models)
+    models = audit_models(sizes.preset, sizes.models)
     x = signals(1, sizes.samples)[0]
     forwards = len(models) * 10 * sizes.samples / RATE  # seconds of audio through models
     dtype = torch.float32
@@ -229,6 +236,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.dry_run:
         device, sizes = torch.device("cpu"), DRY
+        torch.set_num_threads(1)  # (CI machines are small and shared)
     else:
         if not torch.cuda.is_available():
             print("gpu_check: no CUDA device (use --dry-run on a machine without one)",
@@ -242,17 +250,28 @@ def main(argv: list[str] | None = None) -> int:
         "timing": ("CUDA events" if device.type == "cuda" else "perf_counter")
         + f", median of {sizes.repeats} after {sizes.warmup} warm-up call(s)"}
     print(f"gpu_check on {info['gpu'] or device} (torch {torch.__version__})", flush=True)
-    model = read_nam(a1_doc("standard"))
-    info["signals"] = section_signals(model, sizes, device, over)
-    info["audit"], problems = section_audit(sizes, device, over)
+    model = read_nam(a1_doc(sizes.preset))
+    info["model"] = f"A1 {sizes.preset}"
+    problems: list[str] = []
+    # A section that breaks (out of memory, say) is reported and the next one still runs.
+    try:
+        info["signals"] = section_signals(model, sizes, device, over)
+    except Exception as exc:
+        info["signals"] = []
+        problems.append(f"signals section: {type(exc).__name__}: {str(exc)[:300]}")
+    try:
+        info["audit"], found = section_audit(sizes, device, over)
+        problems += found
+    except Exception as exc:
+        info["audit"] = []
+        problems.append(f"audit section: {type(exc).__name__}: {str(exc)[:300]}")
+    problems += [f"signals {r['dtype']} x{r['signals']}: {r['error']}"
+                 for r in info["signals"] if "error" in r]
     info["problems"] = problems
     info["wall_seconds"] = time.perf_counter() - start
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "gpu_check.json").write_text(json.dumps(info, indent=2, allow_nan=False
-                                                        if all(math.isfinite(r.get("rtf", 0))
-                                                               for r in info["signals"])
-                                                        else True))
-    print(table("A1 standard, aggregate real-time factor", info["signals"]))
+    (args.out / "gpu_check.json").write_text(json.dumps(info, indent=2))
+    print(table(f"A1 {sizes.preset}, aggregate real-time factor", info["signals"]))
     print(table(f"{sizes.models}-model audit forwards (gain sweep, float32)", info["audit"]))
     for line in problems:
         print(f"PROBLEM: {line}", file=sys.stderr)

@@ -75,7 +75,7 @@ cd "$root"
 if [ "$dry" = 1 ]; then
     tests=(tests/test_cuda.py)  # the CUDA cases skip by name here; one CPU case runs
     select=(-k "test_cuda_ or ieee")
-    bench=(--dry-run --budget 120)
+    bench=(--dry-run --budget 600)
     dev=cpu
 else
     "$python" -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" || {

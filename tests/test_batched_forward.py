@@ -29,8 +29,8 @@ DOCS = {
     "wavenet": V.small_wavenet,
     "gated": V.gated_wavenet,
     "featured": V.featured_wavenet,  # FiLM, grouped layer1x1, head1x1, post-stack head
-    "legacy": V.legacy_wavenet,
-    "a2_shaped": V.a2_shaped,
+    # (A1- and A2-sized models batch the same code; their long receptive fields make
+    # these CPU tests slow: benchmarks/gpu_check.py runs A1 standard batched on a GPU)
     "condition_dsp": V.with_dsp,
     "convnet": V.small_convnet,
     "batchnorm_convnet": V.batchnorm_convnet,  # tensors computed from several weights
@@ -162,3 +162,52 @@ def test_batched_forward_on_each_device(device: str, dtype: torch.dtype) -> None
         exact = load(model, dtype=torch.float64)(x)
         bound = forward_tolerance(model, dtype) + forward_tolerance(model, torch.float64)
         assert peak_relative_error(y[m], exact) <= bound
+
+
+def test_measure_many_batches_models_of_one_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """measure_many (harness/core.py) batches on CUDA only; let it batch on the CPU here:
+    each Measurement equals its own measure() within the bound, with the same engine and
+    bound, the same-shape models ran as one ModelBatch and the others alone."""
+    from namcheck.harness import core
+
+    monkeypatch.setattr(core, "BATCH_DEVICES", ("cpu",))
+    sizes: list[int] = []
+
+    class Spy(ModelBatch):
+        def __init__(self, models: list[NamModel], **kw: Any) -> None:
+            sizes.append(len(models))
+            super().__init__(models, **kw)
+
+    monkeypatch.setattr(core, "ModelBatch", Spy)
+    lstm = read_nam({**lstm_doc(), "sample_rate": 128})
+    models = [*variants(V.gated_wavenet(), 3), lstm, read_nam(convnet_doc())]
+    signal = core.Signal(signals(1, 900)[0].numpy(), 48000, "noise", False)
+    opts = core.Options(dtype=torch.float64, engine="reference")
+    many = core.measure_many(models, signal, opts)
+    assert sizes == [3]
+    for model, got in zip(models, many, strict=True):
+        want = core.measure(model, signal, opts)
+        assert (got.engine, got.bound, got.engine_note) == (want.engine, want.bound,
+                                                             want.engine_note)
+        bound = forward_tolerance(model, torch.float64, implementations=2)
+        assert peak_relative_error(got.output, want.output) <= bound
+        assert got.levels == pytest.approx(want.levels, rel=1e-9)
+
+
+def test_verify_reports_the_same_with_batched_scales(monkeypatch: pytest.MonkeyPatch) -> None:
+    """verify's scale sweep measured as one batch gives the report a run model by model
+    gives: the same checks, in the same order, with the same verdicts."""
+    from namcheck.harness import core
+    from namcheck.harness.verify import verify_model
+
+    model = read_nam(V.gated_wavenet())
+    signal = core.Signal(signals(1, 900)[0].numpy(), 48000, "noise", False)
+    opts = core.Options(dtype=torch.float64, engine="reference")
+    scales = [0.5, 2.0, -1.0]  # (the reference hook refuses -1: its place is kept)
+    alone = verify_model(model, scales, "reference", signal, opts)
+    monkeypatch.setattr(core, "BATCH_DEVICES", ("cpu",))
+    batched = verify_model(model, scales, "reference", signal, opts)
+    assert [(c.name, c.scale, c.passed) for c in batched.checks] == [
+        (c.name, c.scale, c.passed) for c in alone.checks]
+    assert batched.unverified == alone.unverified and batched.status == alone.status
+    assert any(c.name.startswith("loudness_shift") and c.passed for c in batched.checks)
