@@ -245,8 +245,8 @@ def measure_many(models: Sequence[NamModel], signal: Signal, opts: Options,
     if torch.device(opts.device).type not in BATCH_DEVICES or len(models) < 2:
         return [measure(m, signal, opts, slim) for m in models]
     targets = [selected_model(m, slim) for m in models]
-    choices = [reference_choice(t, opts.engine, opts.dtype, opts.device, None)
-               for t in targets]
+    choices = [reference_choice(m, opts.engine, opts.dtype, opts.device, slim)
+               for m in models]  # (as measure() would choose: the bound of the file)
     done: dict[int, C.Measurement] = {}
     for group in group_by_shape(targets)[0]:
         group = [i for i in group if choices[i] is not None]

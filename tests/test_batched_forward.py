@@ -211,3 +211,37 @@ def test_verify_reports_the_same_with_batched_scales(monkeypatch: pytest.MonkeyP
         (c.name, c.scale, c.passed) for c in alone.checks]
     assert batched.unverified == alone.unverified and batched.status == alone.status
     assert any(c.name.startswith("loudness_shift") and c.passed for c in batched.checks)
+
+
+def test_audit_of_a_container_reports_the_same_batched(monkeypatch: pytest.MonkeyPatch
+                                                       ) -> None:
+    """An audit measures a container and each submodel: those of one shape (here the
+    container's played submodel and both submodels) run as one batch where measure_many
+    batches, and the report is the one a run model by model gives."""
+    from namcheck.harness import core
+    from namcheck.harness.audit import audit_loaded
+    from namcheck.models.examples import container_doc
+
+    doc = V.small_wavenet()
+    other = copy.deepcopy(doc)
+    other["weights"] = (np.asarray(other["weights"]) * 0.7).tolist()
+    model = read_nam(container_doc([(0.5, doc), (1.0, other)]))
+    signal = core.Signal(signals(1, 900)[0].numpy(), 48000, "noise", False)
+    opts = core.Options(dtype=torch.float64, engine="reference")
+    alone = audit_loaded(model, signal, opts)
+    sizes: list[int] = []
+
+    class Spy(ModelBatch):
+        def __init__(self, models: list[NamModel], **kw: Any) -> None:
+            sizes.append(len(models))
+            super().__init__(models, **kw)
+
+    monkeypatch.setattr(core, "BATCH_DEVICES", ("cpu",))
+    monkeypatch.setattr(core, "ModelBatch", Spy)
+    batched = audit_loaded(model, signal, opts)
+    assert sizes == [3]
+    assert [(c.name, c.passed) for c in batched.checks] == [
+        (c.name, c.passed) for c in alone.checks]
+    for a, b in zip(batched.levels, alone.levels, strict=True):
+        assert a["loudness_db"] == pytest.approx(b["loudness_db"], abs=1e-9)
+        assert a["gain"] == pytest.approx(b["gain"], abs=1e-9)
