@@ -117,37 +117,40 @@ def load_engine(source: NamSource, engine: str = "auto", *,
     model = read_nam(source)
     if slim is not None and not 0.0 <= slim <= 1.0:
         raise ValueError(f"slim value must lie in [0, 1], got {slim}")
-    choice = reference_choice(model, engine, dtype, device, slim)
-    if choice is None:
-        from namcheck.models.fast.build import FastEngineUnavailableError, library
-        from namcheck.models.fast.engine import FastWaveNet, fast_tolerance
-
+    if engine != "reference":
         target = selected_model(model, slim)
-        assert isinstance(target.config, WaveNetConfig)
-        try:
-            library()  # before anything is built: no compiler, no model built for it
-            net = FastWaveNet(load(target, dtype=torch.float64), target.layout)
-        except FastEngineUnavailableError as exc:
-            choice = _reference(model, dtype, f"reference engine: {exc}")
-        else:
-            return net, EngineChoice("fast", None, fast_tolerance(target))
+        why = fast_unsupported(target, dtype, device)
+        if why is None:
+            from namcheck.models.fast.build import FastEngineUnavailableError, library
+            from namcheck.models.fast.engine import FastWaveNet, fast_tolerance
+
+            assert isinstance(target.config, WaveNetConfig)
+            try:
+                library()  # before anything is built: no compiler, no model built for it
+                net = FastWaveNet(load(target, dtype=torch.float64), target.layout)
+            except FastEngineUnavailableError as exc:
+                why = str(exc)
+            else:
+                return net, EngineChoice("fast", None, fast_tolerance(target))
+        note = f"reference engine: {why}"
+    else:
+        note = None
     net = load(model, dtype=dtype, device=device, slim=slim)
-    return net, choice
-
-
-def _reference(model: NamModel, dtype: torch.dtype, note: str | None) -> EngineChoice:
-    return EngineChoice("reference", note, forward_tolerance(model, dtype))
+    return net, EngineChoice("reference", note, forward_tolerance(model, dtype))
 
 
 def reference_choice(model: NamModel, engine: str, dtype: torch.dtype,
                      device: str | torch.device, slim: float | None) -> EngineChoice | None:
-    """The EngineChoice of load_engine(model, engine, ...) where it is known to run the
+    """The EngineChoice load_engine(model, engine, ...) makes where it is known to run the
     reference before anything is built (asked for, or the fast engine does not cover the
-    model here); None where load_engine tries the fast engine."""
+    model here); None where load_engine would try the fast engine."""
     if engine == "reference":
-        return _reference(model, dtype, None)
+        return EngineChoice("reference", None, forward_tolerance(model, dtype))
     why = fast_unsupported(selected_model(model, slim), dtype, device)
-    return None if why is None else _reference(model, dtype, f"reference engine: {why}")
+    if why is None:
+        return None
+    return EngineChoice("reference", f"reference engine: {why}",
+                        forward_tolerance(model, dtype))
 
 
 # Engines built recently, by the identity of the parsed model (NamModel is immutable and

@@ -182,13 +182,14 @@ def test_measure_many_batches_models_of_one_shape(monkeypatch: pytest.MonkeyPatc
     lstm = read_nam({**lstm_doc(), "sample_rate": 128})
     models = [*variants(V.gated_wavenet(), 3), lstm, read_nam(convnet_doc())]
     signal = core.Signal(signals(1, 900)[0].numpy(), 48000, "noise", False)
-    opts = core.Options(dtype=torch.float64, engine="reference")
+    opts = core.Options(dtype=torch.float64)  # auto: the reference, with the reason why
     many = core.measure_many(models, signal, opts)
     assert sizes == [3]
     for model, got in zip(models, many, strict=True):
         want = core.measure(model, signal, opts)
         assert (got.engine, got.bound, got.engine_note) == (want.engine, want.bound,
                                                              want.engine_note)
+        assert got.engine == "reference" and got.engine_note
         bound = forward_tolerance(model, torch.float64, implementations=2)
         assert peak_relative_error(got.output, want.output) <= bound
         assert got.levels == pytest.approx(want.levels, rel=1e-9)
