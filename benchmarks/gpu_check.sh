@@ -83,8 +83,8 @@ else
         exit 2; }
     tests=(tests/test_cuda.py tests/test_batched_forward.py tests/test_engine_contract.py
            tests/test_forward_fixtures.py)
-    select=(-k "cuda or batched")
-    bench=(--budget 200)
+    select=(-k cuda)  # (every test of test_cuda.py, and the cuda cases elsewhere)
+    bench=(--budget 180)
     dev=cuda
 fi
 echo "== CUDA tests ($dev)" | tee "$log"

@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,7 +19,8 @@ SCRIPT = ROOT / "benchmarks" / "gpu_check.sh"
 
 @pytest.mark.skipif(shutil.which("bash") is None, reason="bash: not on this machine")
 def test_gpu_check_runs_in_dry_mode(tmp_path: Path) -> None:
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "NAMCHECK_GPU_DRY": "1"}
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "NAMCHECK_GPU_DRY": "1",
+           "PYTHON": sys.executable}
     env.pop("OUT", None)
     run = subprocess.run(["bash", str(SCRIPT), "--out", str(tmp_path)], env=env,
                          capture_output=True, text=True, timeout=900)
