@@ -18,7 +18,7 @@ from namcheck.harness.core import (
     as_signal,
     finish_report,
     guarded,
-    measure,
+    measure_many,
     rate_note,
     start_report,
 )
@@ -63,8 +63,9 @@ def audit_loaded(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     out = report.checks
     targets = [("", model)] + [(f".submodel{i}", s.model) for i, s in enumerate(model.submodels)]
     measured: dict[str, C.Measurement] = {}
-    for label, m in targets:
-        result = measure(m, signal, opts)
+    # (on CUDA, a container's submodels of one shape run as one batched forward)
+    results = measure_many([m for _, m in targets], signal, opts)
+    for (label, m), result in zip(targets, results, strict=True):
         report.used(result)
         measured[label] = result
         report.levels.append(_level(label, m, result, signal))

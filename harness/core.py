@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,17 +25,22 @@ import torch
 from namcheck.harness import checks as C
 from namcheck.harness.errors import BAD_INPUT_ERRORS
 from namcheck.harness.hooks import HookRefusedError
-from namcheck.models.engines import cached_engine
+from namcheck.models.engines import cached_engine, reference_choice, selected_model
 from namcheck.models.format import NamModel
+from namcheck.models.reference.batched import ModelBatch, group_by_shape
 from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME
 from namcheck.signals.generate import default_signal as generated_signal
-from namcheck.signals.levels import gain_sweep
+from namcheck.signals.levels import gain_sweep, gain_sweeps
 from namcheck.signals.standard_input import (
     find_standard_input,
     is_standard_input,
     samples_sha256,
 )
 from namcheck.signals.wav import SignalError, read_mono
+
+# Devices on which measure_many runs models of one shape as one batched forward (on the
+# CPU the reference's own row joining is faster, and CPU behaviour stays as it was).
+BATCH_DEVICES = ("cuda",)
 
 # Per-model status, from best to worst; a run's exit code follows its worst model.
 STATUSES = ("passed", "not_verified", "failed", "error")
@@ -243,3 +248,30 @@ def measure(model: NamModel, signal: Signal, opts: Options, slim: float | None =
         output = net(torch.from_numpy(np.asarray(signal.samples, dtype=np.float64)))
         levels = None
     return C.Measurement(output, levels, choice.bound, choice.name, choice.note)
+
+
+def measure_many(models: Sequence[NamModel], signal: Signal, opts: Options,
+                 slim: float | None = None) -> list[C.Measurement]:
+    """measure() of each model, in order. On a device of BATCH_DEVICES (CUDA), models that
+    play the same shape on the reference run as one batched forward (models/reference/
+    batched.py: a ModelBatch's gain sweeps); each Measurement then equals its own
+    measure()'s within the forward's rounding bound (tests/test_batched_forward.py), with
+    the same engine choice and bound. Every other model runs through measure()."""
+    if torch.device(opts.device).type not in BATCH_DEVICES or len(models) < 2:
+        return [measure(m, signal, opts, slim) for m in models]
+    targets = [selected_model(m, slim) for m in models]
+    choices = [reference_choice(m, opts.engine, opts.dtype, opts.device, slim)
+               for m in models]  # (as measure() would choose: the bound of the file)
+    done: dict[int, C.Measurement] = {}
+    for group in group_by_shape(targets)[0]:
+        group = [i for i in group if choices[i] is not None]
+        if len(group) < 2:
+            continue
+        batch = ModelBatch([targets[i] for i in group], dtype=opts.dtype, device=opts.device)
+        for i, (output, levels) in zip(group, gain_sweeps(batch, signal.samples,
+                                                          opts.with_gain), strict=True):
+            choice = choices[i]
+            assert choice is not None
+            done[i] = C.Measurement(output, levels, choice.bound, choice.name, choice.note)
+    return [done[i] if i in done else measure(m, signal, opts, slim)
+            for i, m in enumerate(models)]

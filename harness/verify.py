@@ -16,6 +16,7 @@ from namcheck.harness.core import (
     as_signal,
     finish_report,
     measure,
+    measure_many,
     rate_note,
     start_report,
 )
@@ -73,11 +74,21 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
         report.unverified.append("the hook's level claims: the output has no finite level")
         return finish_report(report, opts)
     sub_before: dict[int, C.Measurement] = {}
+    # Every scale's hooked model first (its hook checks kept for its place in the report),
+    # then all of them measured together: one batched forward on CUDA (measure_many).
+    pending = []
     for s in scales:
-        hooked, forced = _apply_hook(model, s, hook, report)
+        scratch = ModelReport(report.path, None)
+        hooked, forced = _apply_hook(model, s, hook, scratch)
+        pending.append((s, hooked, forced, scratch))
+    afters = iter(measure_many([h for _, h, _, _ in pending if h is not None], signal, opts,
+                               opts.slim))
+    for s, hooked, forced, scratch in pending:
+        out.extend(scratch.checks)
+        report.unverified.extend(scratch.unverified)
         if hooked is None:
             continue
-        after = measure(hooked, signal, opts, opts.slim)
+        after = next(afters)
         in_range = C.float32_range(model, hooked, s, before, opts.dtype)
         cause = None if in_range is None else in_range.detail
         at_s = [C.loudness_shift(before, after, s, opts.dtype),

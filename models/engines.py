@@ -139,6 +139,20 @@ def load_engine(source: NamSource, engine: str = "auto", *,
     return net, EngineChoice("reference", note, forward_tolerance(model, dtype))
 
 
+def reference_choice(model: NamModel, engine: str, dtype: torch.dtype,
+                     device: str | torch.device, slim: float | None) -> EngineChoice | None:
+    """The EngineChoice load_engine(model, engine, ...) makes where it is known to run the
+    reference before anything is built (asked for, or the fast engine does not cover the
+    model here); None where load_engine would try the fast engine."""
+    if engine == "reference":
+        return EngineChoice("reference", None, forward_tolerance(model, dtype))
+    why = fast_unsupported(selected_model(model, slim), dtype, device)
+    if why is None:
+        return None
+    return EngineChoice("reference", f"reference engine: {why}",
+                        forward_tolerance(model, dtype))
+
+
 # Engines built recently, by the identity of the parsed model (NamModel is immutable and
 # compared by identity; each entry holds its model, so an id is never reused while cached)
 # and the options. A command builds each engine once however often it measures a model.

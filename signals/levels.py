@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from namcheck.models.engines import Engine
+from namcheck.models.reference.batched import ModelBatch
 
 GAIN_STEPS = 11  # input gains 0, 0.1, ..., 1 (upstream's heuristic)
 
@@ -16,6 +17,13 @@ def rms(y: torch.Tensor) -> float:
     """Root mean square, accumulated in float64 whatever the output dtype."""
     y64 = y.detach().double()
     return math.sqrt(float(torch.mean(y64 * y64)))
+
+
+def rms_rows(y: torch.Tensor, dims: int = 1) -> list[float]:
+    """rms() of every row of `y` (the last `dims` axes form a row), accumulated in float64,
+    read back in one transfer (one device sync for a whole batch)."""
+    y64 = y.detach().double().flatten(-dims) if dims > 1 else y.detach().double()
+    return torch.sqrt(torch.mean(y64 * y64, dim=-1)).reshape(-1).cpu().tolist()
 
 
 def crest_factor(y: torch.Tensor) -> float:
@@ -93,3 +101,25 @@ def gain_levels(engine: Engine, signal: np.ndarray | torch.Tensor) -> list[float
 def gain(engine: Engine, signal: np.ndarray | torch.Tensor) -> float:
     """NAM's `metadata.gain` heuristic (between 0 and 1: how compressed the model seems)."""
     return gain_from_levels(gain_levels(engine, signal))
+
+
+def gain_sweeps(batch: ModelBatch, signal: np.ndarray | torch.Tensor, with_gain: bool = True
+                ) -> list[tuple[torch.Tensor, list[float] | None]]:
+    """gain_sweep for every model of a ModelBatch, in its order, in two batched forwards
+    (the ten nonzero gains for every model at once, and silence: one sample after zero
+    history). Each model's (output at gain 1.0, levels) equals its own gain_sweep within
+    the forward's rounding bound (tests/test_batched_forward.py). `with_gain=False`: the
+    output alone (one forward of the signal), levels None."""
+    x = torch.as_tensor(np.asarray(signal)) if not isinstance(signal, torch.Tensor) else signal
+    x = x.to(torch.float64).reshape(-1)
+    dims = 1 if batch.out_channels == 1 else 2
+    if not with_gain:
+        outs = batch(x)
+        return [(outs[m, 0].clone(), None) for m in range(len(batch))]
+    gains = torch.from_numpy(GAIN_INPUTS)
+    quiet = rms_rows(batch(x.new_zeros(1)), dims)
+    outs = batch(gains[1:, None] * x[None, :])  # (M, 10, N): 1.0 * x is x exactly
+    levels = rms_rows(outs, dims)
+    steps = GAIN_STEPS - 1
+    return [(outs[m, -1].clone(), [quiet[m], *levels[m * steps : (m + 1) * steps]])
+            for m in range(len(batch))]

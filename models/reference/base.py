@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from namcheck.models.reference.conv import StreamState, right_align
+from namcheck.models.reference.precision import ieee_float32
 
 # Offline forwards longer than this (samples; 0.34 s at 48 kHz) run in chunks of it, so
 # memory stays flat in the signal length (a whole-signal forward holds every layer's
@@ -69,15 +70,16 @@ class NamModule(nn.Module):
 
     def __call__(self, x: torch.Tensor | np.ndarray) -> Any:  # type: ignore[override]
         """forward(); a NumPy array in gives a NumPy array out (float32 for float32 input,
-        float64 otherwise)."""
-        if isinstance(x, np.ndarray):
-            y = super().__call__(torch.from_numpy(np.asarray(x, dtype=np.float64)))
-            return as_numpy(y, x.dtype)
-        return super().__call__(x)
+        float64 otherwise). On CUDA, float32 runs without TF32 (precision.py)."""
+        with ieee_float32(self.device):
+            if isinstance(x, np.ndarray):
+                y = super().__call__(torch.from_numpy(np.asarray(x, dtype=np.float64)))
+                return as_numpy(y, x.dtype)
+            return super().__call__(x)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 2 and x.shape[0] > 1 and self.device.type == "cpu":
+        if x.dim() == 2 and x.shape[0] > 1 and self.joins_rows():
             return self._forward_rows(x)
         if x.shape[-1] > OFFLINE_CHUNK:
             return self._forward_chunked(x)
@@ -87,6 +89,12 @@ class NamModule(nn.Module):
             xb = torch.cat((xb.new_zeros(xb.shape[0], xb.shape[1], pad), xb), dim=-1)
         n = xb.shape[-1] - pad
         return self._as_output(right_align(self.forward_valid(xb, None), n), single)
+
+    def joins_rows(self) -> bool:
+        """Does forward() run a (B, N) batch as its rows joined in time (_forward_rows)? On
+        the CPU, where that is faster; on any other device a (B, 1, T) batch runs each op
+        over every row in one launch."""
+        return self.device.type == "cpu"
 
     def _forward_rows(self, x: torch.Tensor) -> torch.Tensor:
         """(B, N) on the CPU, every row from zero history. A (B, C, T) batch runs through
@@ -136,7 +144,7 @@ class Streamer:
         self._step = torch.compile(step, dynamic=False) if compile else step
         pad = model.receptive_field - 1
         if pad:  # prewarm: the runtime's zero history
-            with torch.no_grad():
+            with torch.no_grad(), ieee_float32(model.device):
                 zeros = torch.zeros(batch, 1, pad, dtype=model.dtype, device=model.device)
                 model.forward_valid(zeros, self.state)
 
@@ -149,4 +157,5 @@ class Streamer:
         xb, single = self.model._as_batch(block)
         if xb.shape[0] != self.batch:
             raise ValueError(f"this stream was opened for batch {self.batch}, got {xb.shape[0]}")
-        return self.model._as_output(self._step(xb), single)
+        with ieee_float32(xb.device):
+            return self.model._as_output(self._step(xb), single)

@@ -63,6 +63,17 @@ def conv_taps(x: torch.Tensor, taps: torch.Tensor, bias: torch.Tensor | None,
         if bias is not None:
             y += bias[:, None]
         return y[None]
+    return conv_matmul(x, taps, bias, dilation, groups)
+
+
+def conv_matmul(x: torch.Tensor, taps: torch.Tensor, bias: torch.Tensor | None,
+                dilation: int, groups: int) -> torch.Tensor:
+    """conv_taps with broadcast matmuls whatever the batch size: every op has a
+    `torch.func.vmap` batching rule (`addmm_` has none), so under vmap (models/reference/
+    batched.py) each tap is one batched matmul over every model; groups 1 only."""
+    assert groups == 1
+    K = taps.shape[0]
+    n = x.shape[-1] - (K - 1) * dilation
     y = torch.matmul(taps[0], x[..., 0:n])
     for k in range(1, K):
         y += torch.matmul(taps[k], x[..., k * dilation : k * dilation + n])
@@ -78,6 +89,7 @@ def weight_as_taps(weight: torch.Tensor) -> torch.Tensor:
 CONV_IMPLEMENTATIONS = {
     "torch": (lambda w: w, conv_torch),
     "taps": (weight_as_taps, conv_taps),
+    "matmul": (weight_as_taps, conv_matmul),
 }
 
 
@@ -86,6 +98,7 @@ class CausalConv(nn.Module):
 
     _counter = 0
     implementation = "taps"  # the fastest within the forward's bounds (benchmarks/)
+    # (CONV_IMPLEMENTATIONS: "taps", "matmul" or "torch")
 
     def __init__(self, spec: ConvSpec, stream: WeightStream) -> None:
         super().__init__()
@@ -110,8 +123,10 @@ class CausalConv(nn.Module):
                 history = x.new_zeros(x.shape[0], x.shape[1], ctx)
             x = torch.cat((history, x), dim=-1)
             state[self.slot] = x[..., -ctx:]
-        if CausalConv.implementation == "taps" and self.spec.groups == 1:
-            return conv_taps(x, self.taps, self.bias, self.spec.dilation, 1)
+        # (an instance may override the class's choice: a ModelBatch's template does)
+        if self.implementation != "torch" and self.spec.groups == 1:
+            conv = conv_taps if self.implementation == "taps" else conv_matmul
+            return conv(x, self.taps, self.bias, self.spec.dilation, 1)
         return conv_torch(x, self.weight, self.bias, self.spec.dilation, self.spec.groups)
 
 

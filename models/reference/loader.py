@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -19,6 +20,13 @@ from namcheck.models.reference.wavenet import WaveNet
 from namcheck.models.slimming import is_slimmable, select_submodel, slim_wavenet
 
 NamSource = str | os.PathLike[str] | dict[str, Any] | NamModel
+# The weight vector each (nested) model is built from: its own, unless a caller builds the
+# same architecture from other numbers (models/reference/batched.py).
+WeightsOf = Callable[[NamModel], Any]
+
+
+def _own_weights(model: NamModel) -> Any:
+    return model.weights
 
 
 def load(
@@ -39,26 +47,29 @@ def load(
     model = read_nam(source)
     if slim is not None and not 0.0 <= slim <= 1.0:
         raise ValueError(f"slim value must lie in [0, 1], got {slim}")
-    return _build(model, dtype, torch.device(device), slim, buffer_size)
+    return build(model, dtype, torch.device(device), slim, buffer_size)
 
 
-def _build(model: NamModel, dtype: torch.dtype, device: torch.device, slim: float | None,
-           buffer_size: int) -> NamModule:
+def build(model: NamModel, dtype: torch.dtype, device: torch.device, slim: float | None,
+          buffer_size: int = DEFAULT_BUFFER, weights_of: WeightsOf = _own_weights
+          ) -> NamModule:
+    """`load` of a parsed model, each (nested) model's weights given by `weights_of`."""
     if model.submodels:
         # The runtime's container only selects: the submodel plays at its own full size
         # even where it is slimmable (ContainerModel::SetSlimmableSize passes nothing on).
-        subs = [_build(s.model, dtype, device, None, buffer_size) for s in model.submodels]
+        subs = [build(s.model, dtype, device, None, buffer_size, weights_of)
+                for s in model.submodels]
         active = select_submodel(model, slim)
         return Container(subs, [s.max_value for s in model.submodels], active)
     if slim is not None and is_slimmable(model):
         model = slim_wavenet(model, slim)
-    stream = WeightStream(model.weights, dtype, device)
+    stream = WeightStream(weights_of(model), dtype, device)
     cfg = model.config
     module: NamModule
     if isinstance(cfg, WaveNetConfig):
         dsp = None
         if model.condition_dsp is not None:
-            dsp = _build(model.condition_dsp, dtype, device, None, buffer_size)
+            dsp = build(model.condition_dsp, dtype, device, None, buffer_size, weights_of)
         assert isinstance(model.layout, WaveNetSpec)
         module = WaveNet(model.layout, stream, dsp)
     elif isinstance(cfg, LSTMConfig):

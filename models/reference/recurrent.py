@@ -28,7 +28,10 @@ class LSTM(NamModule):
     def __init__(self, cfg: LSTMConfig, stream: WeightStream, prewarm: int) -> None:
         super().__init__()
         H, L = cfg.hidden_size, cfg.num_layers
-        self.lstm = nn.LSTM(cfg.input_size, H, L, batch_first=True)
+        # Built in the run's dtype and device: weights copied into a float32 module first
+        # would be rounded to float32 before a float64 run.
+        self.lstm = nn.LSTM(cfg.input_size, H, L, batch_first=True, dtype=stream.dtype,
+                            device=stream.device)
         h0, c0 = [], []
         for layer in range(L):
             width = cfg.input_size if layer == 0 else H
@@ -40,8 +43,9 @@ class LSTM(NamModule):
                 getattr(self.lstm, f"bias_hh_l{layer}").zero_()
             h0.append(stream.take(H))
             c0.append(stream.take(H))
-        self.lstm.to(dtype=stream.dtype, device=stream.device).requires_grad_(False)
-        self.head = nn.Linear(H, cfg.out_channels).to(dtype=stream.dtype, device=stream.device)
+        self.lstm.requires_grad_(False)
+        self.lstm.flatten_parameters()  # (cuDNN's one weight buffer; a no-op on the CPU)
+        self.head = nn.Linear(H, cfg.out_channels, dtype=stream.dtype, device=stream.device)
         with torch.no_grad():
             self.head.weight.copy_(stream.take(cfg.out_channels, H))
             self.head.bias.copy_(stream.take(cfg.out_channels))
