@@ -174,7 +174,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     """`namcheck audit`: files as they are."""
     from namcheck.harness import runner
-    from namcheck.harness.audit import audit_files
+    from namcheck.harness.audit import audit_files, corpus_summary, format_corpus_summary
     from namcheck.harness.report import format_table
 
     files = _expand(args.paths)
@@ -201,6 +201,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
     return runner.run("audit", outcomes(), signal, opts, show=show,
                       display=lambda o: show(format_table(o.report)), summary=True,
+                      corpus=corpus_summary, corpus_lines=format_corpus_summary,
                       json=args.json, json_options={"gain": opts.with_gain,
                                                     "workers": args.workers,
                                                     "fail_above_db": opts.fail_above_db},

@@ -15,6 +15,7 @@ from namcheck.harness.core import (
     as_signal,
     finish_report,
     measure,
+    measured_level,
     rate_note,
     start_report,
 )
@@ -64,6 +65,7 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
         lo, hi = next((t[1], t[2]) for t in slim_intervals(model) if t[0] == index)
         out.append(C.normalised_level_error(model, index, lo, hi, before,
                                             signal.standard_input))
+    report.levels.append(measured_level(label, playing, before, signal))
     stored = C.metadata_loudness(playing, before, signal.standard_input, opts.dtype, label)
     if stored.passed is False and level.passed:
         stored = explain_loudness(playing, stored, signal, opts)
