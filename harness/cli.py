@@ -296,8 +296,12 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     from namcheck.harness.report import format_table
     from namcheck.harness.stamp import plan_outputs, require_standard_input, stamp_file
 
+    if args.check and (args.in_place or args.output is not None or args.dry_run):
+        raise O.bad("--check writes nothing: give it without -o, --in-place and --dry-run")
+    args.dry_run = args.dry_run or args.check
     if args.in_place == (args.output is not None) and not args.dry_run:
-        raise O.bad("stamp: give exactly one of -o DIR and --in-place (or --dry-run)")
+        raise O.bad("stamp: give exactly one of -o DIR and --in-place (or --dry-run, "
+                    "--check)")
     found = _expand_with_roots(args.paths)
     if args.output is not None and not args.dry_run:
         _output_folder(args.output)
@@ -310,8 +314,18 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     show(f"signal: {signal.name}; {len(plans)} files"
          + ("; dry run: nothing is written" if args.dry_run else ""))
 
+    finished: list[ModelReport] = []
+
     def display(outcome: Outcome) -> None:
         plan, report = outcome.item, outcome.report
+        finished.append(report)
+        if args.check:  # like black --check: one line per change, nothing else
+            runner.say_error(report)
+            for change in report.changes:
+                show(f"would change {plan.source}: {change}")
+            if report.status in ("failed", "not_verified") and not report.error:
+                show(format_table(report))
+            return
         runner.say_error(report)
         target = f" -> {plan.output}" if plan.output and plan.output != plan.source else ""
         show(f"== {plan.source}{target}")
@@ -323,10 +337,28 @@ def cmd_stamp(args: argparse.Namespace) -> int:
             show(format_table(report))
 
     outcomes = (runner.Outcome(stamp_file(plan, signal, opts), item=plan) for plan in plans)
-    return runner.run("stamp", outcomes, signal, opts, show=show, display=display,
+    code = runner.run("stamp", outcomes, signal, opts, show=show, display=display,
                       json=args.json, json_options={
                           "dry_run": args.dry_run, "in_place": args.in_place,
+                          "check": args.check,
                           "output": str(args.output or "") or None, "gain": opts.with_gain})
+    if not args.check:
+        return code
+    return _check_outcome(finished, code, show)
+
+
+def _check_outcome(reports: list[ModelReport], code: int, show: Callable[[str], None]) -> int:
+    """`stamp --check`'s exit code: 2/4 as any run for a bad input or an internal fault,
+    else 1 when a file would change (or could not be measured), 0 when none would."""
+    from namcheck.harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK
+
+    changing = sum(bool(r.changes) for r in reports)
+    unmeasured = sum(r.status == "failed" and not r.changes for r in reports)
+    show(f"stamp --check: {changing} of {len(reports)} files would change"
+         + (f", {unmeasured} could not be measured" if unmeasured else ""))
+    if code in (EXIT_BAD_INPUT, EXIT_INTERNAL):
+        return code
+    return EXIT_FAILED if changing or unmeasured else EXIT_OK
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -618,6 +650,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, metavar="DIR", help="folder to write into")
     p.add_argument("--in-place", action="store_true", help="rewrite the inputs themselves")
     p.add_argument("--dry-run", action="store_true", help="show the changes, write nothing")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; list each change and exit 1 when any file would "
+                   "change, 0 when none would (for CI, like black --check)")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     _add(p, "signal", help="NAM's standard loudness input (default: the copy in an installed "
          "neural-amp-modeler; stamp refuses any other signal)")

@@ -179,3 +179,29 @@ def test_fixture_calibration_in_audit_json() -> None:
     assert got["output_gain_db"]["calibrated"] == pytest.approx(0.3, abs=1e-12)
     assert got["input_gain_db"] == pytest.approx(-6.3, abs=1e-12)
     assert report.levels[0]["loudness_lufs"] is not None
+
+
+# ------------------------------------------------------------------ stamp --check
+def test_stamp_check_exits_1_then_0_after_stamp(tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    from namcheck.harness.cli import main
+    from namcheck.signals.generate import default_signal
+
+    signal = tmp_path / "standard.wav"
+    sf.write(str(signal), default_signal(), RATE, subtype="FLOAT")
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_nam(builtin_doc(), folder / "missing.nam")
+    write_nam(lstm_doc(), folder / "also_missing.nam")
+    before = {p.name: p.read_bytes() for p in folder.iterdir()}
+    args = ["--signal", str(signal), "--standard-input"]
+    assert main(["stamp", str(folder), "--check", *args]) == 1
+    out = capsys.readouterr().out
+    assert f"would change {folder / 'missing.nam'}: metadata.loudness: (missing) ->" in out
+    assert "stamp --check: 2 of 2 files would change" in out
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing written
+    assert main(["stamp", str(folder), "--in-place", *args]) == 0
+    capsys.readouterr()
+    assert main(["stamp", str(folder), "--check", *args]) == 0
+    assert "stamp --check: 0 of 2 files would change" in capsys.readouterr().out
+    assert main(["stamp", str(folder), "--check", "--in-place", *args]) == 2
