@@ -9,6 +9,7 @@ import os
 import statistics
 from pathlib import Path
 from typing import Any
+
 from namcheck.harness import checks as C
 from namcheck.harness import corpus
 from namcheck.harness.calibration import calibration, calibration_warnings
