@@ -205,3 +205,22 @@ def test_stamp_check_exits_1_then_0_after_stamp(tmp_path: Path,
     assert main(["stamp", str(folder), "--check", *args]) == 0
     assert "stamp --check: 0 of 2 files would change" in capsys.readouterr().out
     assert main(["stamp", str(folder), "--check", "--in-place", *args]) == 2
+
+
+# ------------------------------------------------------------------ cited docs ship
+def test_every_doc_a_message_cites_is_in_the_repository() -> None:
+    import re
+
+    root = Path(__file__).resolve().parent.parent
+    cited = set()
+    for source in (root / "harness").rglob("*.py"):
+        text = source.read_text(encoding="utf-8")
+        cited |= set(re.findall(r"docs/([a-z_]+\.md)", text))
+        for line in text.splitlines():  # user-facing strings cite docs the user has
+            stripped = line.strip()
+            if stripped.startswith(('"', 'f"')) and "NAM_FORMAT §" in stripped:
+                pytest.fail(f"{source.name}: cites NAM_FORMAT, a file users do not have: "
+                            f"{stripped}")
+    assert {"nam_format_notes.md", "calibration.md"} <= cited
+    for name in cited:
+        assert (root / "docs" / name).is_file(), name
