@@ -146,10 +146,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     signal, opts = _run_options(args)
     show = _tables(args)
     show(f"signal: {signal.name}; dtype {args.dtype}, device {opts.device}, hook {args.hook}, "
-         f"scales {', '.join(f'{s:g}' for s in scales)}")
+         f"scales {', '.join(f'{s:g}' for s in scales)}"
+         + (f", slim {opts.slim:g}" if opts.slim is not None else ""))
     outcomes = runner.each_model(paths or [None], lambda model: verify_model(
         model, scales, args.hook, signal, opts))
-    return runner.run("verify", outcomes, signal, opts, show=show, json=args.json,
+    if len(paths) > 1:
+        outcomes = _with_progress(outcomes, len(paths), "verify")
+    return runner.run("verify", outcomes, signal, opts, show=show, json=args.json, summary=True,
                       json_options={"hook": args.hook, "scales": scales, "slim": opts.slim,
                                     "gain": opts.with_gain,
                                     "fail_above_db": opts.fail_above_db},
@@ -206,6 +209,22 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                                     "workers": args.workers,
                                                     "fail_above_db": opts.fail_above_db},
                       plots=args.plots)
+
+
+def _with_progress(outcomes: Iterator[Outcome], total: int, command: str
+                   ) -> Iterator[Outcome]:
+    """On a terminal (or NAMCHECK_PROGRESS=bar), a progress bar with rate and ETA on stderr
+    while `outcomes` run; elsewhere the outcomes unchanged (no control characters)."""
+    if not (sys.stderr.isatty() or os.environ.get("NAMCHECK_PROGRESS") == "bar"):
+        yield from outcomes
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="file", desc=command, file=sys.stderr, dynamic_ncols=True,
+              leave=False) as bar:
+        for outcome in outcomes:
+            bar.update(1)
+            yield outcome
 
 
 def _audit_progress(total: int) -> Callable[[int, int, ModelReport], None]:
@@ -282,7 +301,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"{a} vs {b}", lambda: compare_models(read_nam(a), read_nam(b), signal, opts)))])
     else:
         outcomes = runner.each_model(paths, work)
-    return runner.run("compare", outcomes, signal, opts, show=show,
+    return runner.run("compare", outcomes, signal, opts, show=show, summary=True,
                       json=args.json, json_options={
                           "subject": subject,
                           "render": str(args.render) if args.render else None,

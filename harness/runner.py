@@ -97,7 +97,8 @@ def run(command: str, outcomes: Iterable[Outcome], signal: Signal, opts: Options
             show(line)
     if summary:
         counts = summary_counts(reports)
-        show(f"{command}: {len(reports)} files: "
+        what = "comparisons" if command == "compare" else "files"
+        show(f"{command}: {len(reports)} {what[:-1] if len(reports) == 1 else what}: "
              + ", ".join(f"{n} {s}" for s, n in counts.items()))
     if json:
         write_json(json_document(reports, command, signal, context, corpus=across,

@@ -28,7 +28,7 @@ from namcheck.harness.hooks import (
 )
 from namcheck.models.engines import NamSource
 from namcheck.models.format import NamModel, read_nam
-from namcheck.models.slimming import select_submodel, slim_intervals
+from namcheck.models.slimming import select_submodel, slim_description, slim_intervals
 
 DEFAULT_SCALES = (0.5, 2.0)
 
@@ -47,6 +47,7 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
                  opts: Options) -> ModelReport:
     """All checks of one model under `hook` ('reference' or 'upstream') at each scale."""
     report = start_report(model, signal, rate_note(model, signal),
+                          slim_description(model, opts.slim),
                           *(str(w) for w in model.warnings))
     out = report.checks
     if model.submodels:
