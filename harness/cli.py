@@ -478,8 +478,43 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         from namcheck.harness.errors import EXIT_BAD_INPUT
 
-        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        print(f"{self.prog}: {message}{self._suggestion(message)} (see {self.prog} --help)",
+              file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
+
+    def _suggestion(self, message: str) -> str:
+        """'; did you mean --signal?' for a mistyped option (the closest of this command's
+        options), '' when none is close."""
+        import difflib
+
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        argv = getattr(self, "argv", None) or []
+        parsers: list[argparse.ArgumentParser] = [self]
+        for action in self._actions:  # the command's own options (the top parser errs)
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += [p for name, p in action.choices.items() if name in argv[:1]
+                            or name == next((w for w in argv if not w.startswith("-")), "")]
+        known = sorted({s for p in parsers for a in p._actions for s in a.option_strings
+                        if s.startswith("--")})
+        hints = []
+        for word in message.split(":", 1)[1].split():
+            flag = word.split("=", 1)[0]
+            if not flag.startswith("-"):
+                continue
+            close = difflib.get_close_matches(flag if flag.startswith("--") else "-" + flag,
+                                              known, n=1, cutoff=0.6)
+            if close and close[0] != flag:
+                hints.append(close[0] if len(message.split()) == 3 else f"{close[0]} for {flag}")
+        if not hints:
+            return "; this command has no such option" if len(message.split()) == 3 and (
+                message.split()[2].startswith("-")) else ""
+        return f"; did you mean {', '.join(hints)}?"
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        self.argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(args, namespace)
 
 
 class _Version(argparse.Action):
@@ -501,15 +536,19 @@ def _add(p: argparse.ArgumentParser, *names: str, **overrides: Any) -> None:
 
 
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("limits (checked before anything large is allocated; "
-                             "see models/format/limits.py)")
+    g = p.add_argument_group("limits (checked before anything large is allocated)")
     for option in O.LIMITS:
         option.add_to(g)
 
 
-def _add_run_options(p: argparse.ArgumentParser, slim: bool = True) -> None:
+def _add_run_options(p: argparse.ArgumentParser, slim: bool = True, gain: bool = True,
+                     gate: bool = True) -> None:
+    """The run options a measuring command takes; those that do not apply to it (the gain
+    heuristic, the dB gate, a slim value) are not offered (an absent one reads as its
+    default, harness/options.py: Values)."""
     _add(p, "signal", "standard_input", "builtin_signal", "dtype", "device",
-         *(["slim"] if slim else []), "no_gain", "fail_above_db")
+         *(["slim"] if slim else []), *(["no_gain"] if gain else []),
+         *(["fail_above_db"] if gate else []))
     _add_limit_options(p)
 
 
@@ -534,7 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "each container submodel, and warnings (features the runtime and "
                        "upstream's PyTorch play differently). With no file, inspects the "
                        "built-in example model. --json prints a list.")
-    p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam")
+    p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam",
+                   help=".nam files or folders to search (default: the built-in model)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of text")
     _add_limit_options(p)
     p.set_defaults(func=cmd_inspect)
@@ -544,9 +584,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "with zero history before the first sample, and write OUT atomically "
                        "(format from the extension: .wav float32, .flac 24-bit, ...). A "
                        "non-finite output is refused (exit 1, nothing written).")
-    p.add_argument("model", type=Path, metavar="MODEL.nam")
-    p.add_argument("input", type=Path, metavar="IN.wav")
-    p.add_argument("output", type=Path, metavar="OUT.wav")
+    p.add_argument("model", type=Path, metavar="MODEL.nam", help="the model to run")
+    p.add_argument("input", type=Path, metavar="IN.wav",
+                   help="mono audio at the model's sample rate")
+    p.add_argument("output", type=Path, metavar="OUT.wav",
+                   help="where the output goes (format from the extension); never an input")
     _add(p, "slim", help="slim value in [0, 1] (slimmable WaveNet / container); default full "
          "size")
     _add(p, "dtype", "device", "engine")
@@ -566,7 +608,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "there is checked too. Folders are searched for "
                        ".nam files; a bad file is reported and the rest still verified. With "
                        "no model, verifies the built-in model.")
-    p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam")
+    p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam",
+                   help=".nam files or folders to search (default: the built-in model)")
     _add(p, "scale", "hook")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     p.add_argument("--plots", type=Path, metavar="DIR",
@@ -579,9 +622,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Scale MODEL's output by S (head_scale and weights[-1], "
                        "loudness + 20*log10(S)), verify the result by measurement, then write "
                        "OUT atomically.")
-    p.add_argument("model", type=Path, metavar="MODEL.nam")
-    p.add_argument("--by", type=float, required=True, metavar="S")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.nam")
+    p.add_argument("model", type=Path, metavar="MODEL.nam", help="the model to scale")
+    p.add_argument("--by", type=float, required=True, metavar="S",
+                   help="the output scale s > 0: the output is multiplied by s and "
+                   "metadata.loudness moves by 20*log10(s) dB")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.nam",
+                   help="the file to write (atomically; MODEL itself only with --in-place)")
     p.add_argument("--force", action="store_true",
                    help="scale a model with a post-stack head anyway (the closed form fails)")
     p.add_argument("--in-place", action="store_true", help="allow OUT to be MODEL")
@@ -596,7 +642,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "container metadata vs its top submodel, and the level a host sets at "
                        "each slim; measured loudness and gain are reported for every model. "
                        "A bad file is reported, never stops the audit.")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help=".nam files or folders (searched for .nam files)")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="parallel processes (default 1)")
@@ -629,7 +676,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "OUT.wav --signal IN.wav, judge any other implementation's render of IN "
                        "the same way (no upstream needed); a shift or length difference is "
                        "reported.")
-    p.add_argument("models", nargs="+", type=Path, metavar="MODEL.nam")
+    p.add_argument("models", nargs="+", type=Path, metavar="MODEL.nam",
+                   help="one model (vs upstream or --render), several with --upstream, or "
+                   "A.nam B.nam (B vs A)")
     p.add_argument("--upstream", action="store_true",
                    help="compare each model with upstream's PyTorch model (the meaning of a "
                    "single MODEL; needed for several)")
@@ -639,7 +688,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", type=Path, metavar="DIR",
                    help="write the overlay/difference/spectra plot of each model into DIR "
                    "('plot' extra)")
-    _add_run_options(p)
+    _add_run_options(p, gain=False)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("plot", help="draw a figure (the 'plot' extra, matplotlib)",
@@ -648,13 +697,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "stored loudness vs the measured loudness of the submodel playing at "
                        "each slim; compare: reference vs upstream's output (or --render), "
                        "overlay, difference and spectra. Written as PNG.")
-    p.add_argument("kind", choices=["shift", "slims", "compare"])
-    p.add_argument("model", type=Path, metavar="MODEL.nam")
+    p.add_argument("kind", choices=["shift", "slims", "compare"],
+                   help="which figure: shift, slims or compare (see above)")
+    p.add_argument("model", type=Path, metavar="MODEL.nam", help="the model to draw")
     p.add_argument("-o", "--output", type=Path, metavar="OUT.png",
                    help="default: MODEL-stem.KIND.png in the current folder")
     p.add_argument("--render", type=Path, metavar="WAV",
                    help="compare: a render of --signal instead of upstream's output")
-    _add_run_options(p)
+    _add_run_options(p, gain=False, gate=False)
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("stamp", help="write measured loudness/gain into .nam files",
@@ -665,7 +715,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "other key and weight stays exactly as it was. Writes atomically into "
                        "-o DIR (keeping each file's path below the folder given), or over the "
                        "inputs with --in-place; --dry-run prints before -> after only.")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help=".nam files or folders (searched for .nam files)")
     p.add_argument("-o", "--output", type=Path, metavar="DIR", help="folder to write into")
     p.add_argument("--in-place", action="store_true", help="rewrite the inputs themselves")
     p.add_argument("--dry-run", action="store_true", help="show the changes, write nothing")

@@ -224,3 +224,84 @@ def test_every_doc_a_message_cites_is_in_the_repository() -> None:
     assert {"nam_format_notes.md", "calibration.md"} <= cited
     for name in cited:
         assert (root / "docs" / name).is_file(), name
+
+
+# ------------------------------------------------------------------ ergonomics (issue 21 §6)
+def _subparsers() -> dict[str, object]:
+    import argparse
+
+    from namcheck.harness.cli import build_parser
+
+    parser = build_parser()
+    return next(a for a in parser._actions
+                if isinstance(a, argparse._SubParsersAction)).choices
+
+
+def test_every_option_has_help_without_source_paths() -> None:
+    import argparse
+
+    for name, sub in _subparsers().items():
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction):
+                continue
+            text = action.help or ""
+            assert text.strip(), f"{name} {action.option_strings or action.dest}: no help"
+            assert ".py" not in text, f"{name} {action.option_strings}: a source path"
+        for group in sub._action_groups:
+            assert ".py" not in (group.title or ""), f"{name}: {group.title}"
+
+
+def test_options_that_do_not_apply_are_not_offered() -> None:
+    subs = _subparsers()
+    flags = {name: {s for a in sub._actions for s in a.option_strings}
+             for name, sub in subs.items()}
+    assert "--no-gain" not in flags["plot"] and "--fail-above-db" not in flags["plot"]
+    assert "--no-gain" not in flags["compare"]
+    assert "--slim" not in flags["audit"] and "--slim" not in flags["scale"]
+    assert "--no-gain" in flags["verify"] and "--check" in flags["stamp"]
+
+
+def test_a_mistyped_option_suggests_the_right_one(capsys: pytest.CaptureFixture[str]
+                                                  ) -> None:
+    from namcheck.harness.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(["verify", "--sigal", "x.wav"])
+    assert exc.value.code == 2
+    assert "did you mean --signal?" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["plot", "shift", "x.nam", "--no-gain"])
+    assert "this command has no such option" in capsys.readouterr().err
+
+
+def test_verify_summary_line_and_slim_on_a_plain_model(capsys: pytest.CaptureFixture[str]
+                                                       ) -> None:
+    from namcheck.harness.cli import main
+
+    assert main(["verify", "--builtin-signal", "--slim", "0.5", "--scale", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "scales 2, slim 0.5" in out.splitlines()[0]
+    assert "--slim 0.5 has no effect: this WaveNet is not slimmable" in out
+    assert out.rstrip().splitlines()[-1] == (
+        "verify: 1 file: 1 passed, 0 not_verified, 0 failed, 0 error")
+
+
+def test_slim_description_names_the_submodel() -> None:
+    from namcheck.models.slimming import slim_description
+
+    model = parse_nam(container_doc([(0.5, lstm_doc()), (1.0, builtin_doc())]))
+    assert slim_description(model, 0.2) == (
+        f"slim 0.2 plays submodel 0 of 2 (max_value 0.5, LSTM, "
+        f"{model.submodels[0].model.parameter_count} weights)")
+    assert slim_description(model, 0.5).startswith("slim 0.5 plays submodel 1 of 2")
+    assert slim_description(model, None) is None
+
+
+def test_numpy_float32_in_gives_float32_out() -> None:
+    from namcheck.models.engines import load_engine
+    from namcheck.models.examples import builtin_model
+
+    for engine in ("reference", "auto"):
+        net, _ = load_engine(builtin_model(), engine)
+        assert net(np.zeros(64, dtype=np.float32)).dtype == np.float32
+        assert net(np.zeros(64)).dtype == np.float64
