@@ -195,6 +195,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise O.bad("--scheduler: the cluster's own workers run the files; --workers and "
                     "--timeout are for a local audit")
 
+    reused = 0
+    if args.results is not None:
+        from namcheck.harness.corpus.results import stored_results
+
+        reused = stored_results(args.results, files, signal, opts)
+        show(f"resuming from {args.results}: {reused} of {len(files)} results reused, "
+             f"{len(files) - reused} to audit")
+
     def outcomes() -> Iterator[Outcome]:
         # Tables after the run, in file order (findings are shown as they happen).
         for report in audit_files(files, signal, opts, args.workers,
@@ -202,13 +210,23 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                   args.scheduler):
             yield runner.Outcome(report)
 
-    return runner.run("audit", outcomes(), signal, opts, show=show,
-                      display=lambda o: show(format_table(o.report)), summary=True,
-                      corpus=corpus_summary, corpus_lines=format_corpus_summary,
-                      json=args.json, json_options={"gain": opts.with_gain,
-                                                    "workers": args.workers,
-                                                    "fail_above_db": opts.fail_above_db},
-                      plots=args.plots)
+    try:
+        return runner.run("audit", outcomes(), signal, opts, show=show,
+                          display=lambda o: show(format_table(o.report)), summary=True,
+                          corpus=corpus_summary, corpus_lines=format_corpus_summary,
+                          json=args.json, json_options={"gain": opts.with_gain,
+                                                        "workers": args.workers,
+                                                        "fail_above_db": opts.fail_above_db},
+                          plots=args.plots)
+    except KeyboardInterrupt:
+        if args.results is not None:
+            from namcheck.harness.corpus.results import stored_results
+
+            saved = stored_results(args.results, files, signal, opts) - reused
+            print(f"namcheck: interrupted: {saved} new results saved in {args.results} "
+                  f"({reused + saved} of {len(files)} done); resume with: namcheck "
+                  + " ".join(getattr(args, "given_argv", sys.argv[1:])), file=sys.stderr)
+        raise
 
 
 def _with_progress(outcomes: Iterator[Outcome], total: int, command: str
@@ -821,7 +839,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (harness/errors.py)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.given_argv = parser.argv  # to repeat the command (an interrupted audit's resume)
     from namcheck.harness.errors import (
         BAD_INPUT_ERRORS,
         EXIT_BAD_INPUT,

@@ -305,3 +305,35 @@ def test_numpy_float32_in_gives_float32_out() -> None:
         net, _ = load_engine(builtin_model(), engine)
         assert net(np.zeros(64, dtype=np.float32)).dtype == np.float32
         assert net(np.zeros(64)).dtype == np.float64
+
+
+def test_resumed_and_interrupted_audit_say_what_they_kept(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from namcheck.harness import audit
+    from namcheck.harness.cli import main
+
+    renamed = builtin_doc()
+    renamed["metadata"] = {"name": "other bytes, same model"}
+    for i, doc in enumerate((builtin_doc(), lstm_doc(), renamed)):
+        write_nam(doc, tmp_path / f"m{i}.nam")
+    results = tmp_path / "r.jsonl"
+    base = ["audit", str(tmp_path / "m0.nam"), "--builtin-signal", "--results", str(results)]
+    assert main(base) == 3  # no stored metadata: not verified
+    capsys.readouterr()
+    assert main(base) == 3
+    assert "1 of 1 results reused, 0 to audit" in capsys.readouterr().out
+
+    real = audit.audit_files
+
+    def interrupted(files: list[Path], *args: object, **kwargs: object) -> list[object]:
+        real(files[1:2], *args, **kwargs)  # one new result saved, then Ctrl-C
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(audit, "audit_files", interrupted)
+    every = ["audit", str(tmp_path), "--builtin-signal", "--results", str(results)]
+    assert main(every) == 130
+    captured = capsys.readouterr()
+    assert "1 of 3 results reused" in captured.out
+    assert ("interrupted: 1 new results saved in " + str(results) + " (2 of 3 done); "
+            "resume with: namcheck " + " ".join(every)) in captured.err
