@@ -4,12 +4,15 @@ A corpus runs in worker processes or on a Dask cluster (harness/corpus/)."""
 
 from __future__ import annotations
 
+import math
 import os
+import statistics
 from pathlib import Path
 from typing import Any
 
 from namcheck.harness import checks as C
 from namcheck.harness import corpus
+from namcheck.harness.calibration import calibration, calibration_warnings
 from namcheck.harness.core import (
     ModelReport,
     Options,
@@ -19,13 +22,13 @@ from namcheck.harness.core import (
     finish_report,
     guarded,
     measure_many,
+    measured_level,
     rate_note,
     start_report,
 )
 from namcheck.harness.divergence import explain_loudness, runtime_divergences
 from namcheck.models.format import NamModel, read_nam, read_nam_bytes
 from namcheck.models.slimming import slim_intervals
-from namcheck.signals.generate import DEFAULT_RATE
 
 
 def run(path: str | os.PathLike[str], *, signal: SignalSource = None,
@@ -60,6 +63,8 @@ def audit_loaded(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     report = start_report(model, signal, *(str(w) for w in model.warnings),
                           *(str(d) for d in runtime_divergences(model) if d.plays_differently),
                           rate_note(model, signal))
+    report.calibration = calibration(model)
+    report.warnings.extend(calibration_warnings(report.calibration))
     out = report.checks
     targets = [("", model)] + [(f".submodel{i}", s.model) for i, s in enumerate(model.submodels)]
     measured: dict[str, C.Measurement] = {}
@@ -68,7 +73,7 @@ def audit_loaded(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     for (label, m), result in zip(targets, results, strict=True):
         report.used(result)
         measured[label] = result
-        report.levels.append(_level(label, m, result, signal))
+        report.levels.append(measured_level(label, m, result, signal))
         report.warnings.extend(_missing_metadata(label, m, result, signal, opts))
         level = C.output_level(result, label)
         out.append(level)
@@ -87,17 +92,6 @@ def audit_loaded(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     return finish_report(report, opts)
 
 
-def _level(label: str, model: NamModel, m: C.Measurement, signal: Signal) -> dict[str, Any]:
-    """What was measured (schema.Level), whether or not metadata is stored."""
-    level = C.output_level(m)  # a level beyond NAM's float32 loudness is still measured
-    finite = level.passed or level.reason == "level_beyond_float32"
-    return {"target": label.lstrip("."), "loudness_db": m.loudness if finite else None,
-            "gain": C.gain_from_levels(m.levels) if finite and m.levels else None,
-            "sample_rate": float(model.sample_rate or signal.rate or DEFAULT_RATE),
-            "stored_loudness_db": model.loudness, "stored_gain": model.gain,
-            "engine": m.engine}
-
-
 def _missing_metadata(label: str, model: NamModel, m: C.Measurement, signal: Signal,
                       opts: Options) -> list[str]:
     """A warning per missing level key: hosts cannot normalise without it."""
@@ -113,3 +107,51 @@ def _missing_metadata(label: str, model: NamModel, m: C.Measurement, signal: Sig
         out.append(f"{where}.gain: missing; measured {C.gain_from_levels(m.levels):.4f} "
                    "(namcheck stamp writes it)")
     return out
+
+
+def corpus_summary(reports: list[ModelReport]) -> dict[str, Any]:
+    """Across an audit's files (schema.CorpusSummary): the spread of LUFS - RMS loudness
+    over every measured output (a container's own entry is left out: it plays its top
+    submodel, already counted), and the files that play the same model (same
+    content_hash: duplicates under several names or with different metadata)."""
+    values: list[tuple[float, str, str]] = []
+    for r in reports:
+        subs = any(level["target"] for level in r.levels)
+        for level in r.levels:
+            diff = level.get("lufs_minus_rms_db")
+            if diff is not None and math.isfinite(diff) and not (subs and not level["target"]):
+                values.append((diff, r.path, level["target"]))
+    spread = None
+    if values:
+        values.sort()
+        low, high = values[0], values[-1]
+        spread = {"count": len(values), "unit": "dB",
+                  "min": {"path": low[1], "target": low[2], "value": low[0]},
+                  "median": statistics.median(v[0] for v in values),
+                  "max": {"path": high[1], "target": high[2], "value": high[0]}}
+    groups: dict[str, list[ModelReport]] = {}
+    for r in reports:
+        if r.content_hash is not None:
+            groups.setdefault(r.content_hash, []).append(r)
+    duplicates = [{"content_hash": key, "paths": [r.path for r in group],
+                   "metadata_differs": len({r.metadata_hash for r in group}) > 1}
+                  for key, group in groups.items() if len(group) > 1]
+    return {"lufs_minus_rms_db": spread, "duplicates": duplicates}
+
+
+def format_corpus_summary(summary: dict[str, Any]) -> list[str]:
+    """corpus_summary() as text lines."""
+    lines = []
+    spread = summary.get("lufs_minus_rms_db")
+    if spread:
+        def who(e: dict[str, Any]) -> str:
+            return e["path"] + (f" {e['target']}" if e["target"] else "")
+        lines.append(f"LUFS - RMS loudness over {spread['count']} outputs: min "
+                     f"{spread['min']['value']:+.2f} dB ({who(spread['min'])}), median "
+                     f"{spread['median']:+.2f} dB, max {spread['max']['value']:+.2f} dB "
+                     f"({who(spread['max'])})")
+    for dup in summary.get("duplicates", []):
+        what = "with different metadata" if dup["metadata_differs"] else "same metadata"
+        lines.append(f"duplicates ({what}; content hash {dup['content_hash'][:12]}): "
+                     + ", ".join(dup["paths"]))
+    return lines

@@ -146,10 +146,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     signal, opts = _run_options(args)
     show = _tables(args)
     show(f"signal: {signal.name}; dtype {args.dtype}, device {opts.device}, hook {args.hook}, "
-         f"scales {', '.join(f'{s:g}' for s in scales)}")
+         f"scales {', '.join(f'{s:g}' for s in scales)}"
+         + (f", slim {opts.slim:g}" if opts.slim is not None else ""))
     outcomes = runner.each_model(paths or [None], lambda model: verify_model(
         model, scales, args.hook, signal, opts))
-    return runner.run("verify", outcomes, signal, opts, show=show, json=args.json,
+    if len(paths) > 1:
+        outcomes = _with_progress(outcomes, len(paths), "verify")
+    return runner.run("verify", outcomes, signal, opts, show=show, json=args.json, summary=True,
                       json_options={"hook": args.hook, "scales": scales, "slim": opts.slim,
                                     "gain": opts.with_gain,
                                     "fail_above_db": opts.fail_above_db},
@@ -179,7 +182,7 @@ def cmd_scale(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     """`namcheck audit`: files as they are."""
     from namcheck.harness import runner
-    from namcheck.harness.audit import audit_files
+    from namcheck.harness.audit import audit_files, corpus_summary, format_corpus_summary
     from namcheck.harness.report import format_table
 
     files = _expand(args.paths)
@@ -197,6 +200,14 @@ def cmd_audit(args: argparse.Namespace) -> int:
         raise O.bad("--scheduler: the cluster's own workers run the files; --workers and "
                     "--timeout are for a local audit")
 
+    reused = 0
+    if args.results is not None:
+        from namcheck.harness.corpus.results import stored_results
+
+        reused = stored_results(args.results, files, signal, opts)
+        show(f"resuming from {args.results}: {reused} of {len(files)} results reused, "
+             f"{len(files) - reused} to audit")
+
     def outcomes() -> Iterator[Outcome]:
         # Tables after the run, in file order (findings are shown as they happen).
         for report in audit_files(files, signal, opts, args.workers,
@@ -204,12 +215,39 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                   args.scheduler):
             yield runner.Outcome(report)
 
-    return runner.run("audit", outcomes(), signal, opts, show=show,
-                      display=lambda o: show(format_table(o.report)), summary=True,
-                      json=args.json, json_options={"gain": opts.with_gain,
-                                                    "workers": args.workers,
-                                                    "fail_above_db": opts.fail_above_db},
-                      plots=args.plots)
+    try:
+        return runner.run("audit", outcomes(), signal, opts, show=show,
+                          display=lambda o: show(format_table(o.report)), summary=True,
+                          corpus=corpus_summary, corpus_lines=format_corpus_summary,
+                          json=args.json, json_options={"gain": opts.with_gain,
+                                                        "workers": args.workers,
+                                                        "fail_above_db": opts.fail_above_db},
+                          plots=args.plots)
+    except KeyboardInterrupt:
+        if args.results is not None:
+            from namcheck.harness.corpus.results import stored_results
+
+            saved = stored_results(args.results, files, signal, opts) - reused
+            print(f"namcheck: interrupted: {saved} new results saved in {args.results} "
+                  f"({reused + saved} of {len(files)} done); resume with: namcheck "
+                  + " ".join(getattr(args, "given_argv", sys.argv[1:])), file=sys.stderr)
+        raise
+
+
+def _with_progress(outcomes: Iterator[Outcome], total: int, command: str
+                   ) -> Iterator[Outcome]:
+    """On a terminal (or NAMCHECK_PROGRESS=bar), a progress bar with rate and ETA on stderr
+    while `outcomes` run; elsewhere the outcomes unchanged (no control characters)."""
+    if not (sys.stderr.isatty() or os.environ.get("NAMCHECK_PROGRESS") == "bar"):
+        yield from outcomes
+        return
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="file", desc=command, file=sys.stderr, dynamic_ncols=True,
+              leave=False) as bar:
+        for outcome in outcomes:
+            bar.update(1)
+            yield outcome
 
 
 def _audit_progress(total: int) -> Callable[[int, int, ModelReport], None]:
@@ -286,7 +324,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
             f"{a} vs {b}", lambda: compare_models(read_nam(a), read_nam(b), signal, opts)))])
     else:
         outcomes = runner.each_model(paths, work)
-    return runner.run("compare", outcomes, signal, opts, show=show,
+    return runner.run("compare", outcomes, signal, opts, show=show, summary=True,
                       json=args.json, json_options={
                           "subject": subject,
                           "render": str(args.render) if args.render else None,
@@ -300,8 +338,12 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     from namcheck.harness.report import format_table
     from namcheck.harness.stamp import plan_outputs, require_standard_input, stamp_file
 
+    if args.check and (args.in_place or args.output is not None or args.dry_run):
+        raise O.bad("--check writes nothing: give it without -o, --in-place and --dry-run")
+    args.dry_run = args.dry_run or args.check
     if args.in_place == (args.output is not None) and not args.dry_run:
-        raise O.bad("stamp: give exactly one of -o DIR and --in-place (or --dry-run)")
+        raise O.bad("stamp: give exactly one of -o DIR and --in-place (or --dry-run, "
+                    "--check)")
     found = _expand_with_roots(args.paths)
     if args.output is not None and not args.dry_run:
         _output_folder(args.output)
@@ -314,8 +356,18 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     show(f"signal: {signal.name}; {len(plans)} files"
          + ("; dry run: nothing is written" if args.dry_run else ""))
 
+    finished: list[ModelReport] = []
+
     def display(outcome: Outcome) -> None:
         plan, report = outcome.item, outcome.report
+        finished.append(report)
+        if args.check:  # like black --check: one line per change, nothing else
+            runner.say_error(report)
+            for change in report.changes:
+                show(f"would change {plan.source}: {change}")
+            if report.status in ("failed", "not_verified") and not report.error:
+                show(format_table(report))
+            return
         runner.say_error(report)
         target = f" -> {plan.output}" if plan.output and plan.output != plan.source else ""
         show(f"== {plan.source}{target}")
@@ -327,10 +379,28 @@ def cmd_stamp(args: argparse.Namespace) -> int:
             show(format_table(report))
 
     outcomes = (runner.Outcome(stamp_file(plan, signal, opts), item=plan) for plan in plans)
-    return runner.run("stamp", outcomes, signal, opts, show=show, display=display,
+    code = runner.run("stamp", outcomes, signal, opts, show=show, display=display,
                       json=args.json, json_options={
                           "dry_run": args.dry_run, "in_place": args.in_place,
+                          "check": args.check,
                           "output": str(args.output or "") or None, "gain": opts.with_gain})
+    if not args.check:
+        return code
+    return _check_outcome(finished, code, show)
+
+
+def _check_outcome(reports: list[ModelReport], code: int, show: Callable[[str], None]) -> int:
+    """`stamp --check`'s exit code: 2/4 as any run for a bad input or an internal fault,
+    else 1 when a file would change (or could not be measured), 0 when none would."""
+    from namcheck.harness.errors import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERNAL, EXIT_OK
+
+    changing = sum(bool(r.changes) for r in reports)
+    unmeasured = sum(r.status == "failed" and not r.changes for r in reports)
+    show(f"stamp --check: {changing} of {len(reports)} files would change"
+         + (f", {unmeasured} could not be measured" if unmeasured else ""))
+    if code in (EXIT_BAD_INPUT, EXIT_INTERNAL):
+        return code
+    return EXIT_FAILED if changing or unmeasured else EXIT_OK
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -431,8 +501,43 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         from namcheck.harness.errors import EXIT_BAD_INPUT
 
-        print(f"{self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        print(f"{self.prog}: {message}{self._suggestion(message)} (see {self.prog} --help)",
+              file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
+
+    def _suggestion(self, message: str) -> str:
+        """'; did you mean --signal?' for a mistyped option (the closest of this command's
+        options), '' when none is close."""
+        import difflib
+
+        if not message.startswith("unrecognized arguments:"):
+            return ""
+        argv = getattr(self, "argv", None) or []
+        parsers: list[argparse.ArgumentParser] = [self]
+        for action in self._actions:  # the command's own options (the top parser errs)
+            if isinstance(action, argparse._SubParsersAction):
+                parsers += [p for name, p in action.choices.items() if name in argv[:1]
+                            or name == next((w for w in argv if not w.startswith("-")), "")]
+        known = sorted({s for p in parsers for a in p._actions for s in a.option_strings
+                        if s.startswith("--")})
+        hints = []
+        for word in message.split(":", 1)[1].split():
+            flag = word.split("=", 1)[0]
+            if not flag.startswith("-"):
+                continue
+            close = difflib.get_close_matches(flag if flag.startswith("--") else "-" + flag,
+                                              known, n=1, cutoff=0.6)
+            if close and close[0] != flag:
+                hints.append(close[0] if len(message.split()) == 3 else f"{close[0]} for {flag}")
+        if not hints:
+            return "; this command has no such option" if len(message.split()) == 3 and (
+                message.split()[2].startswith("-")) else ""
+        return f"; did you mean {', '.join(hints)}?"
+
+    def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
+                   namespace: argparse.Namespace | None = None) -> argparse.Namespace:
+        self.argv = list(sys.argv[1:] if args is None else args)
+        return super().parse_args(args, namespace)
 
 
 class _Version(argparse.Action):
@@ -453,15 +558,19 @@ def _add(p: argparse.ArgumentParser, *names: str, **overrides: Any) -> None:
 
 
 def _add_limit_options(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("limits (checked before anything large is allocated; "
-                             "see models/format/limits.py)")
+    g = p.add_argument_group("limits (checked before anything large is allocated)")
     for option in O.LIMITS:
         option.add_to(g)
 
 
-def _add_run_options(p: argparse.ArgumentParser, slim: bool = True) -> None:
+def _add_run_options(p: argparse.ArgumentParser, slim: bool = True, gain: bool = True,
+                     gate: bool = True) -> None:
+    """The run options a measuring command takes; those that do not apply to it (the gain
+    heuristic, the dB gate, a slim value) are not offered (an absent one reads as its
+    default, harness/options.py: Values)."""
     _add(p, "signal", "standard_input", "builtin_signal", "dtype", "device",
-         *(["slim"] if slim else []), "no_gain", "fail_above_db")
+         *(["slim"] if slim else []), *(["no_gain"] if gain else []),
+         *(["fail_above_db"] if gate else []))
     _add_limit_options(p)
 
 
@@ -486,7 +595,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "each container submodel, and warnings (features the runtime and "
                        "upstream's PyTorch play differently). With no file, inspects the "
                        "built-in example model. --json prints a list.")
-    p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam")
+    p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam",
+                   help=".nam files or folders to search (default: the built-in model)")
     p.add_argument("--json", action="store_true", help="print a JSON list instead of text")
     _add_limit_options(p)
     p.set_defaults(func=cmd_inspect)
@@ -496,9 +606,11 @@ def build_parser() -> argparse.ArgumentParser:
                        "with zero history before the first sample, and write OUT atomically "
                        "(format from the extension: .wav float32, .flac 24-bit, ...). A "
                        "non-finite output is refused (exit 1, nothing written).")
-    p.add_argument("model", type=Path, metavar="MODEL.nam")
-    p.add_argument("input", type=Path, metavar="IN.wav")
-    p.add_argument("output", type=Path, metavar="OUT.wav")
+    p.add_argument("model", type=Path, metavar="MODEL.nam", help="the model to run")
+    p.add_argument("input", type=Path, metavar="IN.wav",
+                   help="mono audio at the model's sample rate")
+    p.add_argument("output", type=Path, metavar="OUT.wav",
+                   help="where the output goes (format from the extension); never an input")
     _add(p, "slim", help="slim value in [0, 1] (slimmable WaveNet / container); default full "
          "size")
     _add(p, "dtype", "device", "engine")
@@ -518,7 +630,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "there is checked too. Folders are searched for "
                        ".nam files; a bad file is reported and the rest still verified. With "
                        "no model, verifies the built-in model.")
-    p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam")
+    p.add_argument("models", nargs="*", type=Path, metavar="MODEL.nam",
+                   help=".nam files or folders to search (default: the built-in model)")
     _add(p, "scale", "hook")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     p.add_argument("--plots", type=Path, metavar="DIR",
@@ -531,9 +644,12 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Scale MODEL's output by S (head_scale and weights[-1], "
                        "loudness + 20*log10(S)), verify the result by measurement, then write "
                        "OUT atomically.")
-    p.add_argument("model", type=Path, metavar="MODEL.nam")
-    p.add_argument("--by", type=float, required=True, metavar="S")
-    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.nam")
+    p.add_argument("model", type=Path, metavar="MODEL.nam", help="the model to scale")
+    p.add_argument("--by", type=float, required=True, metavar="S",
+                   help="the output scale s > 0: the output is multiplied by s and "
+                   "metadata.loudness moves by 20*log10(s) dB")
+    p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.nam",
+                   help="the file to write (atomically; MODEL itself only with --in-place)")
     p.add_argument("--force", action="store_true",
                    help="scale a model with a post-stack head anyway (the closed form fails)")
     p.add_argument("--in-place", action="store_true", help="allow OUT to be MODEL")
@@ -548,7 +664,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "container metadata vs its top submodel, and the level a host sets at "
                        "each slim; measured loudness and gain are reported for every model. "
                        "A bad file is reported, never stops the audit.")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help=".nam files or folders (searched for .nam files)")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="parallel processes (default 1)")
@@ -581,7 +698,9 @@ def build_parser() -> argparse.ArgumentParser:
                        "OUT.wav --signal IN.wav, judge any other implementation's render of IN "
                        "the same way (no upstream needed); a shift or length difference is "
                        "reported.")
-    p.add_argument("models", nargs="+", type=Path, metavar="MODEL.nam")
+    p.add_argument("models", nargs="+", type=Path, metavar="MODEL.nam",
+                   help="one model (vs upstream or --render), several with --upstream, or "
+                   "A.nam B.nam (B vs A)")
     p.add_argument("--upstream", action="store_true",
                    help="compare each model with upstream's PyTorch model (the meaning of a "
                    "single MODEL; needed for several)")
@@ -591,7 +710,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", type=Path, metavar="DIR",
                    help="write the overlay/difference/spectra plot of each model into DIR "
                    "('plot' extra)")
-    _add_run_options(p)
+    _add_run_options(p, gain=False)
     p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("plot", help="draw a figure (the 'plot' extra, matplotlib)",
@@ -600,13 +719,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "stored loudness vs the measured loudness of the submodel playing at "
                        "each slim; compare: reference vs upstream's output (or --render), "
                        "overlay, difference and spectra. Written as PNG.")
-    p.add_argument("kind", choices=["shift", "slims", "compare"])
-    p.add_argument("model", type=Path, metavar="MODEL.nam")
+    p.add_argument("kind", choices=["shift", "slims", "compare"],
+                   help="which figure: shift, slims or compare (see above)")
+    p.add_argument("model", type=Path, metavar="MODEL.nam", help="the model to draw")
     p.add_argument("-o", "--output", type=Path, metavar="OUT.png",
                    help="default: MODEL-stem.KIND.png in the current folder")
     p.add_argument("--render", type=Path, metavar="WAV",
                    help="compare: a render of --signal instead of upstream's output")
-    _add_run_options(p)
+    _add_run_options(p, gain=False, gate=False)
     p.set_defaults(func=cmd_plot)
 
     p = sub.add_parser("stamp", help="write measured loudness/gain into .nam files",
@@ -617,10 +737,14 @@ def build_parser() -> argparse.ArgumentParser:
                        "other key and weight stays exactly as it was. Writes atomically into "
                        "-o DIR (keeping each file's path below the folder given), or over the "
                        "inputs with --in-place; --dry-run prints before -> after only.")
-    p.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    p.add_argument("paths", nargs="+", type=Path, metavar="PATH",
+                   help=".nam files or folders (searched for .nam files)")
     p.add_argument("-o", "--output", type=Path, metavar="DIR", help="folder to write into")
     p.add_argument("--in-place", action="store_true", help="rewrite the inputs themselves")
     p.add_argument("--dry-run", action="store_true", help="show the changes, write nothing")
+    p.add_argument("--check", action="store_true",
+                   help="write nothing; list each change and exit 1 when any file would "
+                   "change, 0 when none would (for CI, like black --check)")
     p.add_argument("--json", metavar="OUT", help="also write a JSON report ('-': stdout only)")
     _add(p, "signal", help="NAM's standard loudness input (default: the copy in an installed "
          "neural-amp-modeler; stamp refuses any other signal)")
@@ -719,7 +843,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (harness/errors.py)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    args.given_argv = parser.argv  # to repeat the command (an interrupted audit's resume)
     from namcheck.harness.errors import (
         BAD_INPUT_ERRORS,
         EXIT_BAD_INPUT,

@@ -12,6 +12,9 @@ where `work` begins with `start_report`, adds checks from harness/checks.py on
 
 from __future__ import annotations
 
+import hashlib
+import json
+import math
 import os
 import sys
 import traceback
@@ -27,10 +30,12 @@ from namcheck.harness.errors import BAD_INPUT_ERRORS
 from namcheck.harness.hooks import HookRefusedError
 from namcheck.models.engines import cached_engine, reference_choice, selected_model
 from namcheck.models.format import NamModel
+from namcheck.models.identity import content_hash
 from namcheck.models.reference.batched import ModelBatch, group_by_shape
 from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME
 from namcheck.signals.generate import default_signal as generated_signal
 from namcheck.signals.levels import gain_sweep, gain_sweeps
+from namcheck.signals.meter import lufs as integrated_loudness
 from namcheck.signals.standard_input import (
     find_standard_input,
     is_standard_input,
@@ -150,6 +155,9 @@ class ModelReport:
     changes: list[str] = field(default_factory=list)  # stamp: before -> after
     engines: list[str] = field(default_factory=list)  # the forwards that measured it
     internal: bool = False  # the error is a namcheck bug, not the input's
+    content_hash: str | None = None  # models/identity.py: what plays (metadata excluded)
+    metadata_hash: str | None = None  # of the metadata object (duplicates: does it differ)
+    calibration: dict[str, Any] | None = None  # schema.Calibration (audit)
 
     def used(self, m: C.Measurement) -> None:
         """Record the engine behind a measurement (once per distinct engine and reason)."""
@@ -226,7 +234,10 @@ def start_report(model: NamModel, signal: Signal, *warnings: str | None) -> Mode
     and the given warnings recorded in order (None skipped)."""
     check_rate(model, signal)
     return ModelReport(model.source, model.architecture,
-                       warnings=[w for w in warnings if w is not None])
+                       warnings=[w for w in warnings if w is not None],
+                       content_hash=content_hash(model),
+                       metadata_hash=hashlib.sha256(json.dumps(
+                           model.metadata, sort_keys=True, default=repr).encode()).hexdigest())
 
 
 def finish_report(report: ModelReport, opts: Options) -> ModelReport:
@@ -275,3 +286,23 @@ def measure_many(models: Sequence[NamModel], signal: Signal, opts: Options,
             done[i] = C.Measurement(output, levels, choice.bound, choice.name, choice.note)
     return [done[i] if i in done else measure(m, signal, opts, slim)
             for i, m in enumerate(models)]
+
+
+def measured_level(label: str, model: NamModel, m: C.Measurement, signal: Signal
+                   ) -> dict[str, Any]:
+    """What was measured on `model` (schema.Level), whether or not metadata is stored:
+    NAM's RMS loudness (dB), BS.1770-4 integrated loudness of the same output (LUFS,
+    signals/meter.py) and their difference, the gain heuristic, the stored values."""
+    level = C.output_level(m)  # a level beyond NAM's float32 loudness is still measured
+    finite = level.passed or level.reason == "level_beyond_float32"
+    rate = float(model.sample_rate or signal.rate or DEFAULT_RATE)
+    loudness = m.loudness if finite else None
+    lufs = integrated_loudness(m.output, rate) if finite else None
+    lufs = lufs if lufs is not None and math.isfinite(lufs) else None
+    return {"target": label.lstrip("."), "loudness_db": loudness,
+            "gain": C.gain_from_levels(m.levels) if finite and m.levels else None,
+            "sample_rate": rate,
+            "stored_loudness_db": model.loudness, "stored_gain": model.gain,
+            "loudness_lufs": lufs,
+            "lufs_minus_rms_db": None if lufs is None or loudness is None else lufs - loudness,
+            "engine": m.engine}

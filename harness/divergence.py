@@ -60,8 +60,8 @@ def runtime_divergences(model: NamModel, prefix: str = "") -> list[Divergence]:
     elif isinstance(cfg, LSTMConfig):
         out.append(Divergence(at("weights"), "lstm_start_state",
                               "LSTM start state: the runtime starts from the file's h0/c0 and "
-                              "prewarms on zeros (NAM_FORMAT §5); a trainer's in-memory model "
-                              "starts elsewhere, so the first ~0.5 s differ"))
+                              "prewarms on zeros (docs/nam_format_notes.md §5); a trainer's "
+                              "in-memory model starts elsewhere, so the first ~0.5 s differ"))
     elif isinstance(cfg, WaveNetConfig):
         out.extend(_wavenet_divergences(model, cfg, at))
     for i, sub in enumerate(model.submodels):
@@ -169,11 +169,11 @@ def explain_loudness(model: NamModel, check: C.CheckResult, signal: Signal, opts
             cause = (f"cause: the stored value is the PyTorch reading of this file (taps "
                      f"time-reversed: {pytorch_reading.loudness:.6f} dB, within "
                      f"{gap:.2g} dB); the runtime convolves, so plugins play "
-                     f"{check.measured:.6f} dB (Linear tap order, NAM_FORMAT §8.3)")
+                     f"{check.measured:.6f} dB (Linear tap order, docs/nam_format_notes.md §6)")
     elif model.architecture == "LSTM":
         cause = ("likely cause: the exporter measured its in-memory LSTM, whose start state "
-                 "differs from the file's h0/c0 plus the runtime's prewarm (NAM_FORMAT §8.4); "
-                 "plugins play the measured value")
+                 "differs from the file's h0/c0 plus the runtime's prewarm "
+                 "(docs/nam_format_notes.md §5); plugins play the measured value")
     if not cause:
         return check
     return check.explained(cause, "runtime_divergence")

@@ -11,6 +11,7 @@ from namcheck.harness.divergence import runtime_divergences
 from namcheck.harness.errors import BAD_INPUT_ERRORS, EXIT_BAD_INPUT, EXIT_OK
 from namcheck.models.examples import builtin_model
 from namcheck.models.format import NamModel, read_nam
+from namcheck.models.identity import content_hash
 
 
 def inspect_files(paths: list[Path], as_json: bool = False) -> int:
@@ -48,6 +49,7 @@ def describe(model: NamModel) -> dict[str, Any]:
         "sample_rate": model.sample_rate,
         "parameters": model.parameter_count,
         "receptive_field": model.receptive_field,
+        "content_hash": content_hash(model),
         "loudness": model.loudness,
         "gain": model.gain,
         "input_level_dbu": model.metadata.get("input_level_dbu"),

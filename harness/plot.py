@@ -1,12 +1,12 @@
 """`namcheck plot`: pictures where people would rather look than read (the `plot` extra,
 matplotlib). Every figure is computed by running the models, like the checks.
 
-- shift: measured vs closed-form loudness shift over scales 1e-3..1e3, with the error and
-  its tolerance on a second axis (a post-stack head shows the gap).
+- shift: measured vs closed-form loudness shift over scales 1e-3..1e3, and below, on its
+  own labelled axis, the error and its tolerance (a post-stack head shows the gap).
 - slims: a container's stored loudness vs each submodel's measured loudness, per slim
-  interval of the runtime's selection rule.
+  interval of the runtime's selection rule, with each interval's verdict and tolerance.
 - compare: reference vs upstream's PyTorch output (or a render WAV): overlay, difference,
-  spectra.
+  spectra in dBFS.
 """
 
 from __future__ import annotations
@@ -73,25 +73,27 @@ def plot_shift(model: NamModel, signal: Signal, opts: Options, out: str | os.Pat
     closed = np.array([closed_form_shift_db(float(s)) for s in SHIFT_SCALES])
     error = np.abs(np.array(measured) - closed)
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    ax.semilogx(SHIFT_SCALES, closed, "k--", label="closed form 20·log10(s)")
-    ax.semilogx(SHIFT_SCALES, measured, "o-", color="tab:blue", label="measured shift")
-    ax.set_xlabel("scale s")
+    fig, (ax, ax2) = plt.subplots(2, 1, figsize=(7.5, 6.5), sharex=True,
+                                  gridspec_kw={"height_ratios": [3, 2]})
+    ax.semilogx(SHIFT_SCALES, closed, "k--", lw=2.5, label="closed form 20·log10(s)")
+    ax.semilogx(SHIFT_SCALES, measured, "o", color="tab:blue", ms=5, label="measured shift")
     ax.set_ylabel("loudness shift (dB)")
     ax.grid(True, which="both", alpha=0.3)
-    ax2 = ax.twinx()
+    ax.legend(loc="upper left", fontsize=8)
     drawn = error > 0  # an exact 0 (at s = 1) has no place on a log axis
-    ax2.semilogy(SHIFT_SCALES[drawn], error[drawn], "s-", color="tab:red", ms=4,
-                 label="|measured − closed form| (exact 0 not drawn)")
-    ax2.semilogy(SHIFT_SCALES, tolerance, ":", color="tab:red", label="tolerance")
-    ax2.set_ylabel("error (dB)", color="tab:red")
-    lines = ax.get_legend_handles_labels()[0] + ax2.get_legend_handles_labels()[0]
-    labels = ax.get_legend_handles_labels()[1] + ax2.get_legend_handles_labels()[1]
-    ax.legend(lines, labels, loc="lower right", fontsize=8)
+    ax2.loglog(SHIFT_SCALES[drawn], error[drawn], "s-", color="tab:red", ms=4,
+               label="|measured − closed form| (an exact 0 is not drawn)")
+    ax2.loglog(SHIFT_SCALES, tolerance, ":", color="black", lw=1.5,
+               label="tolerance (passes at or below)")
+    ax2.set_xlabel("scale s")
+    ax2.set_ylabel("error and tolerance (dB)")
+    ax2.grid(True, which="both", alpha=0.3)
+    ax2.legend(loc="best", fontsize=8)
     held = bool(np.all(error <= np.array(tolerance)))
     ax.set_title(f"{Path(model.source).name}: loudness shift vs scale "
                  f"({'closed form holds' if held else 'closed form does NOT hold'})",
                  fontsize=10)
+    fig.tight_layout()
     return _save(fig, out)
 
 
@@ -105,32 +107,46 @@ def plot_slims(model: NamModel, signal: Signal, opts: Options, out: str | os.Pat
     plain = Options(opts.dtype, opts.device, None, False)
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    verdicts = []
     for k, (index, lo, hi) in enumerate(slim_intervals(model)):
         sub = model.submodels[index].model
-        level = measure(sub, signal, plain).loudness
+        m = measure(sub, signal, plain)
+        level = m.loudness
         right = hi if hi > lo else lo + 0.01
-        ax.hlines(level, lo, right, colors="tab:blue", lw=3,
+        # measured: a wide translucent band, so the thin lines drawn over it stay visible
+        ax.hlines(level, lo, right, colors="tab:blue", lw=7, alpha=0.35, zorder=2,
                   label="measured (submodel playing)" if k == 0 else None)
-        note = f"sub {index}: {level:.2f} dB"
-        if model.loudness is not None:
-            note += f" ({level - model.loudness:+.2f} dB vs the level hosts set)"
-        ax.text((lo + right) / 2, level, note, va="bottom", ha="center", fontsize=8)
         if sub.loudness is not None:
             ax.hlines(sub.loudness, lo, right, colors="tab:green", lw=1.5, linestyles="--",
-                      label="stored in the submodel" if k == 0 else None)
+                      zorder=4, label="stored in the submodel" if k == 0 else None)
+        check = C.normalised_level_error(model, index, lo, hi, m, signal.standard_input)
+        verdicts.append(check.passed)
+        note = f"sub {index}: {level:.2f} dB"
+        if check.passed is not None and model.loudness is not None:
+            note += (f"\n{'PASS' if check.passed else 'FAIL'}: {level - model.loudness:+.2f} "
+                     f"dB vs the level hosts set (tolerance {check.tolerance:.2g} dB)")
+        ax.annotate(note, ((lo + right) / 2, level), xytext=(0, 6),
+                    textcoords="offset points", va="bottom", ha="center", fontsize=8)
     if model.loudness is not None:
-        ax.axhline(model.loudness, color="tab:red", lw=1.5,
+        ax.axhline(model.loudness, color="tab:red", lw=1.2, linestyle="-.", zorder=3,
                    label=f"container's stored loudness ({model.loudness:.2f} dB)")
     ax.set_xlim(0, 1.02)
+    low, high = ax.get_ylim()
+    ax.set_ylim(low - 0.5, high + 0.15 * (high - low) + 0.5)  # room for the notes
     ax.set_xlabel("slim value")
     ax.set_ylabel("loudness (dB)")
     kind = "NAM's standard input" if signal.standard_input else "not NAM's standard input"
-    missing = "" if model.loudness is not None else (
-        "\nthe container stores no loudness: hosts cannot normalise it")
-    ax.set_title(f"{Path(model.source).name}: level per slim interval ({kind}){missing}",
+    if model.loudness is None:
+        verdict = "\nthe container stores no loudness: hosts cannot normalise it"
+    elif None in verdicts:
+        verdict = "\nnot verified: stored loudness is compared on NAM's standard input only"
+    else:
+        verdict = ("\nevery slim plays at the level hosts set" if all(verdicts) else
+                   f"\n{verdicts.count(False)} slim interval(s) play off the level hosts set")
+    ax.set_title(f"{Path(model.source).name}: level per slim interval ({kind}){verdict}",
                  fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="best")
+    ax.legend(fontsize=8, loc="lower right")
     return _save(fig, out)
 
 
@@ -160,20 +176,26 @@ def plot_compare(model: NamModel, signal: Signal, opts: Options, out: str | os.P
     t = np.arange(n) / rate
     plt = pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(8, 8))
-    axes[0].plot(t, a, lw=0.6, label="namcheck reference (runtime)")
-    axes[0].plot(t, b, lw=0.6, alpha=0.7, label=label)
-    axes[0].set_ylabel("output")
+    axes[0].plot(t, a, lw=1.4, color="tab:blue", label="namcheck reference (runtime)")
+    axes[0].plot(t, b, lw=0.6, color="tab:orange", linestyle="--", label=label)
+    axes[0].set_ylabel("output (full scale 1.0)")
+    axes[0].set_xlabel("time (s)")
     axes[0].legend(fontsize=8)
     axes[1].plot(t, b - a, lw=0.6, color="tab:red")
-    axes[1].set_ylabel("difference")
+    axes[1].set_ylabel(f"{label} − reference\n(full scale 1.0)")
     axes[1].set_xlabel("time (s)")
     window = np.hanning(n)
     freqs = np.fft.rfftfreq(n, 1 / rate)
-    for data, name in ((a, "reference"), (b, label), (b - a, "difference")):
-        spectrum = np.abs(np.fft.rfft(data * window)) + 1e-20
-        axes[2].semilogx(freqs[1:], 20 * np.log10(spectrum[1:]), lw=0.6, label=name)
+    # dBFS: a full-scale sine at a bin's frequency reads 0 dBFS (amplitude 2|X|/sum(w))
+    full_scale = np.sum(window) / 2
+    styles = (("tab:blue", 1.4, "-"), ("tab:orange", 0.6, "--"), ("tab:red", 0.6, "-"))
+    for (data, name), (color, width, style) in zip(
+            ((a, "reference"), (b, label), (b - a, "difference")), styles, strict=True):
+        spectrum = np.abs(np.fft.rfft(data * window)) / full_scale + 1e-20
+        axes[2].semilogx(freqs[1:], 20 * np.log10(spectrum[1:]), lw=width, color=color,
+                         linestyle=style, label=name)
     axes[2].set_xlabel("frequency (Hz)")
-    axes[2].set_ylabel("magnitude (dB)")
+    axes[2].set_ylabel("level (dBFS, Hann window)")
     axes[2].legend(fontsize=8)
     check = compared.output_check
     verdict = {True: "PASS", False: "FAIL", None: "n/a"}[check.passed]

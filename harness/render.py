@@ -14,6 +14,7 @@ from namcheck.harness.errors import EXIT_FAILED, EXIT_OK, BadInputError
 from namcheck.models.engines import Engine, load_engine
 from namcheck.models.format import read_nam
 from namcheck.models.reference.base import OFFLINE_CHUNK
+from namcheck.models.slimming import slim_description
 from namcheck.signals.wav import read_mono, write_mono
 
 
@@ -44,8 +45,9 @@ def render_file(model_path: Path, input_path: Path, output_path: Path, *,
     peak = float(np.max(np.abs(out)))
     note = f"; {clipped} samples clipped to [-1, 1] by the integer format" if clipped else ""
     name = choice.name + (f" ({choice.note})" if choice.note else "")
+    slimmed = slim_description(model, slim)
     print(f"{output_path}: {out.size} samples at {rate} Hz, peak {peak:.6g}{note}; "
-          f"engine {name}")
+          f"engine {name}" + (f"; {slimmed}" if slimmed else ""))
     return EXIT_OK
 
 

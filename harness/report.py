@@ -68,6 +68,7 @@ def format_table(report: ModelReport) -> str:
         if check is not None and check.passed is not True and check.detail not in shown:
             shown.add(check.detail)  # a reason repeated at every scale is shown once
             lines.append(f"      {check.detail}")
+    lines.extend(f"   {format_level(level)}" for level in report.levels)
     lines.extend(f"   note: {u}" for u in report.unverified)
     lines.extend(f"   warning: {w}" for w in report.warnings)
     if report.engine:
@@ -77,6 +78,22 @@ def format_table(report: ModelReport) -> str:
     lines.append(f"-> {report.status} ({len(report.checks)} checks: {applied} applied, "
                  f"{failed} failed)")
     return "\n".join(lines)
+
+
+def format_level(level: dict[str, Any]) -> str:
+    """One measured level as a line: NAM's RMS loudness, LUFS and their difference, gain."""
+    target = level.get("target") or "model"
+    parts = [f"loudness {_db(level.get('loudness_db'))} dB (RMS; stored "
+             f"{_db(level.get('stored_loudness_db'))})",
+             f"{_db(level.get('loudness_lufs'))} LUFS (LUFS - RMS "
+             f"{_db(level.get('lufs_minus_rms_db'), '+.2f')} dB)"]
+    if level.get("gain") is not None:
+        parts.append(f"gain {level['gain']:.3f}")
+    return f"level {target}: " + ", ".join(parts)
+
+
+def _db(value: float | None, spec: str = ".2f") -> str:
+    return "-" if value is None or not math.isfinite(value) else format(value, spec)
 
 
 def summary_counts(reports: list[ModelReport]) -> dict[str, int]:
@@ -109,7 +126,9 @@ def model_entry(r: ModelReport) -> schema.ModelEntry:
                              checks=[_check(c) for c in r.checks],
                              levels=[schema.Level(**strict(level)) for level in r.levels],
                              unverified=r.unverified, warnings=r.warnings, changes=r.changes,
-                             engine=r.engine)
+                             content_hash=r.content_hash, engine=r.engine,
+                             calibration=(schema.Calibration(**strict(r.calibration))
+                                          if r.calibration is not None else None))
 
 
 def signal_info(signal: Signal) -> schema.SignalInfo:
@@ -120,11 +139,14 @@ def signal_info(signal: Signal) -> schema.SignalInfo:
 
 
 def json_document(reports: list[ModelReport], command: str, signal: Signal,
-                  context: schema.Context, **options: Any) -> dict[str, Any]:
-    """The report (schema.Report) as a JSON-ready dict."""
+                  context: schema.Context, corpus: dict[str, Any] | None = None,
+                  **options: Any) -> dict[str, Any]:
+    """The report (schema.Report) as a JSON-ready dict; `corpus`: schema.CorpusSummary."""
     report = schema.Report(command=command, context=context, signal=signal_info(signal),
                            options=strict(options), status=worst_status(reports),
                            summary=schema.Summary(**summary_counts(reports)),
+                           corpus=(schema.CorpusSummary(**strict(corpus))
+                                   if corpus is not None else None),
                            models=[model_entry(r) for r in reports])
     return report.model_dump(mode="json")
 

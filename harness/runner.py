@@ -74,9 +74,12 @@ def show_report(outcome: Outcome, show: Callable[[str], None]) -> None:
 def run(command: str, outcomes: Iterable[Outcome], signal: Signal, opts: Options, *,
         show: Callable[[str], None], display: Callable[[Outcome], None] | None = None,
         json: str | None = None, json_options: dict[str, Any] | None = None,
-        plots: Path | None = None, render: Path | None = None, summary: bool = False) -> int:
+        plots: Path | None = None, render: Path | None = None, summary: bool = False,
+        corpus: Callable[[list[ModelReport]], dict[str, Any]] | None = None,
+        corpus_lines: Callable[[dict[str, Any]], list[str]] | None = None) -> int:
     """Run `command`'s outcomes, showing each as it finishes (`display`, default: error line
-    and table), then the summary line (with `summary`), the JSON report at `json` ('-':
+    and table), then what `corpus` finds across the reports (shown by `corpus_lines`), the
+    summary line (with `summary`), the JSON report at `json` ('-':
     stdout) with `json_options` as its options, and the `--plots` figures; returns the
     exit code of the worst model (harness/report.py)."""
     context = run_context(opts.device, opts.dtype, opts.engine)
@@ -88,13 +91,18 @@ def run(command: str, outcomes: Iterable[Outcome], signal: Signal, opts: Options
         else:
             show_report(outcome, show)
     reports = [o.report for o in done]
+    across = corpus(reports) if corpus is not None else None
+    if across is not None and corpus_lines is not None:
+        for line in corpus_lines(across):
+            show(line)
     if summary:
         counts = summary_counts(reports)
-        show(f"{command}: {len(reports)} files: "
+        what = "comparisons" if command == "compare" else "files"
+        show(f"{command}: {len(reports)} {what[:-1] if len(reports) == 1 else what}: "
              + ", ".join(f"{n} {s}" for s, n in counts.items()))
     if json:
-        write_json(json_document(reports, command, signal, context, **(json_options or {})),
-                   json)
+        write_json(json_document(reports, command, signal, context, corpus=across,
+                                 **(json_options or {})), json)
     if plots is not None:
         write_plots(PLOT_KIND[command], reports, [o.model for o in done], signal, opts, plots,
                     show, render)

@@ -18,7 +18,9 @@ from namcheck.harness.version import package_version
 
 # 1.1: ModelEntry.error_kind (bad input vs an internal fault). Additive: 1.0 readers that
 # ignore unknown keys read 1.1 reports unchanged.
-SCHEMA_VERSION = "1.1"
+# 1.2: Level.loudness_lufs and lufs_minus_rms_db, ModelEntry.content_hash and calibration,
+# Report.corpus (LUFS - RMS spread, duplicates). Additive, as 1.1 was.
+SCHEMA_VERSION = "1.2"
 
 # Stable reason codes: what a check's verdict rests on.
 REASONS: dict[str, str] = {
@@ -93,8 +95,42 @@ class Level(_Strict):
     sample_rate: float = Field(description="the rate the model was measured at, Hz")
     stored_loudness_db: float | None = None
     stored_gain: float | None = None
+    loudness_lufs: float | None = Field(
+        None, description="ITU-R BS.1770-4 integrated loudness of the same output, LUFS "
+        "(pyloudnorm; 400 ms blocks, 75 % overlap: 7 blocks on a 1 s signal); null where "
+        "the output is not finite or shorter than one block")
+    lufs_minus_rms_db: float | None = Field(
+        None, description="loudness_lufs - loudness_db, dB: how far BS.1770's weighting "
+        "and gating move the level from NAM's plain RMS loudness")
     engine: str = Field("reference", description="the forward that measured it: 'fast' (the "
                         "C engine, models/fast/) or 'reference' (PyTorch)")
+
+
+CalibrationStatus = Literal["missing", "wrong_type", "implausible", "plausible"]
+
+
+class OutputGains(_Strict):
+    """The output gain NeuralAmpModelerPlugin applies in each output mode, dB, with its
+    Output knob at 0 dB (harness/calibration.py)."""
+
+    raw: float
+    normalized: float = Field(description="-18 - stored loudness; 0 without one")
+    calibrated: float = Field(description="output_level_dbu - interface_level_dbu; 0 "
+                              "without an output level")
+
+
+class Calibration(_Strict):
+    """The file's calibration levels audited, and what a host does with them."""
+
+    input_level_dbu: float | None = Field(description="the number a host uses, dBu")
+    input_level_status: CalibrationStatus
+    output_level_dbu: float | None
+    output_level_status: CalibrationStatus
+    stored_values: dict[str, Any] = Field(description="the values as stored, by key")
+    interface_level_dbu: float = Field(description="the interface's input calibration "
+                                       "level the gains assume (the plugin's default 12)")
+    input_gain_db: float = Field(description="what 'Calibrate input' adds to the input, dB")
+    output_gain_db: OutputGains
 
 
 class Counts(_Strict):
@@ -125,6 +161,12 @@ class ModelEntry(_Strict):
                                 description="findings that are no verdict (JSON paths)")
     changes: list[str] = Field(default_factory=list,
                                description="stamp: what was written, before -> after")
+    calibration: Calibration | None = Field(None, description="audit: calibration levels "
+                                            "and the gain a host applies in each mode")
+    content_hash: str | None = Field(
+        None, description="SHA-256 of what plays: architecture, config and weights as the "
+        "runtime reads them, metadata and formatting excluded (models/identity.py, "
+        "docs/model_identity.md); null where the file could not be read")
     engine: str | None = Field(None, description="the forward(s) that measured it: 'fast', "
                                "'reference', or 'reference engine: <why the fast engine did "
                                "not run>'; null where nothing ran")
@@ -163,10 +205,47 @@ class Summary(_Strict):
     error: int
 
 
+class Extreme(_Strict):
+    """One model's value in a corpus spread."""
+
+    path: str
+    target: str = Field(description="'' for the model, 'submodel<i>' for a submodel")
+    value: float
+
+
+class Spread(_Strict):
+    """A quantity's spread over a corpus: how many, min/median/max and who holds the
+    extremes."""
+
+    count: int
+    min: Extreme
+    median: float
+    max: Extreme
+    unit: str
+
+
+class Duplicate(_Strict):
+    """Files that play the same model (same content_hash) under several names or with
+    different metadata."""
+
+    content_hash: str
+    paths: list[str]
+    metadata_differs: bool = Field(description="their metadata objects are not all equal")
+
+
+class CorpusSummary(_Strict):
+    """What `audit` finds across the files of one run."""
+
+    lufs_minus_rms_db: Spread | None = Field(
+        None, description="BS.1770-4 integrated loudness minus NAM's RMS loudness of every "
+        "model's (and container submodel's) output; null where nothing was measured")
+    duplicates: list[Duplicate] = Field(default_factory=list)
+
+
 class Report(_Strict):
     """The whole report of one command run."""
 
-    schema_version: Literal["1.1"] = SCHEMA_VERSION
+    schema_version: Literal["1.2"] = SCHEMA_VERSION
     command: Literal["verify", "audit", "compare", "stamp"]
     context: Context
     signal: SignalInfo
@@ -174,6 +253,7 @@ class Report(_Strict):
                                     description="command options: hook, scales, ...")
     status: ModelStatus
     summary: Summary
+    corpus: CorpusSummary | None = Field(None, description="audit: across the files")
     models: list[ModelEntry]
 
 

@@ -17,6 +17,7 @@ from namcheck.harness.core import (
     finish_report,
     measure,
     measure_many,
+    measured_level,
     rate_note,
     start_report,
 )
@@ -29,7 +30,7 @@ from namcheck.harness.hooks import (
 )
 from namcheck.models.engines import NamSource
 from namcheck.models.format import NamModel, read_nam
-from namcheck.models.slimming import select_submodel, slim_intervals
+from namcheck.models.slimming import select_submodel, slim_description, slim_intervals
 
 DEFAULT_SCALES = (0.5, 2.0)
 
@@ -48,6 +49,7 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
                  opts: Options) -> ModelReport:
     """All checks of one model under `hook` ('reference' or 'upstream') at each scale."""
     report = start_report(model, signal, rate_note(model, signal),
+                          slim_description(model, opts.slim),
                           *(str(w) for w in model.warnings))
     out = report.checks
     if model.submodels:
@@ -66,6 +68,7 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
         lo, hi = next((t[1], t[2]) for t in slim_intervals(model) if t[0] == index)
         out.append(C.normalised_level_error(model, index, lo, hi, before,
                                             signal.standard_input))
+    report.levels.append(measured_level(label, playing, before, signal))
     stored = C.metadata_loudness(playing, before, signal.standard_input, opts.dtype, label)
     if stored.passed is False and level.passed:
         stored = explain_loudness(playing, stored, signal, opts)

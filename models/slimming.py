@@ -112,3 +112,24 @@ def slim_intervals(model: NamModel) -> list[tuple[int, float, float]]:
             out.append((first, 1.0, 1.0))
             break
     return out
+
+
+def slim_description(model: NamModel, value: float | None) -> str | None:
+    """What a slim value does to `model`, in words (None without a slim value): the
+    submodel a container plays, the channels a slimmable WaveNet keeps, or that the model
+    is not slimmable and the value changes nothing."""
+    if value is None:
+        return None
+    if model.submodels:
+        i = select_submodel(model, value)
+        sub = model.submodels[i]
+        return (f"slim {value:g} plays submodel {i} of {len(model.submodels)} "
+                f"(max_value {sub.max_value:g}, {sub.model.architecture}, "
+                f"{sub.model.parameter_count} weights)")
+    if is_slimmable(model):
+        assert isinstance(model.config, WaveNetConfig)
+        kept = [f"{slim_channels(la.slimmable.allowed, value)} of {la.channels}"
+                for la in model.config.layers if la.slimmable is not None]
+        return f"slim {value:g} keeps {', '.join(kept)} channels of the slimmable arrays"
+    return (f"--slim {value:g} has no effect: this {model.architecture} is not slimmable "
+            "(neither a SlimmableContainer nor a slimmable WaveNet)")

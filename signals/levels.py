@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -13,9 +14,13 @@ from namcheck.models.reference.batched import ModelBatch
 GAIN_STEPS = 11  # input gains 0, 0.1, ..., 1 (upstream's heuristic)
 
 
-def rms(y: torch.Tensor) -> float:
-    """Root mean square, accumulated in float64 whatever the output dtype."""
-    y64 = y.detach().double()
+def rms(y: torch.Tensor | np.ndarray | Sequence[float]) -> float:
+    """Root mean square of the samples (linear, full scale = 1.0), accumulated in float64
+    whatever the dtype; a tensor, a NumPy array or a sequence of numbers, any shape.
+    Raises ValueError for no samples."""
+    y64 = _float64(y)
+    if y64.numel() == 0:
+        raise ValueError("rms of no samples")
     return math.sqrt(float(torch.mean(y64 * y64)))
 
 
@@ -26,10 +31,16 @@ def rms_rows(y: torch.Tensor, dims: int = 1) -> list[float]:
     return torch.sqrt(torch.mean(y64 * y64, dim=-1)).reshape(-1).cpu().tolist()
 
 
-def crest_factor(y: torch.Tensor) -> float:
+def crest_factor(y: torch.Tensor | np.ndarray) -> float:
     """Peak over RMS (1 for silence): converts a peak-relative error into an RMS-relative one."""
     level = rms(y)
-    return float(y.detach().double().abs().max()) / level if level > 0 else 1.0
+    return float(_float64(y).abs().max()) / level if level > 0 else 1.0
+
+
+def _float64(y: torch.Tensor | np.ndarray | Sequence[float]) -> torch.Tensor:
+    if isinstance(y, torch.Tensor):
+        return y.detach().double()
+    return torch.from_numpy(np.asarray(y, dtype=np.float64))
 
 
 def to_db(value: float) -> float:
@@ -37,7 +48,7 @@ def to_db(value: float) -> float:
     return 20.0 * math.log10(value) if value > 0 else -math.inf
 
 
-def loudness_of_output(y: torch.Tensor) -> float:
+def loudness_of_output(y: torch.Tensor | np.ndarray) -> float:
     """NAM's `metadata.loudness` of an output already computed: 20*log10(rms(y)) in dB."""
     return to_db(rms(y))
 

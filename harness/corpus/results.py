@@ -92,3 +92,18 @@ class ResultsFile:
         finally:
             os.close(fd)
         self.done[sha256] = report
+
+
+def stored_results(results: Path, files: list[Path], signal: Signal, opts: Options) -> int:
+    """How many of `files` the results file already holds for these settings (an audit
+    with it reuses them): 0 where the file does not exist."""
+    if not results.exists():
+        return 0
+    store = ResultsFile(results, run_key(signal, opts))
+    count = 0
+    for path in files:
+        try:
+            count += file_sha256(path) in store.done
+        except OSError:
+            continue
+    return count
