@@ -216,14 +216,18 @@ typedef struct {
     int32_t maxp;
 } State;
 
-/* Make room for n more samples at pos (moving the history to the front when full). */
+/* Make room for n more samples at pos (moving the history to the front when full). The
+ * position keeps its remainder modulo VW, so blocks that start vector-aligned (rows are,
+ * and the Python side starts each signal aligned) keep their stores and current-time
+ * loads within cache lines. */
 static void reserve(Buf *b, int n) {
     if (b->pos + n + VW <= b->len) return;
+    int to = b->ctx + (b->pos - b->ctx) % VW;
     for (int r = 0; r < b->rows; r++) {
         float *row = b->data + (int64_t)r * b->len;
-        memmove(row, row + b->pos - b->ctx, sizeof(float) * b->ctx);
+        memmove(row + to - b->ctx, row + b->pos - b->ctx, sizeof(float) * b->ctx);
     }
-    b->pos = b->ctx;
+    b->pos = to;
 }
 
 AI float *at(const Buf *b, int row) { return b->data + (int64_t)row * b->len + b->pos; }

@@ -434,7 +434,7 @@ class _WaveNetState:
         layers = [(ls.conv.cin, ls.conv.context) for a in spec.arrays for ls in a.layers]
         heads = [(a.head_width, a.head_rechannel.context) for a in spec.arrays]
         posts = [(c.cin, c.context) for c in spec.post_head]
-        room = HEADROOM * nb + nb + 2 * vw
+        room = HEADROOM * nb + nb + 3 * vw
         total = sum(r * _row_length(r, c + room) for r, c in layers + heads + posts)
         total += N_SCRATCH * net._widest * (nb + vw)
         arena = _arena(total)
@@ -455,8 +455,8 @@ class _WaveNetState:
                 data = take((rows, length))
                 self._histories.append(data)
                 b = arr[i]
-                b.data, b.rows, b.len, b.ctx, b.pos = data.ctypes.data_as(F32P), rows, length, \
-                    ctx, ctx
+                b.data, b.rows, b.len, b.ctx = data.ctypes.data_as(F32P), rows, length, ctx
+                b.pos = ctx + (-(net.receptive_field - 1) - ctx) % vw  # aligned after prewarm
             self._keep.append(arr)
             return arr
 
@@ -496,9 +496,10 @@ class _WaveNetState:
     def reset(self, snapshot: Any) -> None:
         """Back to a snapshot() of a state of the same model, in place."""
         hist, dsp = snapshot
+        vw = self.net._vw
         for data, b, h in zip(self._histories, self._descriptors, hist, strict=True):
-            data[:, : b.ctx] = h
-            b.pos = b.ctx
+            b.pos = b.ctx + (-b.ctx) % vw  # the next sample vector-aligned
+            data[:, b.pos - b.ctx : b.pos] = h
         if self.dsp is not None:
             self.dsp.reset(dsp)
 
