@@ -9,6 +9,7 @@ why. Both engines offer the same calls: ``net(x)``, ``net.stream(batch).process(
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,15 +48,48 @@ def selected_model(model: NamModel, slim: float | None) -> NamModel:
     return model
 
 
+@dataclass(frozen=True)
+class FastPath:
+    """How the fast engine runs one architecture: why it cannot run a model (None: it can),
+    the engine built from the parsed model, and its peak-relative error bound."""
+
+    unsupported: Callable[[NamModel], str | None]
+    build: Callable[[NamModel], Any]
+    tolerance: Callable[[NamModel], float]
+
+
+def fast_paths() -> dict[str, FastPath]:
+    """The fast engine's dispatch table: architecture -> FastPath (one row each)."""
+    from namcheck.models.fast import engine as wavenet
+    from namcheck.models.fast import feedforward, lstm
+
+    def build_wavenet(model: NamModel) -> Any:
+        assert isinstance(model.config, WaveNetConfig)
+        return wavenet.FastWaveNet(load(model, dtype=torch.float64),
+                                   wavenet_spec(model.config))
+
+    return {
+        "WaveNet": FastPath(wavenet.unsupported, build_wavenet, wavenet.fast_tolerance),
+        "LSTM": FastPath(lstm.unsupported, lstm.FastLSTM, lstm.lstm_tolerance),
+        "Linear": FastPath(feedforward.unsupported, feedforward.FastLinear,
+                           feedforward.feedforward_tolerance),
+        "ConvNet": FastPath(feedforward.unsupported, feedforward.FastConvNet,
+                            feedforward.feedforward_tolerance),
+    }
+
+
 def fast_unsupported(model: NamModel, dtype: torch.dtype, device: str | torch.device) -> str | None:
     """Why the fast engine cannot run `model` (already selected) here, or None."""
-    from namcheck.models.fast.engine import unsupported
-
     if dtype != torch.float32:
         return f"the fast engine runs float32, not {str(dtype).removeprefix('torch.')}"
     if torch.device(device).type != "cpu":
         return f"the fast engine runs on the CPU, not {device}"
-    return unsupported(model)
+    if model.submodels:
+        return None  # decided per selected submodel by the loader
+    path = fast_paths().get(model.architecture)
+    if path is None:
+        return f"the fast engine does not cover {model.architecture}"
+    return path.unsupported(model)
 
 
 def load_engine(source: NamSource, engine: str = "auto", *,
@@ -73,15 +107,14 @@ def load_engine(source: NamSource, engine: str = "auto", *,
         why = fast_unsupported(target, dtype, device)
         if why is None:
             from namcheck.models.fast.build import FastEngineUnavailableError
-            from namcheck.models.fast.engine import FastWaveNet, fast_tolerance
 
-            assert isinstance(target.config, WaveNetConfig)
+            path = fast_paths()[target.architecture]
             try:
-                net = FastWaveNet(load(target, dtype=torch.float64), wavenet_spec(target.config))
+                net = path.build(target)
             except FastEngineUnavailableError as exc:
                 why = str(exc)
             else:
-                return net, EngineChoice("fast", None, fast_tolerance(target))
+                return net, EngineChoice("fast", None, path.tolerance(target))
         note = f"reference engine: {why}"
     else:
         note = None

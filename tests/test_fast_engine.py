@@ -27,7 +27,7 @@ from namcheck.models import load, read_nam
 from namcheck.models.activations import fast_tanh
 from namcheck.models.activations_spec import ActivationSpec, parse_activation
 from namcheck.models.engines import load_engine, selected_model
-from namcheck.models.examples import a1_doc, a2_doc, lstm_doc, wavenet_doc
+from namcheck.models.examples import a1_doc, a2_doc, wavenet_doc
 from namcheck.models.fast.engine import (
     TANH_ERROR_BOUND,
     FastWaveNet,
@@ -265,16 +265,13 @@ def test_batch_equals_single_runs() -> None:
 # ---- what the fast engine does not cover falls back, and says so ------------------------
 
 @pytest.mark.parametrize("case,why", [
-    ("lstm", "covers WaveNet only"),
     ("float64", "runs float32"),
     ("film", "FiLM"),
     ("posthead", "post-head"),
 ])
 def test_fallback_names_the_reason(case: str, why: str) -> None:
     dtype = torch.float32
-    if case == "lstm":
-        doc = lstm_doc()
-    elif case == "float64":
+    if case == "float64":
         doc, dtype = a1_doc("nano"), torch.float64
     else:
         layer = a1_doc("nano")["config"]["layers"][0] | {"input_size": 1}
