@@ -6,10 +6,10 @@
  *
  * The recurrence is latency-bound (each sample needs the previous h), so one sample's gate
  * vector is computed across all 4 gates and hidden units at once: the Python side packs W
- * column by column, each column as four gate blocks (i, f, g, o) of Hp lanes (H rounded up
- * to the vector width, zero-padded), so column j of the matvec is 4 Hp / VW multiply-adds
- * of a broadcast input (x_j or h_j) and the cell update needs no shuffles (the gates of a
- * hidden unit sit in the same lane of their blocks). The i, f, o rows (and biases) are
+ * column by column, each column as chunks of VW hidden units (H rounded up to hp, zero-
+ * padded), each chunk as its four gate vectors (i, f, g, o), so column j of the matvec is
+ * 4 hp / VW multiply-adds of a broadcast input (x_j or h_j) and the cell update needs no
+ * shuffles (the gates of a hidden unit sit in the same lane of their vectors). The i, f, o rows (and biases) are
  * stored halved: scaling by 2^-1 is exact, so their pre-activations come out exactly
  * halved and sigmoid(v) = 1/2 + tanh(v/2)/2 takes one tanh of all four blocks. The input
  * columns are summed first (they do not wait for h), then the hidden columns in two
@@ -31,8 +31,9 @@
 
 typedef struct {
     int32_t nin, hidden, hp, nlayers, out_ch;  /* hp: hidden rounded up to VW */
-    const float *w;      /* per layer: (I_l + H) columns of 4 hp floats (i, f, g, o) */
-    const float *b;      /* per layer: 4 hp */
+    int32_t generic;     /* 1: always the general path (tests compare it with the others) */
+    const float *w;      /* per layer: (I_l + H) columns of [hp / VW][i, f, g, o][VW] */
+    const float *b;      /* per layer: [hp / VW][i, f, g, o][VW] */
     const float *whead;  /* out_ch x hidden */
     const float *bhead;  /* out_ch */
 } LSTMModel;
@@ -42,52 +43,127 @@ typedef struct {
     float *hs;           /* hidden x NBP: the last layer's h per sample, for the head */
 } LSTMState;
 
-/* One layer, one sample: u (ni scalars) in, h and c (hp lanes) updated in place. */
-static inline void cell(const float *W, const float *B, int ni, int H, int hp,
-                        const float *u, float *h, float *c) {
-    const int nv = 4 * hp / VW, q = hp / VW;
-    vf g[4 * MAX_HIDDEN / VW];
-    for (int v0 = 0; v0 < nv; v0 += CH) {
-        int m = nv - v0 < CH ? nv - v0 : CH;
-        vf a0[CH], a1[CH];
-        for (int v = 0; v < m; v++) {
-            a0[v] = ld(B + (v0 + v) * VW);
-            a1[v] = splat(0.0f);
-        }
-        const float *col = W + v0 * VW;
-        for (int j = 0; j < ni; j++, col += 4 * hp) {
-            vf x = splat(u[j]);
-            for (int v = 0; v < m; v++) a0[v] = fmadd(ld(col + v * VW), x, a0[v]);
-        }
-        int j = 0;
-        for (; j + 2 <= H; j += 2, col += 8 * hp) {
-            vf x0 = splat(h[j]), x1 = splat(h[j + 1]);
-            for (int v = 0; v < m; v++) {
-                a0[v] = fmadd(ld(col + v * VW), x0, a0[v]);
-                a1[v] = fmadd(ld(col + 4 * hp + v * VW), x1, a1[v]);
-            }
-        }
-        if (j < H) {
-            vf x0 = splat(h[j]);
-            for (int v = 0; v < m; v++) a0[v] = fmadd(ld(col + v * VW), x0, a0[v]);
-        }
-        for (int v = 0; v < m; v++) g[v0 + v] = a0[v] + a1[v];
-    }
-    for (int k = 0; k < q; k++) {
-        vf si = 0.5f + 0.5f * tanh_r(g[k]);          /* rows stored halved: exact v/2 */
-        vf sf = 0.5f + 0.5f * tanh_r(g[q + k]);
-        vf tg = tanh_r(g[2 * q + k]);
-        vf so = 0.5f + 0.5f * tanh_r(g[3 * q + k]);
-        vf cn = sf * ld(c + k * VW) + si * tg;
-        st(c + k * VW, cn);
-        st(h + k * VW, so * tanh_r(cn));
-    }
+/* The gates of one chunk from its 4 accumulators (two partial sums each): the new c and h. */
+static inline void gates(const vf a0[4], const vf a1[4], vf *c, vf *h) {
+    /* i, f, o rows are stored halved: v/2 exactly, sigmoid(v) = 1/2 + tanh(v/2)/2 */
+    vf si = 0.5f + 0.5f * tanh_r(a0[0] + a1[0]);
+    vf sf = 0.5f + 0.5f * tanh_r(a0[1] + a1[1]);
+    vf tg = tanh_r(a0[2] + a1[2]);
+    vf so = 0.5f + 0.5f * tanh_r(a0[3] + a1[3]);
+    *c = fmadd(sf, *c, si * tg);
+    *h = so * tanh_r(*c);
 }
+
+/* One layer, one sample: u (ni scalars) in, h and c (hp lanes) updated in place. Chunk k of
+ * VW hidden units takes one pass over the columns with 4 accumulators (its i, f, g, o
+ * vectors, adjacent in each column) and two partial sums over the hidden columns; the new
+ * h is written only after every chunk has read the old one. Q > 0: the number of chunks
+ * known at compile time (registers, unrolled), Q = 0: q at run time. */
+#define CELL(NAME, Q)                                                                     \
+static inline void NAME(const float *W, const float *B, int ni, int H, int q,            \
+                        const float *u, float *h, float *c) {                            \
+    if (Q) q = Q;                                                                        \
+    vf hn[Q ? Q : MAX_HIDDEN / VW];                                                      \
+    const int stride = 4 * VW * q; /* floats per column */                               \
+    for (int k = 0; k < q; k++) {                                                        \
+        vf a0[4], a1[4];                                                                 \
+        for (int v = 0; v < 4; v++) {                                                    \
+            a0[v] = ld(B + (4 * k + v) * VW);                                            \
+            a1[v] = splat(0.0f);                                                         \
+        }                                                                                \
+        const float *col = W + 4 * k * VW;                                               \
+        for (int j = 0; j < ni; j++, col += stride) {                                    \
+            vf x = splat(u[j]);                                                          \
+            for (int v = 0; v < 4; v++) a0[v] = fmadd(ld(col + v * VW), x, a0[v]);       \
+        }                                                                                \
+        int j = 0;                                                                       \
+        for (; j + 2 <= H; j += 2, col += 2 * stride) {                                  \
+            vf x0 = splat(h[j]), x1 = splat(h[j + 1]);                                   \
+            for (int v = 0; v < 4; v++) {                                                \
+                a0[v] = fmadd(ld(col + v * VW), x0, a0[v]);                              \
+                a1[v] = fmadd(ld(col + stride + v * VW), x1, a1[v]);                     \
+            }                                                                            \
+        }                                                                                \
+        if (j < H) {                                                                     \
+            vf x0 = splat(h[j]);                                                         \
+            for (int v = 0; v < 4; v++) a0[v] = fmadd(ld(col + v * VW), x0, a0[v]);      \
+        }                                                                                \
+        vf cn = ld(c + k * VW);                                                          \
+        gates(a0, a1, &cn, &hn[k]);                                                      \
+        st(c + k * VW, cn);                                                              \
+    }                                                                                    \
+    for (int k = 0; k < q; k++) st(h + k * VW, hn[k]);                                   \
+}
+CELL(cell1, 1)
+CELL(cell2, 2)
+CELL(cell_any, 0)
+
+static inline void cell(const float *W, const float *B, int ni, int H, int q, const float *u,
+                        float *h, float *c) {
+    if (q == 1) cell1(W, B, ni, H, q, u, h, c);
+    else if (q == 2) cell2(W, B, ni, H, q, u, h, c);
+    else cell_any(W, B, ni, H, q, u, h, c);
+}
+
+/* H <= VW (one chunk) and NL layers, both known at compile time: h and c of every layer stay
+ * in registers from sample to sample, and h_j reaches the next sample's matvec by a
+ * register permute. The same arithmetic as cell() (same order of terms and partial sums):
+ * the two paths agree bit for bit (tests/test_fast_lstm.py runs both). */
+#define RUN1(NAME, NL)                                                                     \
+__attribute__((noinline)) static void NAME(const LSTMModel *m, LSTMState *s, const float *in, \
+                                           int64_t stride, int64_t t0, int n) {             \
+    const int H = m->hidden, nin = m->nin, stride_c = 4 * VW;                              \
+    vf hv[NL], cv[NL];                                                                     \
+    for (int l = 0; l < NL; l++) {                                                         \
+        hv[l] = ld(s->h + l * VW);                                                         \
+        cv[l] = ld(s->c + l * VW);                                                         \
+    }                                                                                      \
+    for (int t = 0; t < n; t++) {                                                          \
+        const float *W = m->w, *B = m->b;                                                  \
+        for (int l = 0; l < NL; l++) {                                                     \
+            vf a0[4], a1[4];                                                               \
+            for (int v = 0; v < 4; v++) {                                                  \
+                a0[v] = ld(B + v * VW);                                                    \
+                a1[v] = splat(0.0f);                                                       \
+            }                                                                              \
+            const float *col = W;                                                          \
+            int ni = l ? H : nin;                                                          \
+            for (int j = 0; j < ni; j++, col += stride_c) {                                \
+                vf x = l ? lane(hv[l - 1], j) : splat(in[j * stride + t0 + t]);            \
+                for (int v = 0; v < 4; v++) a0[v] = fmadd(ld(col + v * VW), x, a0[v]);    \
+            }                                                                              \
+            int j = 0;                                                                     \
+            for (; j + 2 <= H; j += 2, col += 2 * stride_c) {                              \
+                vf x0 = lane(hv[l], j), x1 = lane(hv[l], j + 1);                           \
+                for (int v = 0; v < 4; v++) {                                              \
+                    a0[v] = fmadd(ld(col + v * VW), x0, a0[v]);                            \
+                    a1[v] = fmadd(ld(col + stride_c + v * VW), x1, a1[v]);                 \
+                }                                                                          \
+            }                                                                              \
+            if (j < H) {                                                                   \
+                vf x0 = lane(hv[l], j);                                                    \
+                for (int v = 0; v < 4; v++) a0[v] = fmadd(ld(col + v * VW), x0, a0[v]);    \
+            }                                                                              \
+            gates(a0, a1, &cv[l], &hv[l]);                                                 \
+            W += (int64_t)(ni + H) * stride_c;                                             \
+            B += stride_c;                                                                 \
+        }                                                                                  \
+        for (int j = 0; j < H; j++) s->hs[j * NBP + t] = hv[NL - 1][j];                    \
+    }                                                                                      \
+    for (int l = 0; l < NL; l++) {                                                         \
+        st(s->h + l * VW, hv[l]);                                                          \
+        st(s->c + l * VW, cv[l]);                                                          \
+    }                                                                                      \
+}
+RUN1(run1_l1, 1)
+RUN1(run1_l2, 2)
+RUN1(run1_l3, 3)
 
 /* One copy of each (noinline): the same instructions, hence the same rounding, for every
  * call, whatever the caller. */
-__attribute__((noinline)) static void run_samples(const LSTMModel *m, LSTMState *s, const float *in, int64_t stride,
-                        int64_t t0, int n) {
+__attribute__((noinline)) static void run_any(const LSTMModel *m, LSTMState *s,
+                                             const float *in, int64_t stride, int64_t t0,
+                                             int n) {
     const int H = m->hidden, hp = m->hp;
     for (int t = 0; t < n; t++) {
         float u[MAX_INPUT];
@@ -97,7 +173,7 @@ __attribute__((noinline)) static void run_samples(const LSTMModel *m, LSTMState 
         int ni = m->nin;
         for (int l = 0; l < m->nlayers; l++) {
             float *h = s->h + l * hp;
-            cell(W, B, ni, H, hp, x, h, s->c + l * hp);
+            cell(W, B, ni, H, hp / VW, x, h, s->c + l * hp);
             W += (int64_t)(ni + H) * 4 * hp;
             B += 4 * hp;
             x = h;
@@ -106,6 +182,20 @@ __attribute__((noinline)) static void run_samples(const LSTMModel *m, LSTMState 
         const float *hl = s->h + (m->nlayers - 1) * hp;
         for (int j = 0; j < H; j++) s->hs[j * NBP + t] = hl[j];
     }
+}
+
+/* Samples t0 .. t0 + n - 1 of the input rows (row stride `stride`), n <= NB: the state
+ * advanced, the last layer's h kept in hs for the head. */
+static void run_samples(const LSTMModel *m, LSTMState *s, const float *in, int64_t stride,
+                        int64_t t0, int n) {
+    if (m->hp == VW && !m->generic) {
+        switch (m->nlayers) {
+        case 1: run1_l1(m, s, in, stride, t0, n); return;
+        case 2: run1_l2(m, s, in, stride, t0, n); return;
+        case 3: run1_l3(m, s, in, stride, t0, n); return;
+        }
+    }
+    run_any(m, s, in, stride, t0, n);
 }
 
 /* y[o][t] = b_head[o] + sum_j W_head[o][j] hs[j][t], summed in order of j; always whole

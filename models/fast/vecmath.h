@@ -24,7 +24,34 @@ typedef int32_t vi __attribute__((vector_size(4 * VW)));
 
 static inline vf ld(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void st(float *p, vf v) { memcpy(p, &v, sizeof v); }
-static inline vf splat(float s) { return (vf){0} + s; }
+/* One broadcast. Not (vf){0} + s: that is an add the compiler must keep (-0 + 0 is +0); not
+ * an element loop: GCC builds that lane by lane through the stack. */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static inline vf splat(float s) { return (vf)_mm512_set1_ps(s); }
+#elif defined(__AVX__)
+#include <immintrin.h>
+static inline vf splat(float s) { return (vf)_mm256_set1_ps(s); }
+#else
+static inline vf splat(float s) {
+    vf v;
+    for (int i = 0; i < VW; i++) v[i] = s;
+    return v;
+}
+#endif
+/* lane j of v in every lane (a register permute, no round trip through memory) */
+#if defined(__AVX512F__)
+static inline vf lane(vf v, int j) {
+    return (vf)_mm512_permutexvar_ps(_mm512_set1_epi32(j), (__m512)v);
+}
+#elif defined(__AVX2__)
+static inline vf lane(vf v, int j) {
+    return (vf)_mm256_permutevar8x32_ps((__m256)v, _mm256_set1_epi32(j));
+}
+#else
+static inline vf lane(vf v, int j) { return splat(v[j]); }
+#endif
+
 /* a where m else b */
 static inline vf sel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
 static inline vf vabs(vf x) { return (vf)((vi)x & 0x7fffffff); }
