@@ -191,7 +191,7 @@ class _BufferState(KernelState):
         length_past = HEADROOM * net._nb + net._nb + 2 * net._vw
         self._arrays = [np.zeros((rows, ctx + length_past), dtype=np.float32)
                         for rows, ctx in shapes]
-        self.bufs = (_Buf * len(shapes))()
+        self.bufs: Any = (_Buf * len(shapes))()
         for b, a, (rows, ctx) in zip(self.bufs, self._arrays, shapes, strict=True):
             b.data, b.rows, b.len, b.ctx, b.pos = pointer(a), rows, a.shape[1], ctx, ctx
         self._scratch = [np.zeros(scratch, dtype=np.float32) for _ in range(2)]
@@ -231,6 +231,8 @@ class FastLinear(KernelEngine):
     def _new_state(self) -> KernelState:
         state = _BufferState(self, [(1, self.receptive_field - 1)], self._nb + 2 * self._vw)
         state._struct = _LinearState(state.bufs[0], pointer(state._scratch[0]))
+        # the struct holds its own copy of the buffer descriptor: the kernel moves that one
+        state.bufs = [state._struct.x]
         state._state = ctypes.addressof(state._struct)
         return state
 
