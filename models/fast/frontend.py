@@ -136,8 +136,12 @@ class KernelEngine:
         """forward(): (N,) or (B, N) in, the same shape out ((B, C, N) for C > 1 outputs),
         each row from the prewarmed state."""
         rows, single, out_dtype = self._rows(x)
-        ys = np.stack([self._run_fresh(r[None]) for r in rows]) if len(rows) else \
-            np.zeros((0, self.out_channels, rows.shape[-1]), dtype=np.float32)
+        if len(rows) == 1:  # no copy into a stack
+            ys = self._run_fresh(rows)[None]
+        elif len(rows):
+            ys = np.stack([self._run_fresh(r[None]) for r in rows])
+        else:
+            ys = np.zeros((0, self.out_channels, rows.shape[-1]), dtype=np.float32)
         return self._output(ys, single, out_dtype)
 
     def stream(self, batch: int = 1, compile: bool = False) -> KernelStream:
