@@ -81,14 +81,20 @@ _TOLERANCES: dict[int, tuple[NamModel, float]] = {}  # id -> (model kept alive, 
 
 
 def lstm_tolerance(model: NamModel, buffer_size: int = DEFAULT_BUFFER) -> float:
-    """Peak-relative bound on |fast - exact| at the model's operating point: the local
-    step bound (`lstm_step_bound`) carried through time by the recurrence's steady-state
-    amplification around the prewarmed state, cond(L) / (1 - ||J*||_X) per layer in the
-    Lyapunov metric of `lstm_error_bound` (layers chain through ||B*||, the head adds one
-    dot product). It holds to first order while the signal keeps the state near that
-    operating point and h is O(1) at the output's scale; `lstm_error_bound(model, x)` is
-    the bound along a given signal. Infinite where the operating point is unstable (the
-    state amplifies its own errors: no bound holds)."""
+    """Peak-relative bound on |fast - exact| at the model's operating point (what
+    `EngineChoice.bound` reports for an LSTM on the fast engine).
+
+    The local step bound (`lstm_step_bound`) carried through time around the prewarmed
+    state, per layer in the Lyapunov metric of `lstm_error_bound` (condition number
+    cond(L), per-step gain rho = ||J*||_X < 1), layers chaining through ||B*||, the head
+    adding one dot product. Successive steps' errors are taken as independent (the
+    probabilistic model of rounding behind the sqrt(n) rule for dot products that every
+    bound here uses): they add in root-sum-square, sum_k rho^2k = 1 / (1 - rho^2), so a
+    layer amplifies by cond(L) / sqrt(1 - rho^2). Aligned errors would add up to
+    cond(L) / (1 - rho), sqrt((1 + rho) / (1 - rho)) times more (x20 for rho = 0.995, a
+    slowly forgetting LSTM): that worst case, along a given signal rather than at the
+    operating point, is `lstm_error_bound(model, x)`. Infinite where the operating point is
+    unstable (the state amplifies its own errors: no bound holds)."""
     cached = _TOLERANCES.get(id(model))
     if cached is not None and cached[0] is model and buffer_size == DEFAULT_BUFFER:
         return cached[1]
@@ -121,7 +127,7 @@ def _operating_point_bound(model: NamModel, buffer_size: int) -> float:
             dc_dx, dh_dx = tr.jacobians(0, 1, slice(0, tr.width))
             B = float(np.sqrt((dc_dx**2).sum() + (dh_dx**2).sum()))
             cond = float(np.linalg.norm(L, 2) * np.linalg.norm(Li, 2))
-            err = cond / (1 - rho) * (step + B * err)
+            err = cond / math.sqrt(1 - rho * rho) * (step + B * err)
             x = h[None]
     head = max(EPS_PER_STAGE, math.sqrt(cfg.hidden_size + 1) / 2) * e
     return err + head
