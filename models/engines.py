@@ -31,6 +31,9 @@ ENGINES = ("auto", "reference", "fast")
 # unsupported(model) -> str | None, build(model) -> engine and tolerance(model) -> float.
 FAST_ENGINES: dict[str, str] = {
     "WaveNet": "namcheck.models.fast.wavenet",
+    "LSTM": "namcheck.models.fast.lstm",
+    "Linear": "namcheck.models.fast.feedforward",
+    "ConvNet": "namcheck.models.fast.feedforward",
 }
 
 

@@ -438,3 +438,31 @@ def test_condition_dsp_on_a_streaming_only_engine(monkeypatch: pytest.MonkeyPatc
     parts = [stream.process(x[i : i + 100]) for i in range(0, x.size, 100)]
     assert np.array_equal(np.concatenate(parts), y)
     assert np.array_equal(net(x), y)  # a second call starts from the prewarm again
+
+
+@pytest.mark.parametrize("kind", ["lstm", "linear", "convnet"])
+@pytest.mark.parametrize("block", [1, 63, 334, 4096])
+def test_condition_dsp_on_the_fast_kernels(kind: str, block: int) -> None:
+    """A condition DSP of each other architecture runs on its own fast kernel inside the
+    fast WaveNet (no stand-in): within the bound of the float64 reference (the WaveNet's
+    bound plus the DSP's), stateful where the DSP is, and streaming == offline bit for bit."""
+    from namcheck.models.examples import convnet_doc, linear_doc
+    from namcheck.models.fast.feedforward import FastConvNet, FastLinear
+    from namcheck.models.fast.lstm import FastLSTM
+
+    doc = _wavenet_with_lstm_dsp()
+    doc["config"]["condition_dsp"] = {"lstm": lstm_doc(hidden=3, seed=4),
+                                      "linear": linear_doc(12, seed=5),
+                                      "convnet": convnet_doc(2, (1, 2), seed=6)}[kind]
+    net, choice = load_engine(doc, "auto")
+    assert choice.name == "fast" and isinstance(net, FastWaveNet)
+    assert isinstance(net.dsp, {"lstm": FastLSTM, "linear": FastLinear,
+                                "convnet": FastConvNet}[kind])
+    assert net.stateful == (kind == "lstm")
+    x = signal(0.1, seed=8)
+    y = net(x)
+    y64 = load(doc, dtype=torch.float64)(x.astype(np.float64))
+    assert peak_relative_error(torch.from_numpy(y), torch.from_numpy(y64)) <= choice.bound
+    stream = net.stream()
+    parts = [stream.process(x[i : i + block]) for i in range(0, x.size, block)]
+    assert np.array_equal(np.concatenate(parts), y)
