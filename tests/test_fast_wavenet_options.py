@@ -346,12 +346,17 @@ def test_option_fixtures_stream_equals_offline(name: str, block: Any) -> None:
 
 @needs_fixtures
 @pytest.mark.fixtures
-def test_auto_picks_fast_for_every_namcore_wavenet() -> None:
-    """'auto' picks the reference only for float64, a CUDA device or an explicit request."""
-    for path in sorted(NAMCORE.glob("*.nam")):
+def test_auto_picks_fast_for_every_fixture_model() -> None:
+    """'auto' picks the reference only for float64, a CUDA device or an explicit request:
+    every fixture model, of every architecture (NeuralAmpModelerCore's examples and
+    upstream's exports), runs on the fast engine."""
+    from conftest import UPSTREAM
+
+    paths = sorted(NAMCORE.glob("*.nam")) + sorted((UPSTREAM / "models").glob("*.nam"))
+    seen = set()
+    for path in paths:
         model = selected_model(read_nam(str(path)), None)
-        if model.architecture != "WaveNet":
-            continue
+        seen.add(model.architecture)
         assert fast_unsupported(model, torch.float32, "cpu") is None, path.name
         _, choice = load_engine(str(path), "auto")
         assert choice.name == "fast", (path.name, choice.note)
@@ -359,6 +364,7 @@ def test_auto_picks_fast_for_every_namcore_wavenet() -> None:
         assert "cuda" in (fast_unsupported(model, torch.float32, "cuda") or "")
         _, explicit = load_engine(str(path), "reference")
         assert explicit.name == "reference" and explicit.note is None
+    assert seen == {"WaveNet", "LSTM", "Linear", "ConvNet"}
 
 
 # ---- built from the layout; what is not covered falls back --------------------------------
