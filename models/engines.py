@@ -15,17 +15,26 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any, Protocol, runtime_checkable
 
 import torch
 
 from namcheck.models.format import NamModel, read_nam
-from namcheck.models.format.schema import WaveNetConfig
 from namcheck.models.numerics import forward_tolerance
 from namcheck.models.reference.loader import NamSource, load
 from namcheck.models.slimming import is_slimmable, select_submodel, slim_wavenet
 
 ENGINES = ("auto", "reference", "fast")
+
+# The fast engine of each architecture: a module of models/fast/ offering
+# unsupported(model) -> str | None, build(model) -> engine and tolerance(model) -> float.
+FAST_ENGINES: dict[str, str] = {
+    "WaveNet": "namcheck.models.fast.wavenet",
+    "LSTM": "namcheck.models.fast.lstm",
+    "Linear": "namcheck.models.fast.feedforward",
+    "ConvNet": "namcheck.models.fast.feedforward",
+}
 
 
 class Stream(Protocol):
@@ -97,13 +106,32 @@ def selected_model(model: NamModel, slim: float | None) -> NamModel:
 def fast_unsupported(model: NamModel, dtype: torch.dtype, device: str | torch.device
                      ) -> str | None:
     """Why the fast engine cannot run `model` (already selected) here, or None."""
-    from namcheck.models.fast.engine import unsupported
-
     if dtype != torch.float32:
         return f"the fast engine runs float32, not {str(dtype).removeprefix('torch.')}"
     if torch.device(device).type != "cpu":
         return f"the fast engine runs on the CPU, not {device}"
-    return unsupported(model)
+    return fast_model_unsupported(model)
+
+
+def fast_model_unsupported(model: NamModel) -> str | None:
+    """Why no fast engine covers `model` (a plain, already selected model), or None."""
+    module = FAST_ENGINES.get(model.architecture)
+    if module is None:
+        return f"the fast engine does not cover {model.architecture}"
+    why: str | None = import_module(module).unsupported(model)
+    return why
+
+
+def fast_model_tolerance(model: NamModel) -> float:
+    """The fast engine's peak-relative error bound for `model` (one it covers)."""
+    return float(import_module(FAST_ENGINES[model.architecture]).tolerance(model))
+
+
+def build_fast(model: NamModel) -> tuple[Any, float]:
+    """`model` (covered: fast_model_unsupported is None) on its fast engine, built from the
+    parsed model, and its bound; FastEngineUnavailableError where the kernel cannot run."""
+    module = import_module(FAST_ENGINES[model.architecture])
+    return module.build(model), float(module.tolerance(model))
 
 
 def load_engine(source: NamSource, engine: str = "auto", *,
@@ -122,16 +150,14 @@ def load_engine(source: NamSource, engine: str = "auto", *,
         why = fast_unsupported(target, dtype, device)
         if why is None:
             from namcheck.models.fast.build import FastEngineUnavailableError, library
-            from namcheck.models.fast.engine import FastWaveNet, fast_tolerance
 
-            assert isinstance(target.config, WaveNetConfig)
             try:
                 library()  # before anything is built: no compiler, no model built for it
-                net = FastWaveNet(load(target, dtype=torch.float64), target.layout)
+                net, bound = build_fast(target)
             except FastEngineUnavailableError as exc:
                 why = str(exc)
             else:
-                return net, EngineChoice("fast", None, fast_tolerance(target))
+                return net, EngineChoice("fast", None, bound)
         note = f"reference engine: {why}"
     else:
         note = None

@@ -24,15 +24,11 @@ from hypothesis import strategies as st
 
 from conftest import NAMCORE, needs_fixtures
 from namcheck.models import load, read_nam
-from namcheck.models.engines import load_engine, selected_model
-from namcheck.models.examples import a1_doc, a2_doc, lstm_doc, wavenet_doc
-from namcheck.models.fast.engine import (
-    TANH_ERROR_BOUND,
-    FastWaveNet,
-    activation,
-    fast_tolerance,
-    unsupported,
-)
+from namcheck.models.engines import fast_unsupported, load_engine, selected_model
+from namcheck.models.examples import a1_doc, a2_doc, wavenet_doc
+from namcheck.models.fast.activations import TANH_ERROR_BOUND, activation
+from namcheck.models.fast.wavenet import FastWaveNet, unsupported
+from namcheck.models.fast.wavenet import tolerance as fast_tolerance
 from namcheck.models.format.activations import ActivationSpec, parse_activation
 from namcheck.models.numerics import forward_tolerance, peak_relative_error
 from namcheck.models.reference.activations import fast_tanh
@@ -229,29 +225,14 @@ def test_non_finite_input_propagates() -> None:
 
 # ---- what the fast engine does not cover falls back, and says so ------------------------
 
-@pytest.mark.parametrize("case,why", [
-    ("lstm", "covers WaveNet only"),
-    ("float64", "runs float32"),
-    ("film", "FiLM"),
-    ("posthead", "post-head"),
-])
-def test_fallback_names_the_reason(case: str, why: str) -> None:
-    dtype = torch.float32
-    if case == "lstm":
-        doc = lstm_doc()
-    elif case == "float64":
-        doc, dtype = a1_doc("nano"), torch.float64
-    else:
-        layer = a1_doc("nano")["config"]["layers"][0] | {"input_size": 1}
-        layer = {**layer, "head": {"out_channels": 1, "kernel_size": 1, "bias": True}}
-        if case == "film":
-            layer["conv_post_film"] = {"active": True, "shift": True, "groups": 1}
-        head = {"channels": 2, "out_channels": 1, "kernel_sizes": [1], "activation": "ReLU"} \
-            if case == "posthead" else None
-        doc = wavenet_doc([layer], seed=0, head=head)
-    net, choice = load_engine(doc, "fast", dtype=dtype)
-    assert choice.name == "reference" and choice.note is not None and why in choice.note
+def test_fallback_names_the_reason() -> None:
+    """float64 and CUDA runs take the reference (every WaveNet option is covered:
+    tests/test_fast_wavenet_options.py), and the choice says why."""
+    net, choice = load_engine(a1_doc("nano"), "fast", dtype=torch.float64)
+    assert choice.name == "reference" and "runs float32" in (choice.note or "")
     assert not isinstance(net, FastWaveNet)
+    assert "runs on the CPU, not cuda" in (fast_unsupported(read_nam(a1_doc("nano")),
+                                                            torch.float32, "cuda") or "")
 
 
 @pytest.mark.parametrize("case,why", [("no compiler", "no-such-cc"),

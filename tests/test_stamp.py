@@ -4,6 +4,7 @@ changed, atomically, never over an input without --in-place; a stamped file audi
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -162,7 +163,9 @@ def test_stamp_fixes_namcore_examples(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["stamp", *[str(NAMCORE / n) for n in names], "-o", str(out), *signal]) == 0
     text = capsys.readouterr().out
     assert "metadata.loudness: -20.0000 dB -> 19.38" in text  # plays ~ +19.38 dB
-    assert "metadata.loudness: -37.8407 dB -> -38.0717 dB" in text
+    # -38.07174 dB in float64; float32 forwards land either side of the printed digit's
+    # boundary (the reference -38.071748, the fast engine -38.071751)
+    assert re.search(r"metadata.loudness: -37.8407 dB -> -38.071[78] dB", text)
     for name in names:
         old, new = json.loads((NAMCORE / name).read_text()), json.loads((out / name)
                                                                          .read_text())

@@ -1,10 +1,13 @@
-"""Compile the fast engine's C kernel once per machine and cache the shared library.
+"""Compile the fast engine's C kernels once per machine and cache the shared library.
 
-The kernel (`wavenet.c`, shipped with the package) is built with the system C compiler
-(`$CC`, else `cc`) at `-O3 -march=native` (`$NAMCHECK_MARCH` overrides native), into
-`$NAMCHECK_CACHE` (default `~/.cache/namcheck`) under a name that hashes the source, the
-flags, the compiler's version and the CPU, so a cached build is only reused where it was
-built for. A first build takes about a second; later runs load the cached file. The library
+The kernels (every `*.c` beside this file, shipped with the package: `wavenet.c`, `lstm.c`,
+`feedforward.c`, and the headers they include) are built into ONE shared library with the
+system C compiler (`$CC`, else `cc`) at `-O3 -march=native` (`$NAMCHECK_MARCH` overrides
+native), into `$NAMCHECK_CACHE` (default `~/.cache/namcheck`) under a name that hashes
+every source and header, the flags, the compiler's version and the CPU, so a cached build
+is only reused where it was built for. Each source states its interface version
+(`namcheck_<stem>_abi()`), checked against `ABIS` when the library is loaded. A first
+build takes a few seconds; later runs load the cached file. The library
 is written to a temporary name and renamed into place, so a killed build leaves nothing a
 later run could load.
 """
@@ -21,7 +24,8 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-SOURCE = Path(__file__).with_name("wavenet.c")
+HERE = Path(__file__).parent
+SOURCE = HERE / "wavenet.c"
 FLAGS = ("-O3", "-fPIC", "-shared", "-std=gnu11", "-Wno-psabi")
 
 
@@ -29,7 +33,22 @@ def flags() -> tuple[str, ...]:
     """Compiler flags: FLAGS and `-march=$NAMCHECK_MARCH` (default native: this CPU's vector
     units; e.g. x86-64-v3 builds the AVX2 path on an AVX-512 machine, for testing)."""
     return (*FLAGS, f"-march={os.environ.get('NAMCHECK_MARCH', 'native')}")
-ABI = 2  # namcheck_wavenet_abi() of the source this Python side matches
+ABI = 3  # namcheck_wavenet_abi() of the source this Python side matches
+# namcheck_<stem>_abi() of every source, as the Python side that drives it expects
+ABIS = {"wavenet": ABI, "lstm": 1, "feedforward": 1}
+
+
+def sources() -> list[Path]:
+    """The kernel sources compiled into the library (sorted, for a stable build)."""
+    return sorted(HERE.glob("*.c"))
+
+
+def _source_hash() -> bytes:
+    """Every source and header, by name and content."""
+    digest = hashlib.sha256()
+    for path in sorted([*HERE.glob("*.c"), *HERE.glob("*.h")]):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.digest()
 
 
 class FastEngineUnavailableError(RuntimeError):
@@ -72,15 +91,17 @@ def library() -> ctypes.CDLL:
                                  timeout=30).stdout
     except (OSError, subprocess.SubprocessError) as exc:
         raise FastEngineUnavailableError(f"C compiler {cc} does not run: {exc}") from exc
-    source = SOURCE.read_bytes()
-    key = hashlib.sha256(b"\0".join([source, " ".join(flags()).encode(), version.encode(),
-                                     _cpu_identity().encode(), platform.machine().encode()]))
-    target = cache_dir() / f"wavenet-{key.hexdigest()[:20]}.so"
+    key = hashlib.sha256(b"\0".join([_source_hash(), " ".join(flags()).encode(),
+                                     version.encode(), _cpu_identity().encode(),
+                                     platform.machine().encode()]))
+    target = cache_dir() / f"kernels-{key.hexdigest()[:20]}.so"
     if not target.exists():
         _build(cc, target)
     lib = ctypes.CDLL(str(target))
-    if lib.namcheck_wavenet_abi() != ABI:
-        raise FastEngineUnavailableError(f"{target}: built from another kernel version")
+    for stem, abi in ABIS.items():
+        found = getattr(lib, f"namcheck_{stem}_abi", None)
+        if found is None or found() != abi:
+            raise FastEngineUnavailableError(f"{target}: built from another {stem}.c version")
     return lib
 
 
@@ -93,8 +114,8 @@ def _build(cc: str, target: Path) -> None:
             f"cache folder {target.parent}: {exc.strerror} (set NAMCHECK_CACHE)") from exc
     os.close(fd)
     try:
-        done = subprocess.run([cc, *flags(), "-o", tmp, str(SOURCE)], capture_output=True,
-                              text=True, timeout=120)
+        done = subprocess.run([cc, *flags(), "-o", tmp, *map(str, sources())],
+                              capture_output=True, text=True, timeout=120)
         if done.returncode != 0:
             first = (done.stderr.strip().splitlines() or ["(no message)"])[0]
             raise FastEngineUnavailableError(f"building the kernel with {cc} failed: {first}")

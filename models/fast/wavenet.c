@@ -3,44 +3,55 @@
  *
  * Layout: every signal is channel-major (one contiguous row per channel), so the inner
  * loops run over VW consecutive samples at once (GCC vector extensions: one zmm register,
- * 16 lanes, where AVX-512 is there; one ymm, 8 lanes, otherwise). Each conv or 1x1 is
- * computed in passes of PR output rows x PV vectors of samples held in registers (8 x 2
- * zmm with AVX-512's 32 registers, 4 x 3 ymm with AVX2's 16): per input row and kernel tap,
- * PV loads of samples and PR x PV multiply-adds with broadcast weights. Weights are packed
- * by the Python side as [tile of 8 rows][input j][8]. Every layer's input keeps its own
- * history (the last (K-1)*d samples) in a linear buffer that is rewound (history moved to
- * the front) when full, so a block of n samples costs n samples of work whatever the
- * dilation.
+ * 16 lanes, where AVX-512 is there; one ymm, 8 lanes, otherwise). Every convolution (a
+ * dilated conv, a 1x1, a FiLM's 1x1, a head) is a `Conv`: tiles of at most 8 output rows,
+ * each reading `kin` taps (input rows x kernel taps of its group) through a table of row
+ * pointers, with weights packed by the Python side as [tile][tap][8]. Grouped convs have
+ * one tile (or more) per group, so no weight of another group is ever multiplied in. A
+ * conv is computed in chunks of PV vectors of samples; in each chunk, for every tile,
+ * passes of PR output rows keep PR x PV accumulators in registers (AVX2's 16 registers:
+ * 4 x 3; AVX-512's 32: 8 x 2): per tap, PV loads of samples and PR x PV multiply-adds with
+ * broadcast weights. Every layer's input keeps its own history (the last (K-1)*d samples) in a
+ * linear buffer that is rewound (history moved to the front) when full, so a block of n
+ * samples costs n samples of work whatever the dilation.
  *
  * Blocks are processed in sub-blocks of at most NB samples; sample counts that are not a
  * multiple of VW compute whole vectors whose extra lanes only ever read and write the slack
  * past the end of each buffer row (causality: lane t reads times <= t), never stored out.
- * Every sample's arithmetic is the same whatever the block boundaries, so streaming equals
- * the offline forward bit for bit.
+ * Every sample's arithmetic is the same whatever the block boundaries (a pass of fewer
+ * vectors does the same operations per lane), so streaming equals the offline forward bit
+ * for bit.
  */
 #include <stdint.h>
 #include <string.h>
 
-#ifndef NB
-#define NB 256           /* sub-block (samples); 64..512 measured within 5% of each other */
-#endif
 #if defined(__AVX512F__)
 #define VW 16            /* lanes per vector: one zmm register */
+#define PR 8             /* output rows per pass; PR x PV = 16 accumulators of 32 registers */
+#define PV 2             /* vectors of samples per pass */
 #else
 #define VW 8             /* lanes per vector: one ymm register (or what GCC makes of it) */
+#define PR 4             /* 12 accumulators: AVX2 has 16 registers */
+#define PV 3
+#endif
+#ifndef NB
+#define NB (11 * PV * VW) /* sub-block (samples): whole chunks (264 with AVX2, 352 AVX-512) */
 #endif
 #define NBP (NB + VW)    /* scratch row stride */
-#define MAX_TAPS 2048    /* input rows x kernel taps of one conv (checked in Python) */
+#define AI static inline __attribute__((always_inline))
 
 typedef float vf __attribute__((vector_size(4 * VW)));
 typedef int32_t vi __attribute__((vector_size(4 * VW)));
 
-static inline vf ld(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
-static inline void st(float *p, vf v) { memcpy(p, &v, sizeof v); }
-static inline vf splat(float s) { return (vf){0} + s; }
+/* unaligned loads and stores typed as float (not memcpy's char, which may alias anything:
+ * the row pointer tables would then be reloaded after every store) */
+typedef float vfu __attribute__((vector_size(4 * VW), aligned(4)));
+AI vf ld(const float *p) { return *(const vfu *)p; }
+AI void st(float *p, vf v) { *(vfu *)p = v; }
+AI vf splat(float s) { return (vf){0} + s; }
 /* a where m else b; NaN-preserving clamps pick x whenever the comparison is false */
-static inline vf sel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
-static inline vf vabs(vf x) { return (vf)((vi)x & 0x7fffffff); }
+AI vf sel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
+AI vf vabs(vf x) { return (vf)((vi)x & 0x7fffffff); }
 
 #if defined(__AVX__)
 #include <immintrin.h>
@@ -49,30 +60,30 @@ static inline vf vabs(vf x) { return (vf)((vi)x & 0x7fffffff); }
 /* min(max(x, lo), hi) keeping NaN (the hardware min/max return their second operand, x,
  * when either is NaN) */
 #if defined(__AVX512F__)
-static inline vf clamp(vf x, float lo, float hi) {
+AI vf clamp(vf x, float lo, float hi) {
     return (vf)_mm512_min_ps((__m512)splat(hi), _mm512_max_ps((__m512)splat(lo), (__m512)x));
 }
 #elif defined(__AVX__)
-static inline vf clamp(vf x, float lo, float hi) {
+AI vf clamp(vf x, float lo, float hi) {
     return (vf)_mm256_min_ps((__m256)splat(hi), _mm256_max_ps((__m256)splat(lo), (__m256)x));
 }
 #else
-static inline vf clamp(vf x, float lo, float hi) {
+AI vf clamp(vf x, float lo, float hi) {
     x = sel(x > hi, splat(hi), x);
     return sel(x < lo, splat(lo), x);
 }
 #endif
 
-/* ---- activations (ids shared with models/fast/engine.py) ---------------------------- */
+/* ---- activations (ids shared with models/fast/wavenet.py) --------------------------- */
 enum { A_IDENTITY, A_TANH, A_FASTTANH, A_RELU, A_LEAKY, A_HARDTANH, A_LEAKYHARDTANH,
-       A_SIGMOID, A_SOFTSIGN, A_HARDSWISH, A_PRELU };
+       A_SIGMOID, A_SOFTSIGN, A_HARDSWISH, A_PRELU, A_SILU };
 
 /* tanh(x) ~ x P(x^2) / Q(x^2) on |x| <= 9, odd; inputs clamped to +-9 (tanh(9) is 1 to
  * 3e-8). A [9/8] rational fitted by namcheck (Sanathanan-Koerner with Lawson weights on
  * [0, 9]): 1.85e-8 worst error in exact arithmetic; evaluated in float32 the worst
- * absolute error over every float32 input is TANH_ERROR_BOUND in engine.py, proved by
+ * absolute error over every float32 input is TANH_ERROR_BOUND in wavenet.py, proved by
  * tests/test_fast_engine.py::test_tanh_bound_every_float32. */
-static inline vf tanh_r(vf x) {
+AI vf tanh_r(vf x) {
     x = clamp(x, -9.0f, 9.0f);
     vf s = x * x;
     vf p = (((1.318450766797691e-08f * s + 2.0472036140108945e-05f) * s
@@ -83,7 +94,7 @@ static inline vf tanh_r(vf x) {
 }
 
 /* The runtime's own rational approximation (NAM/activations.h fast_tanh), as reference. */
-static inline vf fasttanh(vf x) {
+AI vf fasttanh(vf x) {
     vf ax = vabs(x), x2 = x * x;
     vf num = x * (2.45550750702956f + 2.45550750702956f * ax
                   + (0.893229853513558f + 0.821226666969744f * ax) * x2);
@@ -91,13 +102,15 @@ static inline vf fasttanh(vf x) {
                   * vabs(x + 0.814642734961073f * x * ax));
 }
 
+AI vf sigmoid_r(vf x) { return 0.5f + 0.5f * tanh_r(0.5f * x); }
+
 typedef struct {
     int32_t id;
     float p[4];           /* LeakyReLU: p0 slope; LeakyHardtanh: lo, hi, lo_slope, hi_slope */
     const float *slopes;  /* PReLU per-row slopes (NULL: p0 for every row) */
 } Act;
 
-static inline vf activate(const Act *a, int row, vf x) {
+AI vf activate(const Act *a, int row, vf x) {
     switch (a->id) {
     case A_TANH: return tanh_r(x);
     case A_FASTTANH: return fasttanh(x);
@@ -112,7 +125,7 @@ static inline vf activate(const Act *a, int row, vf x) {
         vf above = (x - a->p[1]) * a->p[3] + a->p[1];
         return sel(x < a->p[0], below, sel(x > a->p[1], above, x));
     }
-    case A_SIGMOID: return 0.5f + 0.5f * tanh_r(0.5f * x);
+    case A_SIGMOID: return sigmoid_r(x);
     case A_SOFTSIGN: return x / (1.0f + vabs(x));
     case A_HARDSWISH: {
         vf r = x + 3.0f;
@@ -120,12 +133,13 @@ static inline vf activate(const Act *a, int row, vf x) {
         r = sel(r > 6.0f, splat(6.0f), r);
         return x * r / 6.0f;
     }
+    case A_SILU: return x * sigmoid_r(x);
     default: return x;
     }
 }
 
-/* Rows row0..row0+n-1 of a tile: the switch is taken once per tile, not per row. */
-static inline void activate_rows(const Act *a, int row0, vf *acc, int n) {
+/* Rows row0..row0+n-1 of a pass: the switch is taken once per pass, not per row. */
+AI void activate_rows(const Act *a, int row0, vf *acc, int n) {
     switch (a->id) {
     case A_TANH: for (int o = 0; o < n; o++) acc[o] = tanh_r(acc[o]); return;
     case A_IDENTITY: return;
@@ -133,264 +147,337 @@ static inline void activate_rows(const Act *a, int row0, vf *acc, int n) {
     }
 }
 
-/* ---- model and state, mirrored by ctypes structures in engine.py -------------------- */
+/* One activation over nv samples of `rows` rows, rows[r] -> out[r] (may be the same). */
+static void activate_block(const Act *a, float *const *in, float *const *out, int rows, int nv) {
+    for (int r = 0; r < rows; r++)
+        for (int t = 0; t < nv; t += VW) st(out[r] + t, activate(a, r, ld(in[r] + t)));
+}
+
+/* ---- model and state, mirrored by ctypes structures in wavenet.py ------------------- */
 typedef struct {
-    int32_t cin, z, b, k, d, dc, gating, has_l1, h1, has_h1;
+    int32_t ntiles, kin;      /* tiles of <= 8 output rows; taps each tile reads */
+    const float *w;           /* [ntiles][kin][8]; rows past a tile's count are zeros */
+    const float *bias;        /* per output row, padded by 8 (NULL: no bias) */
+    const int32_t *tile;      /* per tile: first output row, rows (<= 8), first tap */
+} Conv;
+
+enum { F_CONV_PRE, F_CONV_POST, F_MIXIN_PRE, F_MIXIN_POST, F_ACT_PRE, F_ACT_POST,
+       F_LAYER1X1_POST, F_HEAD1X1_POST, NFILM };
+
+typedef struct {
+    Conv conv;                /* 1x1 of the condition: dim (scale) then dim (shift) rows */
+    int32_t dim, shift;       /* conv.w NULL: the slot is inactive */
+} Film;
+
+typedef struct {
+    int32_t cin, z, b, k, d, groups, dc, gating, h1, nfilm;
     Act act, sec;
-    const float *wc, *bc;   /* conv: [ceil(z/8)][k*cin][8], [z padded] (tap j = k*cin + i) */
-    const float *wm;        /* mixer: [ceil(z/8)][dc][8] */
-    const float *w1, *b1;   /* layer1x1: [ceil(cin/8)][b][8], bias */
-    const float *wh, *bh;   /* head1x1: [ceil(h1/8)][b][8], bias */
+    Conv conv, mixer;
+    Conv fused;               /* conv and mixer as one conv (groups 1): taps, then the
+                                 condition rows; w NULL where the groups forbid it */
+    Conv l1x1, h1x1;          /* w NULL: inactive */
+    Film film[NFILM];         /* in the weight stream's slot order; only applied ones set */
 } Layer;
 
 typedef struct {
     int32_t nin, c, nlayers, h1, hout, hk, hd;
     const Layer *layers;
-    const float *wr;        /* rechannel: [ceil(c/8)][nin][8], no bias */
-    const float *whr, *bhr; /* head_rechannel: [ceil(hout/8)][hk*h1][8], bias (zeros if none) */
+    Conv rechannel, head;     /* head: head_rechannel over hk taps of h1 rows */
 } Array;
 
 typedef struct {
-    int32_t narrays, in_ch, out_ch;
+    Conv conv;
+    int32_t cin, k;           /* dilation 1 */
+} Post;
+
+typedef struct {
+    int32_t narrays, in_ch, out_ch, cond_ch, npost;
     float head_scale;
     const Array *arrays;
+    const Post *post;         /* post-stack head convs, each after post_act */
+    Act post_act;
 } Model;
 
 typedef struct {
-    float *data;            /* rows x len, row-major */
+    float *data;              /* rows x len, row-major */
     int32_t rows, len, ctx, pos;
 } Buf;
 
+/* scratch signals, each `widest` rows of stride NBP */
+enum { S_XIN, S_XC, S_RES, S_Y, S_ZS, S_MS, S_MI, S_XRES, S_FS, S_T, S_HOUT, S_P0, S_P1,
+       NSCRATCH };
+
 typedef struct {
-    Buf *layer_in;          /* one per layer, all arrays in order */
-    Buf *head;              /* one per array: the head accumulator with head_rechannel history */
-    float *xin, *res, *y, *zs, *hout; /* scratch rows of stride NBP */
-    const float *zero_row;  /* NBP zeros, for padded tile rows */
+    Buf *layer_in;            /* one per layer, all arrays in order */
+    Buf *head;                /* one per array: the head accumulator with head history */
+    Buf *post;                /* one per post-stack head conv: its activated input */
+    float **rows[NSCRATCH];   /* row pointers of each scratch signal */
+    const float **ptrs;       /* 4 pointer tables of maxp entries each */
+    int32_t maxp;
 } State;
 
-/* Make room for n more samples at pos (moving the history to the front when full). */
+/* Make room for n more samples at pos (moving the history to the front when full). The
+ * position keeps its remainder modulo VW, so blocks that start vector-aligned (rows are,
+ * and the Python side starts each signal aligned) keep their stores and current-time
+ * loads within cache lines. */
 static void reserve(Buf *b, int n) {
     if (b->pos + n + VW <= b->len) return;
+    int to = b->ctx + (b->pos - b->ctx) % VW;
     for (int r = 0; r < b->rows; r++) {
         float *row = b->data + (int64_t)r * b->len;
-        memmove(row, row + b->pos - b->ctx, sizeof(float) * b->ctx);
+        memmove(row + to - b->ctx, row + b->pos - b->ctx, sizeof(float) * b->ctx);
     }
-    b->pos = b->ctx;
+    b->pos = to;
 }
 
-static inline float *at(const Buf *b, int row) { return b->data + (int64_t)row * b->len + b->pos; }
+AI float *at(const Buf *b, int row) { return b->data + (int64_t)row * b->len + b->pos; }
 
-/* acc[o] += sum_j W[j][o] * rows[j][t..t+8) for one tile of 8 output rows */
-static inline void tile_mac(const float *W, int kin, const float *const *rows, int t, vf acc[8]) {
-    for (int j = 0; j < kin; j++) {
-        vf xv = ld(rows[j] + t);
-        const float *w = W + 8 * j;
-        for (int o = 0; o < 8; o++) acc[o] += w[o] * xv;
-    }
-}
+/* ---- the convolution core ----------------------------------------------------------- */
 
-/* PV vectors of samples for PR rows of a tile (r0: the first of them): each weight is
- * loaded once for the PV vectors, each sample vector once for the PR rows. */
-#if VW == 16
-#define PR 8  /* rows per pass; PR x PV = 16 accumulators: AVX-512 has 32 registers */
-#define PV 2  /* vectors of samples per pass */
-#else
-#define PR 4  /* 12 accumulators: AVX2 has 16 registers (A1 standard: +17% over 4 x 2) */
-#define PV 3
-#endif
-static inline void pair_mac(const float *W, int kin, const float *const *rows, int t, int r0,
-                            vf a[PV][PR]) {
+/* a[v][o] += W[j][r0 + o] * taps[j][t + v VW] for j < kin */
+AI void mac(const float *W, int kin, const float *const *taps, int t, int r0, int pv,
+            vf a[PV][PR]) {
     for (int j = 0; j < kin; j++) {
-        const float *r = rows[j] + t;
+        const float *r = taps[j] + t;
         vf x[PV];
-        for (int v = 0; v < PV; v++) x[v] = ld(r + v * VW);
+        for (int v = 0; v < pv; v++) x[v] = ld(r + v * VW);
         const float *w = W + 8 * j + r0;
         for (int o = 0; o < PR; o++)
-            for (int v = 0; v < PV; v++) a[v][o] += w[o] * x[v];
+            for (int v = 0; v < pv; v++) a[v][o] += w[o] * x[v];
     }
 }
 
-/* PV == 2 written out: GCC keeps these 16 accumulators in registers, where the general
- * loops below cost AVX-512 8% (A1 standard, measured interleaved). */
-#if PV == 2
-static inline void pair_mac2(const float *W, int kin, const float *const *rows, int t, int r0,
-                            vf a0[PR], vf a1[PR]) {
-    for (int j = 0; j < kin; j++) {
-        const float *r = rows[j] + t;
-        vf x0 = ld(r), x1 = ld(r + VW);
-        const float *w = W + 8 * j + r0;
-        for (int o = 0; o < PR; o++) {
-            a0[o] += w[o] * x0;
-            a1[o] += w[o] * x1;
-        }
+/* The activation a conv applies, as a compile-time case of conv_pass: the accumulators
+ * stay in registers through tanh and LeakyReLU; other activations take the general switch. */
+enum { K_NONE, K_TANH, K_LEAKY, K_OTHER };
+
+/* One pass: rows r0.. of a tile, pv vectors from sample t. acc = bias (+ add rows) + taps;
+ * activated (kind); stored to out, and added to out2 if given. */
+AI void conv_pass(const Conv *cv, int tile, int r0, const float *const *taps,
+                  const float *const *add, const Act *act, int kind, float *const *out,
+                  float *const *out2, int t, int pv) {
+    const int32_t *ti = cv->tile + 3 * tile;
+    int row0 = ti[0] + r0, n = ti[1] - r0;
+    /* loops of constant length with guards (o < n), never of length n: the accumulators
+     * then stay in registers from the bias to the stores */
+    vf a[PV][PR];
+    for (int o = 0; o < PR; o++) {
+        vf b = splat(cv->bias ? cv->bias[row0 + o] : 0.0f);
+        for (int v = 0; v < pv; v++) a[v][o] = b;
     }
+    if (add)
+        for (int o = 0; o < PR; o++)
+            if (o < n) {
+                const float *p = add[row0 + o] + t;
+                for (int v = 0; v < pv; v++) a[v][o] += ld(p + v * VW);
+            }
+    mac(cv->w + (int64_t)tile * cv->kin * 8, cv->kin, taps + ti[2], t, r0, pv, a);
+    if (kind == K_TANH) {
+        for (int v = 0; v < pv; v++)
+            for (int o = 0; o < PR; o++) a[v][o] = tanh_r(a[v][o]);
+    } else if (kind == K_LEAKY) {
+        float slope = act->p[0];
+        for (int v = 0; v < pv; v++)
+            for (int o = 0; o < PR; o++) a[v][o] = sel(a[v][o] > 0.0f, a[v][o], slope * a[v][o]);
+    } else if (kind == K_OTHER) {
+        for (int v = 0; v < pv; v++) activate_rows(act, row0, a[v], PR);
+    }
+    for (int o = 0; o < PR; o++)
+        if (o < n) {
+            float *p = out[row0 + o] + t;
+            float *h = out2 ? out2[row0 + o] + t : NULL;
+            for (int v = 0; v < pv; v++) st(p + v * VW, a[v][o]);
+            if (h)
+                for (int v = 0; v < pv; v++) st(h + v * VW, ld(h + v * VW) + a[v][o]);
+        }
 }
+
+/* Every pass of one tile over nv samples (a multiple of VW): whole chunks of PV vectors,
+ * then the remainder in passes of fewer vectors. */
+AI void conv_tile(const Conv *cv, int tile, const float *const *taps,
+                  const float *const *add, const Act *act, int kind, float *const *out,
+                  float *const *out2, int nv) {
+    int rows = cv->tile[3 * tile + 1], t = 0;
+    for (; t + PV * VW <= nv; t += PV * VW)
+        for (int r0 = 0; r0 < rows; r0 += PR)
+            conv_pass(cv, tile, r0, taps, add, act, kind, out, out2, t, PV);
+#if PV > 2
+    if (nv - t >= 2 * VW) {
+        for (int r0 = 0; r0 < rows; r0 += PR)
+            conv_pass(cv, tile, r0, taps, add, act, kind, out, out2, t, 2);
+        t += 2 * VW;
+    }
 #endif
+    if (nv - t >= VW)
+        for (int r0 = 0; r0 < rows; r0 += PR)
+            conv_pass(cv, tile, r0, taps, add, act, kind, out, out2, t, 1);
+}
 
-/* acc[o] = bias + add rows, for rows row0 + r0 + o, o < n */
-static inline void init_tile(const float *bias, const float *const *add, int row0, int nout,
-                             int t, vf *acc, int r0, int n) {
-    for (int o = 0; o < n; o++) {
-        int row = row0 + r0 + o;
-        acc[o] = splat(bias ? bias[row] : 0.0f);
-        if (add && row < nout) acc[o] += ld(add[row] + t);
+/* out rows = conv(taps) + bias (+ add rows), activated if act, over nv samples (a
+ * multiple of VW); out2 rows, if given, also get the result added. Tile by tile: a tile's
+ * output rows are few store streams, its weights stay in L1. */
+static void conv_run(const Conv *cv, const float *const *taps, const float *const *add,
+                     const Act *act, float *const *out, float *const *out2, int nv) {
+    int id = act ? act->id : A_IDENTITY;
+    for (int tile = 0; tile < cv->ntiles; tile++) {
+        if (id == A_IDENTITY) conv_tile(cv, tile, taps, add, act, K_NONE, out, out2, nv);
+        else if (id == A_TANH) conv_tile(cv, tile, taps, add, act, K_TANH, out, out2, nv);
+        else if (id == A_LEAKY || (id == A_PRELU && !act->slopes))
+            conv_tile(cv, tile, taps, add, act, K_LEAKY, out, out2, nv);
+        else conv_tile(cv, tile, taps, add, act, K_OTHER, out, out2, nv);
     }
 }
 
-/* out rows (nout) = W @ in rows + bias (+ add rows, which may be out itself), nv lanes */
-static void matmul(const float *W, const float *bias, int nout, int kin, const float *const *rows,
-                   const float *const *add, float *const *out, int nv) {
-    for (int tile = 0; tile * 8 < nout; tile++) {
-        const float *Wt = W + (int64_t)tile * kin * 8;
-        int t = 0;
-#if PV == 2
-        for (; t + 2 * VW <= nv; t += 2 * VW) {
-            for (int r0 = 0; r0 < 8 && tile * 8 + r0 < nout; r0 += PR) {
-                vf a0[PR], a1[PR];
-                init_tile(bias, add, tile * 8, nout, t, a0, r0, PR);
-                init_tile(bias, add, tile * 8, nout, t + VW, a1, r0, PR);
-                pair_mac2(Wt, kin, rows, t, r0, a0, a1);
-                for (int o = 0; o < PR && tile * 8 + r0 + o < nout; o++) {
-                    st(out[tile * 8 + r0 + o] + t, a0[o]);
-                    st(out[tile * 8 + r0 + o] + t + VW, a1[o]);
-                }
-            }
+/* x[r] = x[r] * s[r] (+ s[dim + r]), s = the FiLM's conv of the condition */
+static void film(const Film *F, const float *const *cond, float *const *x, State *s, int nv) {
+    float *const *fs = s->rows[S_FS];
+    conv_run(&F->conv, cond, NULL, NULL, fs, NULL, nv);
+    for (int r = 0; r < F->dim; r++)
+        for (int t = 0; t < nv; t += VW) {
+            vf y = ld(x[r] + t) * ld(fs[r] + t);
+            if (F->shift) y += ld(fs[F->dim + r] + t);
+            st(x[r] + t, y);
         }
-#else
-        for (; t + PV * VW <= nv; t += PV * VW) {
-            for (int r0 = 0; r0 < 8 && tile * 8 + r0 < nout; r0 += PR) {
-                vf a[PV][PR];
-                for (int v = 0; v < PV; v++)
-                    init_tile(bias, add, tile * 8, nout, t + v * VW, a[v], r0, PR);
-                pair_mac(Wt, kin, rows, t, r0, a);
-                for (int o = 0; o < PR && tile * 8 + r0 + o < nout; o++)
-                    for (int v = 0; v < PV; v++) st(out[tile * 8 + r0 + o] + t + v * VW, a[v][o]);
-            }
-        }
-#endif
-        for (; t < nv; t += VW) {
-            vf acc[8];
-            init_tile(bias, add, tile * 8, nout, t, acc, 0, 8);
-            tile_mac(Wt, kin, rows, t, acc);
-            for (int o = 0; o < 8 && tile * 8 + o < nout; o++) st(out[tile * 8 + o] + t, acc[o]);
-        }
-    }
 }
 
-static void run_layer(const Layer *L, Buf *in, Buf *next, float *next_scratch, Buf *head,
-                      const float *const *cond, State *s, int nv) {
-    const float *rows[MAX_TAPS];
-    const float *crow[64];
-    int K = L->k, C = L->cin, Z = L->z, B = L->b;
-    for (int k = 0; k < K; k++)
-        for (int i = 0; i < C; i++) rows[k * C + i] = at(in, i) - (K - 1 - k) * L->d;
-    for (int i = 0; i < L->dc; i++) crow[i] = cond[i];
-    float *hrows[1024];
-    for (int h = 0; h < L->h1; h++) hrows[h] = at(head, h);
-    /* ungated without head1x1: the head takes y itself, added as each tile is stored */
-    int fuse_head = !L->gating && !L->has_h1;
-    /* conv + mixer (+ activation when ungated), tile by tile */
-    float *dst = L->gating ? s->zs : s->y;
-    for (int tile = 0; tile * 8 < Z; tile++) {
-        const float *Wt = L->wc + (int64_t)tile * K * C * 8;
-        const float *Wm = L->wm + (int64_t)tile * L->dc * 8;
-        int t = 0;
-#if PV == 2
-        for (; t + 2 * VW <= nv; t += 2 * VW) {
-            for (int r0 = 0; r0 < 8 && tile * 8 + r0 < Z; r0 += PR) {
-                int row0 = tile * 8 + r0;
-                vf a0[PR], a1[PR];
-                for (int o = 0; o < PR; o++) a0[o] = a1[o] = splat(L->bc[row0 + o]);
-                pair_mac2(Wm, L->dc, crow, t, r0, a0, a1);
-                pair_mac2(Wt, K * C, rows, t, r0, a0, a1);
-                if (!L->gating) {
-                    activate_rows(&L->act, row0, a0, PR);
-                    activate_rows(&L->act, row0, a1, PR);
-                }
-                for (int o = 0; o < PR && row0 + o < Z; o++) {
-                    st(dst + (row0 + o) * NBP + t, a0[o]);
-                    st(dst + (row0 + o) * NBP + t + VW, a1[o]);
-                    if (fuse_head) {
-                        float *h = hrows[row0 + o] + t;
-                        st(h, ld(h) + a0[o]);
-                        st(h + VW, ld(h + VW) + a1[o]);
-                    }
-                }
-            }
+static void gate(const Layer *L, float *const *zs, float *const *y, int nv) {
+    for (int o = 0; o < L->b; o++)
+        for (int t = 0; t < nv; t += VW) {
+            vf a = ld(zs[o] + t), g = ld(zs[L->b + o] + t);
+            vf sg = activate(&L->sec, o, g);
+            vf r = L->gating == 1 ? activate(&L->act, o, a) * sg
+                                  : sg * activate(&L->act, o, a) + (1.0f - sg) * a;
+            st(y[o] + t, r);
         }
-#else
-        for (; t + PV * VW <= nv; t += PV * VW) {
-            for (int r0 = 0; r0 < 8 && tile * 8 + r0 < Z; r0 += PR) {
-                int row0 = tile * 8 + r0;
-                vf a[PV][PR];
-                for (int v = 0; v < PV; v++)
-                    for (int o = 0; o < PR; o++) a[v][o] = splat(L->bc[row0 + o]);
-                pair_mac(Wm, L->dc, crow, t, r0, a);
-                pair_mac(Wt, K * C, rows, t, r0, a);
-                if (!L->gating)
-                    for (int v = 0; v < PV; v++) activate_rows(&L->act, row0, a[v], PR);
-                for (int o = 0; o < PR && row0 + o < Z; o++) {
-                    for (int v = 0; v < PV; v++) {
-                        st(dst + (row0 + o) * NBP + t + v * VW, a[v][o]);
-                        if (fuse_head) {
-                            float *h = hrows[row0 + o] + t + v * VW;
-                            st(h, ld(h) + a[v][o]);
-                        }
-                    }
-                }
-            }
-        }
-#endif
-        for (; t < nv; t += VW) {
-            vf acc[8];
-            for (int o = 0; o < 8; o++) acc[o] = splat(L->bc[tile * 8 + o]);
-            tile_mac(Wm, L->dc, crow, t, acc);
-            tile_mac(Wt, K * C, rows, t, acc);
-            if (!L->gating) activate_rows(&L->act, tile * 8, acc, 8);
-            for (int o = 0; o < 8 && tile * 8 + o < Z; o++) {
-                st(dst + (tile * 8 + o) * NBP + t, acc[o]);
-                if (fuse_head) st(hrows[tile * 8 + o] + t, ld(hrows[tile * 8 + o] + t) + acc[o]);
-            }
-        }
-    }
-    if (L->gating) {
-        for (int o = 0; o < B; o++) {
-            for (int t = 0; t < nv; t += VW) {
-                vf a = ld(s->zs + o * NBP + t), g = ld(s->zs + (B + o) * NBP + t);
-                vf sg = activate(&L->sec, o, g);
-                vf y = L->gating == 1 ? activate(&L->act, o, a) * sg
-                                      : sg * activate(&L->act, o, a) + (1.0f - sg) * a;
-                st(s->y + o * NBP + t, y);
-            }
-        }
-    }
-    const float *yrows[1024];
-    for (int o = 0; o < B; o++) yrows[o] = s->y + o * NBP;
-    if (L->has_h1) {
-        matmul(L->wh, L->bh, L->h1, B, yrows, (const float *const *)hrows, hrows, nv);
-    } else if (!fuse_head) {
-        for (int h = 0; h < L->h1; h++)
-            for (int t = 0; t < nv; t += VW) st(hrows[h] + t, ld(hrows[h] + t) + ld(yrows[h] + t));
-    }
-    /* residual: next = x (+ layer1x1(y) + b1) */
-    float *orows[1024];
-    for (int c = 0; c < C; c++) orows[c] = next ? at(next, c) : next_scratch + c * NBP;
-    if (L->has_l1) {
-        const float *xrows[1024];
-        for (int c = 0; c < C; c++) xrows[c] = at(in, c);
-        matmul(L->w1, L->b1, C, B, yrows, xrows, orows, nv);
+}
+
+static void add_rows(float *const *dst, float *const *src, int rows, int nv) {
+    for (int r = 0; r < rows; r++)
+        for (int t = 0; t < nv; t += VW) st(dst[r] + t, ld(dst[r] + t) + ld(src[r] + t));
+}
+
+static void copy_rows(float *const *dst, float *const *src, int rows, int nv) {
+    for (int r = 0; r < rows; r++) memcpy(dst[r], src[r], sizeof(float) * nv);
+}
+
+/* z rows (Z) = conv(u) + bias + mixer(m): one conv where the layer has `fused` (its taps
+ * table then continues with the mixer's input rows), else the mixer first, added in. */
+AI void conv_mixer(const Layer *L, const float **taps, const float *const *m, const Act *act,
+                   float *const *out, float *const *out2, State *s, int nv) {
+    if (L->fused.w) {
+        for (int i = 0; i < L->dc; i++) taps[L->k * L->cin + i] = m[i];
+        conv_run(&L->fused, taps, NULL, act, out, out2, nv);
     } else {
-        for (int c = 0; c < C; c++) memcpy(orows[c], at(in, c), sizeof(float) * nv);
+        float *const *MS = s->rows[S_MS];
+        conv_run(&L->mixer, m, NULL, NULL, MS, NULL, nv);
+        conv_run(&L->conv, taps, (const float *const *)MS, act, out, out2, nv);
     }
 }
 
-static void run_block(const Model *m, State *s, int n) {
+/* One layer: `in` holds its input with history; the residual output goes to `next` rows,
+ * the head branch is added to `head`'s rows. */
+static void run_layer(const Layer *L, Buf *in, float *const *next, Buf *head,
+                      const float *const *cond, State *s, int nv) {
+    int K = L->k, G = L->groups, gi = L->cin / G;
+    const float **taps = s->ptrs;
+    float **xrows = (float **)s->ptrs + s->maxp;
+    float **hrows = (float **)s->ptrs + 2 * s->maxp;
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < K; k++)
+            for (int i = 0; i < gi; i++)
+                taps[(g * K + k) * gi + i] = at(in, g * gi + i) - (K - 1 - k) * L->d;
+    for (int c = 0; c < L->cin; c++) xrows[c] = at(in, c);
+    for (int h = 0; h < L->h1; h++) hrows[h] = at(head, h);
+    float *const *Y = s->rows[S_Y], *const *ZS = s->rows[S_ZS];
+    const Film *F = L->film;
+    if (!L->nfilm) {
+        /* conv + mixer (+ activation and the head add when ungated) in one pass */
+        int fuse_head = !L->gating && !L->h1x1.w;
+        conv_mixer(L, taps, cond, L->gating ? NULL : &L->act, L->gating ? ZS : Y,
+                   fuse_head ? hrows : NULL, s, nv);
+        if (L->gating) gate(L, ZS, Y, nv);
+        if (L->h1x1.w)
+            conv_run(&L->h1x1, (const float *const *)Y, (const float *const *)hrows, NULL,
+                     hrows, NULL, nv);
+        else if (!fuse_head)
+            add_rows(hrows, Y, L->h1, nv);
+        if (L->l1x1.w)
+            conv_run(&L->l1x1, (const float *const *)Y, (const float *const *)xrows, NULL,
+                     next, NULL, nv);
+        else
+            copy_rows(next, xrows, L->cin, nv);
+        return;
+    }
+    /* With FiLM: each step on its own (NAM_FORMAT 3.4), every FiLM reading the condition */
+    if (F[F_CONV_PRE].conv.w) {  /* the conv reads (and keeps as history) the modulated x */
+        float *const *XR = s->rows[S_XRES];
+        copy_rows(XR, xrows, L->cin, nv);
+        film(&F[F_CONV_PRE], cond, xrows, s, nv);
+        xrows = (float **)XR;
+    }
+    const float *const *min = cond;
+    if (F[F_MIXIN_PRE].conv.w) {
+        float *const *MI = s->rows[S_MI];
+        copy_rows(MI, (float *const *)cond, L->dc, nv);
+        film(&F[F_MIXIN_PRE], cond, MI, s, nv);
+        min = (const float *const *)MI;
+    }
+    if (F[F_CONV_POST].conv.w || F[F_MIXIN_POST].conv.w) {
+        float *const *MS = s->rows[S_MS];
+        conv_run(&L->conv, taps, NULL, NULL, ZS, NULL, nv);
+        if (F[F_CONV_POST].conv.w) film(&F[F_CONV_POST], cond, ZS, s, nv);
+        conv_run(&L->mixer, min, NULL, NULL, MS, NULL, nv);
+        if (F[F_MIXIN_POST].conv.w) film(&F[F_MIXIN_POST], cond, MS, s, nv);
+        add_rows(ZS, MS, L->z, nv);
+    } else {
+        conv_mixer(L, taps, min, NULL, ZS, NULL, s, nv);
+    }
+    if (F[F_ACT_PRE].conv.w) film(&F[F_ACT_PRE], cond, ZS, s, nv);
+    if (L->gating) gate(L, ZS, Y, nv);
+    else activate_block(&L->act, ZS, Y, L->b, nv);
+    if (F[F_ACT_POST].conv.w) film(&F[F_ACT_POST], cond, Y, s, nv);
+    float *const *T = s->rows[S_T];
+    if (L->h1x1.w) {
+        if (F[F_HEAD1X1_POST].conv.w) {
+            conv_run(&L->h1x1, (const float *const *)Y, NULL, NULL, T, NULL, nv);
+            film(&F[F_HEAD1X1_POST], cond, T, s, nv);
+            add_rows(hrows, T, L->h1, nv);
+        } else {
+            conv_run(&L->h1x1, (const float *const *)Y, (const float *const *)hrows, NULL,
+                     hrows, NULL, nv);
+        }
+    } else {
+        add_rows(hrows, Y, L->h1, nv);
+    }
+    if (L->l1x1.w) {
+        if (F[F_LAYER1X1_POST].conv.w) {  /* set by Python for blended layers only */
+            conv_run(&L->l1x1, (const float *const *)Y, NULL, NULL, T, NULL, nv);
+            film(&F[F_LAYER1X1_POST], cond, T, s, nv);
+            for (int c = 0; c < L->cin; c++)
+                for (int t = 0; t < nv; t += VW) st(next[c] + t, ld(xrows[c] + t) + ld(T[c] + t));
+        } else {
+            conv_run(&L->l1x1, (const float *const *)Y, (const float *const *)xrows, NULL,
+                     next, NULL, nv);
+        }
+    } else {
+        copy_rows(next, xrows, L->cin, nv);
+    }
+}
+
+/* Taps of a conv of kernel k, dilation d over `rows` rows of a buffer (groups 1). */
+static void buf_taps(const float **taps, const Buf *b, int rows, int k, int d) {
+    for (int j = 0; j < k; j++)
+        for (int r = 0; r < rows; r++) taps[j * rows + r] = at(b, r) - (k - 1 - j) * d;
+}
+
+/* One sub-block of n <= NB samples, already in S_XIN (and the condition in S_XC where the
+ * model has a condition DSP); leaves the output rows in the returned scratch. */
+static float *const *run_block(const Model *m, State *s, int n) {
     int nv = (n + VW - 1) / VW * VW;
-    const float *cond[64];
-    for (int i = 0; i < m->in_ch; i++) cond[i] = s->xin + i * NBP;
-    const float *inrows[1024];
-    for (int i = 0; i < m->in_ch; i++) inrows[i] = s->xin + i * NBP;
-    float *prev_head = NULL;  /* previous array's head_rechannel output rows (in s->hout) */
+    const float *const *cond = (const float *const *)(m->cond_ch ? s->rows[S_XC] : s->rows[S_XIN]);
+    const float *const *inrows = (const float *const *)s->rows[S_XIN];
+    float *const *hout = s->rows[S_HOUT];
+    float **frows = (float **)s->ptrs + 3 * s->maxp;
     int li = 0;
     for (int a = 0; a < m->narrays; a++) {
         const Array *A = m->arrays + a;
@@ -398,45 +485,72 @@ static void run_block(const Model *m, State *s, int n) {
         reserve(head, nv);
         for (int h = 0; h < A->h1; h++) {
             float *dst = at(head, h);
-            if (prev_head) memcpy(dst, prev_head + h * NBP, sizeof(float) * nv);
+            if (a) memcpy(dst, hout[h], sizeof(float) * nv);  /* previous array's head */
             else memset(dst, 0, sizeof(float) * nv);
         }
         /* rechannel into the first layer's buffer */
         Buf *first = s->layer_in + li;
         reserve(first, nv);
-        float *frows[1024];
         for (int c = 0; c < A->c; c++) frows[c] = at(first, c);
-        matmul(A->wr, NULL, A->c, A->nin, inrows, NULL, frows, nv);
+        conv_run(&A->rechannel, inrows, NULL, NULL, frows, NULL, nv);
         for (int l = 0; l < A->nlayers; l++) {
             Buf *in = s->layer_in + li + l;
-            Buf *next = l + 1 < A->nlayers ? s->layer_in + li + l + 1 : NULL;
-            if (next) reserve(next, nv);
-            run_layer(A->layers + l, in, next, s->res, head, cond, s, nv);
+            float *const *next = s->rows[S_RES];
+            if (l + 1 < A->nlayers) {
+                Buf *nb = in + 1;
+                reserve(nb, nv);
+                for (int c = 0; c < A->c; c++) frows[c] = at(nb, c);
+                next = frows;
+            }
+            run_layer(A->layers + l, in, next, head, cond, s, nv);
             in->pos += n;
         }
         li += A->nlayers;
         /* head_rechannel over the accumulator and its history */
-        const float *hr[MAX_TAPS];
-        for (int k = 0; k < A->hk; k++)
-            for (int h = 0; h < A->h1; h++) hr[k * A->h1 + h] = at(head, h) - (A->hk - 1 - k) * A->hd;
-        float *orow[1024];
-        for (int o = 0; o < A->hout; o++) orow[o] = s->hout + o * NBP;
-        matmul(A->whr, A->bhr, A->hout, A->hk * A->h1, hr, NULL, orow, nv);
+        buf_taps(s->ptrs, head, A->h1, A->hk, A->hd);
+        conv_run(&A->head, s->ptrs, NULL, NULL, hout, NULL, nv);
         head->pos += n;
-        prev_head = s->hout;
-        for (int c = 0; c < A->c; c++) inrows[c] = s->res + c * NBP;
+        inrows = (const float *const *)s->rows[S_RES];
     }
+    if (!m->npost) return hout;
+    /* post-stack head: out = conv_i(act(out)), out starting as head_scale * hout */
+    float *const *prev = hout;
+    float scale = m->head_scale;
+    for (int i = 0; i < m->npost; i++) {
+        const Post *P = m->post + i;
+        Buf *pb = s->post + i;
+        reserve(pb, nv);
+        for (int c = 0; c < P->cin; c++) {
+            float *dst = at(pb, c);
+            for (int t = 0; t < nv; t += VW)
+                st(dst + t, activate(&m->post_act, c, scale * ld(prev[c] + t)));
+        }
+        scale = 1.0f;
+        buf_taps(s->ptrs, pb, P->cin, P->k, 1);
+        float *const *out = s->rows[i % 2 ? S_P1 : S_P0];
+        conv_run(&P->conv, s->ptrs, NULL, NULL, out, NULL, nv);
+        pb->pos += n;
+        prev = out;
+    }
+    return prev;
 }
 
-/* Process n samples: in is in_ch rows of n, out is out_ch rows of n (row stride n). */
-int namcheck_wavenet_process(const Model *m, State *s, const float *in, float *out, int64_t n) {
+/* Process n samples: in is in_ch rows of n, cond (with a condition DSP, else NULL) cond_ch
+ * rows of n, out is out_ch rows of n (row stride n). */
+int namcheck_wavenet_process(const Model *m, State *s, const float *in, const float *cond,
+                             float *out, int64_t n) {
+    float scale = m->npost ? 1.0f : m->head_scale;
     for (int64_t done = 0; done < n;) {
         int b = (int)(n - done < NB ? n - done : NB);
-        for (int i = 0; i < m->in_ch; i++) memcpy(s->xin + i * NBP, in + i * n + done, sizeof(float) * b);
-        run_block(m, s, b);
+        for (int i = 0; i < m->in_ch; i++)
+            memcpy(s->rows[S_XIN][i], in + i * n + done, sizeof(float) * b);
+        for (int i = 0; i < m->cond_ch; i++)
+            memcpy(s->rows[S_XC][i], cond + i * n + done, sizeof(float) * b);
+        float *const *y = run_block(m, s, b);
         for (int o = 0; o < m->out_ch; o++) {
-            const float *h = s->hout + o * NBP;
-            for (int t = 0; t < b; t++) out[o * n + done + t] = m->head_scale * h[t];
+            const float *h = y[o];
+            float *dst = out + o * n + done;
+            for (int t = 0; t < b; t++) dst[t] = scale * h[t];
         }
         done += b;
     }
@@ -455,6 +569,6 @@ void namcheck_activation(const Act *a, int row, const float *x, float *y, int64_
     }
 }
 
-int namcheck_wavenet_abi(void) { return 2; }
+int namcheck_wavenet_abi(void) { return 3; }
 int namcheck_wavenet_nb(void) { return NB; }
 int namcheck_wavenet_vw(void) { return VW; }

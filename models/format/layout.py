@@ -10,8 +10,10 @@ PyTorch ``Conv1d.weight`` of shape ``(out, in/groups, kernel)`` flattened in C o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from namcheck.models.format.activations import ActivationSpec
 from namcheck.models.format.schema import (
@@ -146,6 +148,25 @@ class WaveNetSpec:
     @property
     def macs_per_sample(self) -> int:
         return sum(t.macs_per_sample for t in self.tensors())
+
+
+def split_weights(tensors: Iterable[ConvSpec], weights: np.ndarray
+                  ) -> Iterator[tuple[ConvSpec, np.ndarray, np.ndarray | None]]:
+    """Each tensor of `tensors` (in the weight stream's order) with its weight, shaped
+    `(out, in/groups, kernel)` as PyTorch's Conv1d.weight, and its bias `(out,)` or None,
+    read from the flat `weights` (float64 copies; NAM_FORMAT §2.1). Weights past the last
+    tensor (a WaveNet's head_scale) are left to the caller. Raises ValueError when the
+    stream ends early."""
+    values = np.asarray(weights, dtype=np.float64)
+    pos = 0
+    for spec in tensors:
+        n = int(np.prod(spec.weight_shape)) + (spec.cout if spec.bias else 0)
+        if pos + n > values.size:
+            raise ValueError("weight stream exhausted (the layout and the file disagree)")
+        w = values[pos : pos + n - (spec.cout if spec.bias else 0)].reshape(spec.weight_shape)
+        bias = values[pos + w.size : pos + n] if spec.bias else None
+        pos += n
+        yield spec, w.copy(), None if bias is None else bias.copy()
 
 
 def film_dim(la: LayerArrayConfig, slot: str, layer: int) -> int:
