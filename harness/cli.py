@@ -714,7 +714,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (harness/errors.py)."""
+    """Run the command line; returns the exit code (harness/errors.py). Ctrl-C is one line
+    (what was kept, how to go on), exit 130; a closed output pipe (`| head -1`) ends the
+    command quietly, exit 141, as it ends any Unix tool."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except KeyboardInterrupt as exc:
+        from namcheck.harness.interrupts import EXIT_INTERRUPTED
+
+        note = str(exc)
+        try:
+            print("namcheck: interrupted" + (f": {note}" if note else ""), file=sys.stderr,
+                  flush=True)
+        except BrokenPipeError:
+            pass
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        from namcheck.harness.interrupts import EXIT_CLOSED_PIPE, quiet_stdio, stdio_closed
+
+        if not stdio_closed():
+            raise
+        quiet_stdio()
+        return EXIT_CLOSED_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     from namcheck.harness.errors import (
         BAD_INPUT_ERRORS,
@@ -722,6 +748,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         EXIT_INTERNAL,
     )
     from namcheck.harness.hooks import HookRefusedError
+    from namcheck.harness.interrupts import stdio_closed
 
     try:
         O.apply_limits(O.Values.of(args))
@@ -733,10 +760,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"namcheck {args.command}: out of memory (see the limit options in --help)",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("namcheck: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, SystemExit):
+        raise
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and stdio_closed():
+            raise
         if os.environ.get("NAMCHECK_DEBUG"):
             raise
         print(f"namcheck {args.command}: internal error: {type(exc).__name__}: {exc} "
