@@ -26,7 +26,7 @@ from namcheck.harness import checks as C
 from namcheck.harness.errors import BAD_INPUT_ERRORS
 from namcheck.harness.hooks import HookRefusedError
 from namcheck.models.engines import cached_engine
-from namcheck.models.format import NamModel
+from namcheck.models.format import NamFileError, NamModel
 from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME
 from namcheck.signals.generate import default_signal as generated_signal
 from namcheck.signals.levels import gain_sweep
@@ -130,6 +130,7 @@ class ModelReport:
     changes: list[str] = field(default_factory=list)  # stamp: before -> after
     engines: list[str] = field(default_factory=list)  # the forwards that measured it
     internal: bool = False  # the error is a namcheck bug, not the input's
+    unreadable: bool = False  # the error is the file's own: it could not be read as a model
 
     def used(self, m: C.Measurement) -> None:
         """Record the engine behind a measurement (once per distinct engine and reason)."""
@@ -169,9 +170,9 @@ def guarded(path: str, work: Callable[[], ModelReport]) -> ModelReport:
     try:
         return work()
     except BAD_INPUT_ERRORS as exc:
-        return ModelReport(path, None, error=str(exc))
+        return ModelReport(path, None, error=str(exc), unreadable=isinstance(exc, NamFileError))
     except HookRefusedError as exc:
-        return ModelReport(path, None, error=f"{path}: {exc}")
+        return ModelReport(path, None, error=str(exc) if exc.source else f"{path}: {exc}")
     except MemoryError:
         return ModelReport(path, None, error=f"{path}: out of memory")
     except RecursionError:
