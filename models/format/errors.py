@@ -59,6 +59,9 @@ def short(value: Any) -> str:
         value = [*value[:8], "..."]
     try:
         text = json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")  # bytes that were not UTF-8 in the file: escaped instead
+    except UnicodeEncodeError:
+        text = json.dumps(value)
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
