@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -223,15 +224,21 @@ def cmd_audit(args: argparse.Namespace) -> int:
                                                         "workers": args.workers,
                                                         "fail_above_db": opts.fail_above_db},
                           plots=args.plots)
-    except KeyboardInterrupt:
-        if args.results is not None:
-            from namcheck.harness.corpus.results import stored_results
+    except KeyboardInterrupt as exc:
+        if args.results is None:
+            raise
+        from namcheck.harness.corpus.results import stored_results
+        from namcheck.harness.interrupts import Interrupted
 
-            saved = stored_results(args.results, files, signal, opts) - reused
-            print(f"namcheck: interrupted: {saved} new results saved in {args.results} "
-                  f"({reused + saved} of {len(files)} done); resume with: namcheck "
-                  + " ".join(getattr(args, "given_argv", sys.argv[1:])), file=sys.stderr)
-        raise
+        again = "resume with: namcheck " + shlex.join(getattr(args, "given_argv",
+                                                              sys.argv[1:]))
+        note = str(exc)
+        if note:  # the corpus run's own account (harness/corpus), with the command to rerun
+            raise Interrupted(note.replace("rerun the same command to resume", again)
+                              ) from None
+        saved = stored_results(args.results, files, signal, opts) - reused
+        raise Interrupted(f"{saved} new results saved in {args.results} "
+                          f"({reused + saved} of {len(files)} done); {again}") from None
 
 
 def _with_progress(outcomes: Iterator[Outcome], total: int, command: str
@@ -842,7 +849,33 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (harness/errors.py)."""
+    """Run the command line; returns the exit code (harness/errors.py). Ctrl-C is one line
+    (what was kept, how to go on), exit 130; a closed output pipe (`| head -1`) ends the
+    command quietly, exit 141, as it ends any Unix tool."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's last flush
+        return code
+    except KeyboardInterrupt as exc:
+        from namcheck.harness.interrupts import EXIT_INTERRUPTED
+
+        note = str(exc)
+        try:
+            print("namcheck: interrupted" + (f": {note}" if note else ""), file=sys.stderr,
+                  flush=True)
+        except BrokenPipeError:
+            pass
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        from namcheck.harness.interrupts import EXIT_CLOSED_PIPE, quiet_stdio, stdio_closed
+
+        if not stdio_closed():
+            raise
+        quiet_stdio()
+        return EXIT_CLOSED_PIPE
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     args.given_argv = parser.argv  # to repeat the command (an interrupted audit's resume)
@@ -852,6 +885,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         EXIT_INTERNAL,
     )
     from namcheck.harness.hooks import HookRefusedError
+    from namcheck.harness.interrupts import stdio_closed
 
     try:
         O.apply_limits(O.Values.of(args))
@@ -863,10 +897,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"namcheck {args.command}: out of memory (see the limit options in --help)",
               file=sys.stderr)
         return EXIT_BAD_INPUT
-    except KeyboardInterrupt:
-        print("namcheck: interrupted", file=sys.stderr)
-        return 130
+    except (KeyboardInterrupt, SystemExit):
+        raise
     except Exception as exc:
+        if isinstance(exc, BrokenPipeError) and stdio_closed():
+            raise
         if os.environ.get("NAMCHECK_DEBUG"):
             raise
         print(f"namcheck {args.command}: internal error: {type(exc).__name__}: {exc} "

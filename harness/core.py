@@ -29,7 +29,7 @@ from namcheck.harness import checks as C
 from namcheck.harness.errors import BAD_INPUT_ERRORS
 from namcheck.harness.hooks import HookRefusedError
 from namcheck.models.engines import cached_engine, reference_choice, selected_model
-from namcheck.models.format import NamModel
+from namcheck.models.format import NamFileError, NamModel
 from namcheck.models.identity import content_hash
 from namcheck.models.reference.batched import ModelBatch, group_by_shape
 from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME
@@ -158,6 +158,7 @@ class ModelReport:
     content_hash: str | None = None  # models/identity.py: what plays (metadata excluded)
     metadata_hash: str | None = None  # of the metadata object (duplicates: does it differ)
     calibration: dict[str, Any] | None = None  # schema.Calibration (audit)
+    unreadable: bool = False  # the error is the file's own: it could not be read as a model
 
     def used(self, m: C.Measurement) -> None:
         """Record the engine behind a measurement (once per distinct engine and reason)."""
@@ -197,9 +198,9 @@ def guarded(path: str, work: Callable[[], ModelReport]) -> ModelReport:
     try:
         return work()
     except BAD_INPUT_ERRORS as exc:
-        return ModelReport(path, None, error=str(exc))
+        return ModelReport(path, None, error=str(exc), unreadable=isinstance(exc, NamFileError))
     except HookRefusedError as exc:
-        return ModelReport(path, None, error=f"{path}: {exc}")
+        return ModelReport(path, None, error=str(exc) if exc.source else f"{path}: {exc}")
     except MemoryError:
         return ModelReport(path, None, error=f"{path}: out of memory")
     except RecursionError:

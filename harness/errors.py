@@ -1,7 +1,9 @@
-"""The one rule for problems: what is a bad input (exit 2, one line) and the exit codes."""
+"""The one rule for problems: what is a bad input (exit 2, one line) and the exit codes
+(Ctrl-C and a closed pipe: harness/interrupts.py)."""
 
 from __future__ import annotations
 
+from namcheck.harness.interrupts import EXIT_CLOSED_PIPE, EXIT_INTERRUPTED, Interrupted
 from namcheck.models.atomic import OutputError
 from namcheck.models.format import NamFileError
 from namcheck.signals.wav import SignalError
@@ -22,3 +24,8 @@ class BadInputError(ValueError):
 BAD_INPUT_ERRORS: tuple[type[Exception], ...] = (
     BadInputError, NamFileError, SignalError, OutputError,
 )
+
+
+__all__ = ["BAD_INPUT_ERRORS", "EXIT_BAD_INPUT", "EXIT_CLOSED_PIPE", "EXIT_FAILED",
+           "EXIT_INTERNAL", "EXIT_INTERRUPTED", "EXIT_NOT_VERIFIED", "EXIT_OK", "BadInputError",
+           "Interrupted"]

@@ -16,7 +16,14 @@ from namcheck.models.format import NamFileError, NamModel, parse_nam, read_nam
 
 
 class HookRefusedError(ValueError):
-    """The hook will not apply: bad scale, or a model whose output it cannot scale exactly."""
+    """The hook will not apply: bad scale, or a model whose output it cannot scale exactly.
+
+    `detail` says why (with the JSON path); `source` is the file it concerns, where there
+    is one, and then heads the message: 'lstm.nam: the model: LSTM has no head_scale'."""
+
+    def __init__(self, detail: str, source: str | None = None) -> None:
+        self.detail, self.source = detail, source
+        super().__init__(f"{source}: {detail}" if source else detail)
 
 
 def closed_form_shift_db(scale: float) -> float:
@@ -58,8 +65,8 @@ def _scale_doc(doc: dict[str, Any], scale: float, force: bool, where: str) -> No
                 meta[key] = top[key]
         return
     if doc["architecture"] != "WaveNet":
-        raise HookRefusedError(f"{where.rstrip('.') or 'the model'}: {doc['architecture']} "
-                               "has no head_scale")
+        at = f"{where.rstrip('.')}: " if where else ""
+        raise HookRefusedError(f"{at}{doc['architecture']} has no head_scale")
     if doc["config"].get("head") is not None and not force:
         raise HookRefusedError(
             f"{where}config.head: a post-stack head makes the output nonlinear in head_scale; "
@@ -82,7 +89,10 @@ def scale_output(model: NamModel | dict[str, Any] | str, scale: float, *,
     check_scale(scale)
     nam = read_nam(model)
     doc = copy.deepcopy(nam.data)
-    _scale_doc(doc, float(scale), force, "")
+    try:
+        _scale_doc(doc, float(scale), force, "")
+    except HookRefusedError as exc:
+        raise HookRefusedError(exc.detail, nam.source) from None
     return parse_nam(doc, source=nam.source)
 
 

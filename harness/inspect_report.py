@@ -91,4 +91,9 @@ def _fmt(value: Any) -> str:
         return "-"
     if isinstance(value, float):
         return f"{value:.10g}"
-    return str(value)
+    if isinstance(value, str):
+        return value
+    try:
+        return json.dumps(value)  # JSON's words: true, false, [1, 2]
+    except (TypeError, ValueError):
+        return str(value)

@@ -50,9 +50,18 @@ def _num(value: float | None) -> str:
     return f"{value:.6g}"
 
 
+def _not_run(report: ModelReport) -> str:
+    """A heading's word for a model that has no architecture to show: 'unreadable' only
+    for a file that could not be read as a model (not for a timeout, a crashed worker or
+    a signal at another rate: those files may be fine)."""
+    if report.unreadable:
+        return "unreadable"
+    return "internal error" if report.internal else "not checked"
+
+
 def format_table(report: ModelReport) -> str:
     """One model's checks as a text table with units; each n/a or failure reason once."""
-    head = f"== {report.path} ({report.architecture or 'unreadable'})"
+    head = f"== {report.path} ({report.architecture or _not_run(report)})"
     if report.error:
         return f"{head}\nERROR  {report.error}\n-> error"
     rows = [("", "check", "measured", "expected", "error", "tolerance", "unit")]

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from namcheck.harness.core import ModelReport, Options, Signal, guarded
+from namcheck.harness.interrupts import Interrupted
 from namcheck.harness.plot import write_plots
 from namcheck.harness.report import (
     exit_code,
@@ -71,6 +72,14 @@ def show_report(outcome: Outcome, show: Callable[[str], None]) -> None:
     show(format_table(outcome.report))
 
 
+def _interrupted(command: str, finished: int) -> str:
+    """What an interrupted command kept (each stamped file is written as it finishes)."""
+    if command == "stamp":
+        return (f"{finished} files finished (each written as it finished, the rest "
+                "untouched); rerun the same command to stamp the rest")
+    return f"{finished} models finished; no report written"
+
+
 def run(command: str, outcomes: Iterable[Outcome], signal: Signal, opts: Options, *,
         show: Callable[[str], None], display: Callable[[Outcome], None] | None = None,
         json: str | None = None, json_options: dict[str, Any] | None = None,
@@ -84,12 +93,17 @@ def run(command: str, outcomes: Iterable[Outcome], signal: Signal, opts: Options
     exit code of the worst model (harness/report.py)."""
     context = run_context(opts.device, opts.dtype, opts.engine)
     done: list[Outcome] = []
-    for outcome in outcomes:
-        done.append(outcome)
-        if display is not None:
-            display(outcome)
-        else:
-            show_report(outcome, show)
+    try:
+        for outcome in outcomes:
+            done.append(outcome)
+            if display is not None:
+                display(outcome)
+            else:
+                show_report(outcome, show)
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, Interrupted):
+            raise
+        raise Interrupted(_interrupted(command, len(done))) from None
     reports = [o.report for o in done]
     across = corpus(reports) if corpus is not None else None
     if across is not None and corpus_lines is not None:

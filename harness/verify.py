@@ -157,7 +157,8 @@ def _apply_hook(model: NamModel, scale: float, hook: str, report: ModelReport
     try:
         return scale_output(model, scale), False
     except HookRefusedError as exc:
-        out.append(C.not_applicable("hook", f"reference hook refused: {exc}", "hook_refused")
+        out.append(C.not_applicable("hook", f"reference hook refused: {exc.detail}",
+                                    "hook_refused")
                    .at_scale(scale))
         if linearity_obstacle(model) is None or model.architecture != "WaveNet":
             report.unverified.append(f"s={scale:g}: the reference hook does not apply")

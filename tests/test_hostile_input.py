@@ -98,17 +98,17 @@ BAD_FILES: dict[str, tuple[str, str]] = {
     "bool_as_integer": (edited(set_head_bias(1)),
                         "config.layers[0].head.bias: expected true or false, got number 1"),
     "bool_as_string": (edited(set_head_bias("true")),
-                       "config.layers[0].head.bias: expected true or false, got string 'true'"),
+                       "config.layers[0].head.bias: expected true or false, got string \"true\""),
     "number_as_string": (edited(lambda d: d["config"].update(head_scale="0.02")),
-                         "config.head_scale: expected a number, got string '0.02'"),
+                         "config.head_scale: expected a number, got string \"0.02\""),
     "integer_as_string": (edited(set_layer("channels", "4")),
-                          "config.layers[0].channels: expected a number, got string '4'"),
+                          "config.layers[0].channels: expected a number, got string \"4\""),
     "film_groups_string": (edited(set_layer("conv_pre_film", {"groups": "x"})),
                            "config.layers[0].conv_pre_film.groups: expected a number"),
     "rate_as_string": (edited(lambda d: d.update(sample_rate="48000")),
-                       "sample_rate: expected a number, got string '48000'"),
+                       "sample_rate: expected a number, got string \"48000\""),
     "loudness_as_string": (edited(lambda d: d.update(metadata={"loudness": "-18"})),
-                           "metadata.loudness: expected a number, got string '-18'"),
+                           "metadata.loudness: expected a number, got string \"-18\""),
     # resource bombs: refused from the config, before anything is allocated
     "dilation_2_40": (edited(lambda d: d["config"]["layers"][0]["dilations"].__setitem__(
         0, 2**40)), "config.layers[0].dilations[0]: 1099511627776 is beyond the runtime's "

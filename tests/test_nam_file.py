@@ -39,7 +39,7 @@ BAD: dict[str, tuple[Any, str]] = {
     "no_config": (edited(lambda d: d.pop("config")), "config: required key is missing"),
     "no_weights": (edited(lambda d: d.pop("weights")), "weights: required key is missing"),
     "unknown_architecture": (edited(lambda d: d.update(architecture="Transformer")),
-                             "architecture: unknown architecture 'Transformer'"),
+                             "architecture: unknown architecture \"Transformer\""),
     "too_few_weights": (edited(lambda d: d["weights"].pop()),
                         "weights: expected 842 weights for this config, found 841"),
     "too_many_weights": (edited(lambda d: d["weights"].append(0.0)),

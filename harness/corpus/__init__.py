@@ -20,6 +20,7 @@ from namcheck.harness.core import ModelReport, Options, Signal
 from namcheck.harness.corpus.distributed import WorkBytes, run_on_cluster
 from namcheck.harness.corpus.pool import Work, WorkerPool
 from namcheck.harness.corpus.results import ResultsFile, file_sha256, run_key
+from namcheck.harness.interrupts import Interrupted
 
 Progress = Callable[[int, int, ModelReport], None]
 
@@ -33,15 +34,17 @@ def run(files: list[Path], work: Work, work_bytes: WorkBytes, signal: Signal, op
     same settings (matched by content hash) are taken from it, and each new result is
     appended as it finishes. `progress(done, total, report)` after each file."""
     reports: list[ModelReport | None] = [None] * len(files)
+    resumed_count = 0
     store = ResultsFile(results, run_key(signal, opts)) if results is not None else None
     hashes: dict[int, str] = {}
     todo: list[int] = []
     count = 0
 
     def finish(index: int, report: ModelReport, resumed: bool = False) -> None:
-        nonlocal count
+        nonlocal count, resumed_count
         reports[index] = report
         count += 1
+        resumed_count += resumed
         if store is not None and index in hashes and not resumed:
             store.append(hashes[index], files[index], report)
         if progress:
@@ -58,15 +61,33 @@ def run(files: list[Path], work: Work, work_bytes: WorkBytes, signal: Signal, op
                 finish(i, known, resumed=True)
                 continue
         todo.append(i)
-    if scheduler is not None:
-        run_on_cluster(scheduler, files, todo, work_bytes, signal, opts, finish)
-    elif workers <= 1 and timeout is None:
-        for i in todo:
-            finish(i, work(files[i], signal, opts))
-    else:
-        pool = WorkerPool(max(1, workers), work, signal, opts, timeout)
-        try:
-            pool.run(files, todo, finish)
-        finally:
-            pool.close()
+    try:
+        if scheduler is not None:
+            run_on_cluster(scheduler, files, todo, work_bytes, signal, opts, finish)
+        elif workers <= 1 and timeout is None:
+            for i in todo:
+                finish(i, work(files[i], signal, opts))
+        else:
+            pool = WorkerPool(max(1, workers), work, signal, opts, timeout)
+            try:
+                pool.run(files, todo, finish)
+            except BaseException:
+                pool.kill()
+                raise
+            else:
+                pool.close()
+    except KeyboardInterrupt:
+        raise Interrupted(_interrupted(count, resumed_count, len(files), store)) from None
     return [r for r in reports if r is not None]
+
+
+def _interrupted(done: int, resumed: int, total: int, store: ResultsFile | None) -> str:
+    """What an interrupted audit kept and how to go on."""
+    head = f"{done} of {total} files audited" + (
+        f" ({resumed} taken from earlier runs)" if resumed else "")
+    if store is None:
+        return (f"{head}, nothing saved (with --results FILE.jsonl each result is kept as "
+                "it finishes, and a rerun resumes)")
+    saved = f"{len(store.done)} results saved in {store.path}" if store.done else \
+        f"nothing saved yet in {store.path}"
+    return f"{head}; {saved}: rerun the same command to resume"

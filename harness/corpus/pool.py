@@ -10,6 +10,7 @@ killed and replaced; only the file it held is lost, as an error.
 from __future__ import annotations
 
 import multiprocessing as mp
+import pickle
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +22,7 @@ from typing import Any
 import torch
 
 from namcheck.harness.core import ModelReport, Options, Signal
+from namcheck.harness.interrupts import start_worker, workers_deaf_to_sigint
 from namcheck.models.format.limits import Limits, limits, set_limits
 
 Done = Callable[[int, ModelReport], None]
@@ -33,7 +35,10 @@ def _serve(conn: Connection, work: Work, signal: Signal, opts: Options, lim: Lim
     set_limits(lim)
     conn.send("ready")  # imports done: a file's time limit starts when it is handed over
     while True:
-        job = conn.recv()
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return  # the parent has gone (killed): nothing to report to
         if job is None:
             return
         index, path = job
@@ -61,8 +66,10 @@ class WorkerPool:
 
     def _start(self) -> _Worker:
         parent, child = self.context.Pipe()
-        process = self.context.Process(target=_serve, args=(child, *self.args), daemon=True)
-        process.start()
+        process = self.context.Process(target=start_worker, daemon=True,
+                                       args=(child, pickle.dumps((_serve, self.args))))
+        with workers_deaf_to_sigint():
+            process.start()
         child.close()
         return _Worker(process, parent)
 
@@ -86,8 +93,11 @@ class WorkerPool:
             for worker in self.workers:
                 if worker.ready and worker.job is None and pending:
                     index = pending.popleft()
-                    worker.conn.send((index, files[index]))
                     worker.job = (index, time.monotonic())
+                    try:
+                        worker.conn.send((index, files[index]))
+                    except OSError:
+                        pass  # it died: its pipe reads EOF below, reported as a crash
             busy = [w for w in self.workers if w.job]
             wait_for = 0.05 if not busy else 0.5
             if busy and self.timeout is not None:
@@ -117,6 +127,14 @@ class WorkerPool:
                     self._replace(worker)
                     done(index, ModelReport(str(path), None, error=(
                         f"{path}: timed out after {self.timeout:g} s (--timeout)")))
+
+    def kill(self) -> None:
+        """End every worker now (Ctrl-C): the files they held are not finished."""
+        for worker in self.workers:
+            worker.process.kill()
+        for worker in self.workers:
+            worker.process.join()
+            worker.conn.close()
 
     def close(self) -> None:
         for worker in self.workers:

@@ -88,10 +88,10 @@ class ResultsFile:
                     if handle.read(1) != b"\n":
                         prefix = b"\n"  # after a line cut short by a kill
             os.write(fd, prefix + line.encode("utf-8") + b"\n")
+            self.done[sha256] = report  # counted as saved even if Ctrl-C ends the fsync
             os.fsync(fd)
         finally:
             os.close(fd)
-        self.done[sha256] = report
 
 
 def stored_results(results: Path, files: list[Path], signal: Signal, opts: Options) -> int:

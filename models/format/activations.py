@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from namcheck.models.format.access import Node, Reading, describe
-from namcheck.models.format.errors import NamFileError
+from namcheck.models.format.errors import NamFileError, short
 
 # name -> parameters the runtime reads, with their defaults.
 KNOWN_ACTIVATIONS: dict[str, dict[str, float]] = {
@@ -57,7 +57,7 @@ def read_activation(node: Node) -> ActivationSpec:
     name = ALIASES.get(name, name)
     if name not in KNOWN_ACTIVATIONS:
         known = ", ".join(sorted(KNOWN_ACTIVATIONS))
-        name_node.fail(f"unknown activation {name!r} (the runtime knows: {known})")
+        name_node.fail(f"unknown activation {short(name)} (the runtime knows: {known})")
     defaults = KNOWN_ACTIVATIONS[name]
     if extra is None:
         return ActivationSpec(name, tuple(defaults.items()))

@@ -7,6 +7,7 @@ reader finds the value in the file (``config.layers[1].head.kernel_size``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -49,8 +50,20 @@ def join(prefix: str, key: str) -> str:
 
 
 def short(value: Any) -> str:
-    """repr(value) cut to one short line (for values quoted in messages)."""
-    text = repr(value)
+    """`value` as JSON writes it (null, true, "text"; the words the file itself uses, not
+    Python's None, True, 'text'), cut to one short line, for values quoted in messages. An
+    integer too long for Python's int-to-text limit is described by its size."""
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 4000:
+        return f"an integer of about {int(value.bit_length() * 0.30103)} digits"
+    if isinstance(value, (list, tuple)) and len(value) > 8:
+        value = [*value[:8], "..."]
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+        text.encode("utf-8")  # bytes that were not UTF-8 in the file: escaped instead
+    except UnicodeEncodeError:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 

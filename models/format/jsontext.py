@@ -62,8 +62,11 @@ def decode_document(data: bytes, name: str) -> tuple[Any, list[NamWarning]]:
     try:
         doc, end = _DECODER.raw_decode(text, begin)
     except json.JSONDecodeError as exc:
+        # Python's messages end in "at" where they give a position ("Unterminated string
+        # starting at"): the position follows once, in words.
+        what = exc.msg.removesuffix(" at")
         raise NamFileError(
-            name, "", f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+            name, "", f"not valid JSON: {what} at line {exc.lineno} column {exc.colno}"
         ) from None
     except RecursionError:
         raise NamFileError(name, "", "JSON nested too deeply to be a model") from None

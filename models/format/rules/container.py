@@ -4,7 +4,7 @@ is -1 (container.cpp)."""
 
 from __future__ import annotations
 
-from namcheck.models.format.errors import Fail
+from namcheck.models.format.errors import Fail, short
 from namcheck.models.format.model import NamModel
 from namcheck.models.format.schema import ContainerConfig
 
@@ -19,11 +19,11 @@ def check(model: NamModel, cfg: ContainerConfig, fail: Fail) -> None:
     for i in range(1, len(values)):
         if not values[i] > values[i - 1]:
             fail(f"submodels[{i}].max_value",
-                 f"max_value must be strictly ascending, got {values[i - 1]!r} then "
-                 f"{values[i]!r}")
+                 f"max_value must be strictly ascending, got {short(values[i - 1])} then "
+                 f"{short(values[i])}")
     if not values[-1] >= 1.0:
         fail(f"submodels[{len(values) - 1}].max_value",
-             f"the last max_value must be >= 1.0, got {values[-1]!r}")
+             f"the last max_value must be >= 1.0, got {short(values[-1])}")
     # Equal unless either is -1 (absent, or a literal -1): 0 against 48000 is refused.
     rate = model.expected_sample_rate
     for i, sub in enumerate(model.submodels):

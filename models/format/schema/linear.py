@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from namcheck.models.format.access import Node
+from namcheck.models.format.errors import short
 from namcheck.models.format.schema.base import channels_in_out
 
 # `implementation` values the runtime knows (case-insensitive), by what they select.
@@ -31,6 +32,6 @@ def read(cfg: Node) -> LinearConfig:
     implementation = cfg.value_or("implementation", "auto", Node.to_str)
     if implementation.lower() not in IMPLEMENTATIONS:
         cfg.child("implementation").fail(
-            f"unknown implementation {implementation!r} (the runtime knows "
+            f"unknown implementation {short(implementation)} (the runtime knows "
             f"{', '.join(IMPLEMENTATIONS)})")
     return LinearConfig(taps, bias, in_channels, out_channels, implementation)

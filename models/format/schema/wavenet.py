@@ -265,7 +265,8 @@ def _is_slimmable(cfg: Node) -> bool:
             return True
         if method:
             la.child("slimmable").child("method").fail(
-                f"unknown slimming method {method!r} (the runtime knows {SLIMMING_METHOD!r})")
+                f"unknown slimming method {short(method)} "
+                f"(the runtime knows {short(SLIMMING_METHOD)})")
     return False
 
 
@@ -444,7 +445,8 @@ def _slopes_or_fail(spec: ActivationSpec, rows: int, flat: bool, at: Node) -> Ac
 def _gating_mode(node: Node) -> str:
     mode = node.to_str()
     if mode not in GATING_MODES:
-        node.fail(f"unknown gating mode {mode!r} (the runtime knows {', '.join(GATING_MODES)})")
+        node.fail(f"unknown gating mode {short(mode)} "
+                  f"(the runtime knows {', '.join(GATING_MODES)})")
     return mode
 
 
@@ -470,7 +472,8 @@ def _read_slimmable(la: Node, channels: int) -> SlimmableSpec | None:
     node = la.child("slimmable")
     method = node.value_or("method", "", Node.to_str)
     if method != SLIMMING_METHOD:
-        node.fail(f"unknown slimming method {method!r} (the runtime knows {SLIMMING_METHOD!r})")
+        node.fail(f"unknown slimming method {short(method)} "
+                  f"(the runtime knows {short(SLIMMING_METHOD)})")
     kwargs = node.child("kwargs") if node.has("kwargs") else None
     if kwargs is not None and kwargs.has("allowed_channels"):
         allowed_node = kwargs.child("allowed_channels")

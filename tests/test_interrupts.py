@@ -1,0 +1,150 @@
+"""Ctrl-C and closed pipes are ordinary events (issue 16 item 13): one line, the right exit
+code, nothing left behind, and an interrupted audit says what it kept and how to resume.
+
+Real processes and real signals: the CLI runs in its own process group and gets SIGINT
+as a terminal's Ctrl-C delivers it, to the whole group (the parent and its workers)."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from namcheck.models import write_nam
+from namcheck.models.examples import a1_doc
+from namcheck.signals.generate import default_signal
+
+CLI = [sys.executable, "-m", "namcheck.harness.cli"]
+
+
+def _corpus(folder: Path, fast: int = 2, slow: int = 2) -> None:
+    """`fast` small WaveNets, then `slow` Linears that take many seconds each (one matmul
+    per tap), so that an interrupt finds the audit busy."""
+    folder.mkdir()
+    for i in range(fast):
+        write_nam(a1_doc("nano", seed=i), folder / f"a{i}.nam")
+    for i in range(slow):
+        taps = 1_000_000 + i  # distinct contents
+        write_nam({"version": "0.5.0", "architecture": "Linear", "sample_rate": 48000,
+                   "config": {"receptive_field": taps, "bias": False},
+                   "weights": [1e-6] * taps}, folder / f"z{i}.nam")
+
+
+def _interrupt(cmd: list[str], cwd: Path, ready: Callable[[str], bool]
+               ) -> subprocess.CompletedProcess[str]:
+    """Run `cmd`, send Ctrl-C once `ready(stdout so far)`, and collect what it printed."""
+    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
+    out: list[str] = []
+    err: list[str] = []
+    readers = [threading.Thread(target=lambda s=s, to=to: to.extend(iter(s.readline, "")),
+                                daemon=True)
+               for s, to in ((proc.stdout, out), (proc.stderr, err))]
+    for reader in readers:
+        reader.start()
+    deadline = time.monotonic() + 180
+    while not ready("".join(out)) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+    assert proc.poll() is None, "finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C: the whole foreground process group
+    try:
+        proc.wait(timeout=60)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        raise
+    for reader in readers:
+        reader.join(timeout=10)
+    return subprocess.CompletedProcess(cmd, proc.returncode, "".join(out), "".join(err))
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    _corpus(tmp_path / "c")
+    sf.write(str(tmp_path / "s.wav"), default_signal(), 48000, subtype="FLOAT")
+    return tmp_path
+
+
+def _listing(folder: Path) -> set[str]:
+    return {str(p.relative_to(folder)) for p in folder.rglob("*")}
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_ctrl_c_mid_audit_is_one_line_saying_what_was_saved(workdir: Path, workers: str
+                                                            ) -> None:
+    before = _listing(workdir)
+    results = workdir / "r.jsonl"
+
+    def first_result_saved(_out: str) -> bool:
+        return results.exists() and results.read_text().count("\n") >= 1
+
+    done = _interrupt([*CLI, "audit", "c", "--signal", "s.wav", "--standard-input",
+                       "--workers", workers, "--results", "r.jsonl", "--no-gain"],
+                      workdir, first_result_saved)
+    assert done.returncode == 130
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1, done.stderr  # no worker tracebacks
+    saved = results.read_text().count("\n")
+    assert 1 <= saved < 4
+    assert re.fullmatch(rf"namcheck: interrupted: \d of 4 files audited; {saved} results "
+                        r"saved in r\.jsonl: resume with: namcheck audit c .*--results "
+                        r"r\.jsonl --no-gain", lines[0])
+    assert _listing(workdir) == before | {"r.jsonl"}  # no temporary file left
+
+
+def test_ctrl_c_while_workers_start_has_no_worker_traceback(workdir: Path) -> None:
+    """The workers are importing torch (seconds) when Ctrl-C arrives: they ignore it, the
+    parent ends them."""
+    before = _listing(workdir)
+    seen: list[float] = []
+
+    def header_then_a_second(out: str) -> bool:
+        # The header is printed just before the pool starts its workers; a second later
+        # they are importing torch (or waiting for their first file).
+        if "4 files" in out:
+            seen.append(time.monotonic())
+        return bool(seen) and time.monotonic() - seen[0] > 1.0
+
+    done = _interrupt([*CLI, "audit", "c", "--signal", "s.wav", "--standard-input",
+                       "--workers", "2", "--no-gain"], workdir, header_then_a_second)
+    assert done.returncode == 130
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
+    assert done.stderr.splitlines() == [
+        "namcheck: interrupted: 0 of 4 files audited, nothing saved (with --results "
+        "FILE.jsonl each result is kept as it finishes, and a rerun resumes)"
+    ] or re.fullmatch(r"namcheck: interrupted: [1-3] of 4 files audited, nothing saved .*\n",
+                      done.stderr), done.stderr
+    assert _listing(workdir) == before
+
+
+@pytest.mark.parametrize("command", [
+    ["inspect", "c"], ["inspect", "--json", "c"], ["conform", "--list"], ["schema"],
+])
+def test_a_listing_piped_into_head_ends_quietly(tmp_path: Path, command: list[str]) -> None:
+    """`namcheck inspect DIR | head -1`: the reader goes away after one line; namcheck
+    ends with the exit code a Unix tool gets from a closed pipe, printing nothing."""
+    folder = tmp_path / "c"
+    folder.mkdir()
+    doc = a1_doc("nano", seed=0)
+    for i in range(150):  # more text than a pipe holds, so a write meets the closed end
+        write_nam(doc, folder / f"m{i:03d}.nam")
+    proc = subprocess.Popen([*CLI, *command], cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    first = proc.stdout.readline()
+    proc.stdout.close()  # `head -1` exits
+    err = proc.stderr.read().decode()
+    code = proc.wait(timeout=120)
+    assert first
+    assert err == ""  # no traceback, no "internal error"
+    assert code in (0, 141)  # 0: everything fitted in the pipe before it closed
+    if command[0] == "inspect":
+        assert code == 141  # 150 files: more than a pipe holds
