@@ -381,17 +381,23 @@ def stored_gain(model: NamModel, m: Measurement, standard_input: bool, label: st
 
 
 def container_metadata(model: NamModel) -> CheckResult:
-    """The container's stored loudness and gain equal its top (largest max_value) submodel's."""
+    """The container's stored loudness and gain equal its top (largest max_value)
+    submodel's, for each value stored on both sides; a value missing on either side is a
+    warning (harness/audit.py's missing metadata), not this check's failure."""
     if not model.submodels:
         return not_applicable("container_metadata", "not a SlimmableContainer",
                               "not_a_container")
     top = model.submodels[-1].model
-    problems = []
-    for key, mine, theirs in (("loudness", model.loudness, top.loudness),
-                              ("gain", model.gain, top.gain)):
-        if mine != theirs:
-            problems.append(f"{key} {_stored(mine)} vs top submodel's {_stored(theirs)}")
-    detail = "; ".join(problems) if problems else "loudness and gain equal the top submodel's"
+    pairs = [(key, mine, theirs) for key, mine, theirs in
+             (("loudness", model.loudness, top.loudness), ("gain", model.gain, top.gain))
+             if mine is not None and theirs is not None]
+    if not pairs:
+        return not_applicable("container_metadata", "no loudness or gain is stored on both "
+                              "the container and its top submodel", "no_stored_loudness")
+    problems = [f"{key} {mine:.6g} vs top submodel's {theirs:.6g}"
+                for key, mine, theirs in pairs if mine != theirs]
+    compared = " and ".join(key for key, _, _ in pairs)
+    detail = "; ".join(problems) if problems else f"{compared} equal the top submodel's"
     err = None
     if model.loudness is not None and top.loudness is not None:
         err = abs(model.loudness - top.loudness)
@@ -426,5 +432,3 @@ def normalised_level_error(container: NamModel, index: int, lo: float, hi: float
                   f"{'louder' if off > 0 else 'quieter'} than the level set", "dB")
 
 
-def _stored(value: float | None) -> str:
-    return "none stored" if value is None else f"{value:.6g}"

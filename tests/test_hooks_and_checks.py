@@ -170,6 +170,19 @@ def test_container_metadata_mismatch_fails() -> None:
     assert result.passed is False and "loudness -31 vs top submodel's -30" in result.detail
 
 
+def test_container_missing_loudness_is_not_a_mismatch() -> None:
+    """A container that stores no loudness is warned as missing (audit), never failed here
+    (issue 16 item 8), and the text never says Python's 'none'."""
+    container = {"version": "0.7.0", "architecture": "SlimmableContainer", "weights": [],
+                 "config": {"submodels": [{"max_value": 1.0, "model": with_metadata(
+                     builtin_doc(), -30.0, 0.9)}]}}
+    result = C.container_metadata(read_nam(container))
+    assert result.passed is None and result.reason == "no_stored_loudness"
+    assert "none" not in result.detail
+    container["metadata"] = {"gain": 0.9}  # gain on both sides and equal: checked, holds
+    assert C.container_metadata(read_nam(container)).passed is True
+
+
 def test_tolerances_are_derived_from_dtype() -> None:
     assert C.scale_tolerance_db(torch.float64) < 1e-12 < C.scale_tolerance_db(torch.float32)
     assert C.scale_tolerance_db(torch.float32) == pytest.approx(
