@@ -20,7 +20,7 @@ from namcheck.models.tolerances import HEAD_SCALE_REL_TOL, UPSTREAM_HEAD_SCALE_T
 # Hardtanh's clamp bounds in the runtime, whatever the file says (NAM_FORMAT §4).
 RUNTIME_HARDTANH = (-1.0, 1.0)
 NOT_PLAYED_DIFFERENTLY = frozenset({"legacy_layer_array", "no_upstream_reader",
-                                    "lstm_start_state"})
+                                    "lstm_start_state", "gating_unreadable_upstream"})
 
 
 @dataclass(frozen=True)
@@ -90,9 +90,9 @@ def _wavenet_divergences(model: NamModel, cfg: WaveNetConfig, at: Any) -> list[D
                                       f"layer1x1_post_film on {kinds} layers: the runtime "
                                       "applies it only to blended layers, PyTorch to every "
                                       "layer"))
-        gating_dropped = _upstream_drops_gating(raw_layers[a], la)
-        if gating_dropped:
-            out.append(Divergence(f"{p}.gating_mode", "gating_dropped", gating_dropped))
+        gating = _upstream_gating(raw_layers[a], la)
+        if gating is not None:
+            out.append(Divergence(f"{p}.gating_mode", *gating))
         for key in ("activation", "secondary_activation"):
             for path, bounds in _hardtanh_bounds(raw_layers[a].get(key), f"{p}.{key}"):
                 out.append(Divergence(path, "hardtanh_bounds",
@@ -122,13 +122,15 @@ def _wavenet_divergences(model: NamModel, cfg: WaveNetConfig, at: Any) -> list[D
     return out
 
 
-def _upstream_drops_gating(raw: dict[str, Any], la: Any) -> str | None:
-    """Why upstream's loader builds ungated layers where the runtime gates, or None.
+def _upstream_gating(raw: dict[str, Any], la: Any) -> tuple[str, str] | None:
+    """(cause, message) where upstream's loader does not gate as the runtime does, or None.
 
     Upstream 0.13 (`nam.models.wavenet._packed._convert_export_layer_config`) turns
     `gating_mode` into gated activations only when `gating_mode` and `secondary_activation`
-    are both present, one entry per layer; otherwise it drops `gating_mode`. The runtime
-    gates in either form, defaulting the secondary activation to Sigmoid (NAM_FORMAT §4).
+    are both present; it indexes them per layer, so one string is read letter by letter
+    (its layers fail to build). With either key absent it drops `gating_mode` and builds
+    ungated layers. The runtime gates in every form, defaulting the secondary activation
+    to Sigmoid (NeuralAmpModelerCore's WaveNet layer-array config reader).
     """
     gated = [la.gating_of(i) for i in range(la.num_layers) if la.gating_of(i) != "none"]
     if not gated or "gating_mode" not in raw:
@@ -136,11 +138,14 @@ def _upstream_drops_gating(raw: dict[str, Any], la: Any) -> str | None:
     modes, secondary = raw.get("gating_mode"), raw.get("secondary_activation")
     if isinstance(modes, list) and isinstance(secondary, list):
         return None
-    form = ("one string" if isinstance(modes, str) else "a list") + (
-        " without secondary_activation" if secondary is None
-        else " with a secondary_activation that is not a list")
-    return (f"gating_mode as {form}: the runtime gates these layers ({gated[0]}), "
-            "upstream's PyTorch loader drops gating_mode and builds ungated layers")
+    form = "one string" if isinstance(modes, str) else "a list"
+    if secondary is None:
+        return ("gating_dropped", f"gating_mode as {form} without secondary_activation: the "
+                f"runtime gates these layers ({gated[0]}, secondary Sigmoid), upstream's "
+                "PyTorch loader drops gating_mode and builds ungated layers")
+    return ("gating_unreadable_upstream", f"gating_mode as {form} with secondary_activation "
+            "not a per-layer list: the runtime gates these layers, upstream's loader indexes "
+            "both per layer (a string letter by letter) and fails to build them")
 
 
 def _hardtanh_bounds(raw: Any, path: str) -> list[tuple[str, list[float]]]:

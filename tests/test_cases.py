@@ -153,6 +153,12 @@ def test_inspect_warns_where_upstream_drops_the_gating(capsys: pytest.CaptureFix
     assert [d.path for d in found["gating_mode_second_array"]] == [
         "config.layers[1].gating_mode"]
     assert found["gating_mode_lists_with_secondary"] == []
+    # One string with a string secondary: upstream reads both letter by letter and fails to
+    # build the layers (AttributeError), a file it cannot read rather than one it plays.
+    doc = json.loads((CASES / "gating" / "gating_mode_second_array.nam").read_text())
+    doc["config"]["layers"][1]["secondary_activation"] = "Sigmoid"
+    causes = [(d.path, d.cause, d.plays_differently) for d in runtime_divergences(read_nam(doc))]
+    assert causes == [("config.layers[1].gating_mode", "gating_unreadable_upstream", False)]
     assert main(["inspect", str(CASES / "gating" / "gating_mode_second_array.nam")]) == 0
     out = capsys.readouterr()
     assert "config.layers[1].gating_mode" in out.out + out.err
