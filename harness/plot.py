@@ -55,41 +55,55 @@ def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
 
 def plot_shift(model: NamModel, signal: Signal, opts: Options, out: str | os.PathLike[str]
                ) -> Path:
-    """Measured loudness shift vs 20*log10(s) for s in 1e-3..1e3 (13 forwards), error and
-    tolerance on the right axis. Models with a post-stack head are scaled with force."""
+    """Measured loudness shift vs 20*log10(s) for s in 1e-3..1e3 (13 forwards per curve),
+    error and tolerance on their own axis below. A SlimmableContainer gets one curve per
+    submodel with a head_scale (each is what plays at its slim values). Models with a
+    post-stack head are scaled with force."""
     if model.head_scale is None and not any(s.model.head_scale is not None
                                             for s in model.submodels):
         raise BadInputError(f"{model.source}: plot shift: {model.architecture} has no "
                             "head_scale to scale")
     check_rate(model, signal)
     plain = Options(opts.dtype, opts.device, opts.slim, False)
-    before = measure(model, signal, plain, opts.slim)
-    measured, tolerance = [], []
-    for s in SHIFT_SCALES:
-        after = measure(scale_output(model, float(s), force=True), signal, plain, opts.slim)
-        check = C.loudness_shift(before, after, float(s), opts.dtype)
-        measured.append(check.measured)
-        tolerance.append(check.tolerance)
+    if model.submodels:  # each submodel scaled alone (a container may mix in an LSTM)
+        targets = [(f"submodel {i} (max_value {sub.max_value:g})", sub.model, None)
+                   for i, sub in enumerate(model.submodels) if sub.model.head_scale is not None]
+    else:
+        targets = [("measured shift", model, opts.slim)]
+
     closed = np.array([closed_form_shift_db(float(s)) for s in SHIFT_SCALES])
-    error = np.abs(np.array(measured) - closed)
     plt = pyplot()
     fig, (ax, ax2) = plt.subplots(2, 1, figsize=(7.5, 6.5), sharex=True,
                                   gridspec_kw={"height_ratios": [3, 2]})
     ax.semilogx(SHIFT_SCALES, closed, "k--", lw=2.5, label="closed form 20·log10(s)")
-    ax.semilogx(SHIFT_SCALES, measured, "o", color="tab:blue", ms=5, label="measured shift")
+    held = True
+    markers = "osD^v<>"
+    for k, (label, target, slim) in enumerate(targets):
+        before = measure(target, signal, plain, slim)
+        checks = [C.loudness_shift(before, measure(scale_output(target, float(s), force=True),
+                                                   signal, plain, slim), float(s), opts.dtype)
+                  for s in SHIFT_SCALES]
+        measured = np.array([c.measured for c in checks], dtype=float)
+        tolerance = np.array([c.tolerance for c in checks], dtype=float)
+        error = np.abs(measured - closed)
+        held = held and bool(np.all(error <= tolerance))
+        color = f"C{k}"
+        # hollow markers shrinking per curve, so coinciding curves all stay visible
+        ax.semilogx(SHIFT_SCALES, measured, markers[k % len(markers)], color=color,
+                    ms=max(4, 10 - 3 * k), fillstyle="none", mew=1.5, label=label)
+        drawn = error > 0  # an exact 0 (at s = 1) has no place on a log axis
+        ax2.loglog(SHIFT_SCALES[drawn], error[drawn], "-" + markers[k % len(markers)],
+                   color=color, ms=4, label=f"|measured − closed form|: {label}")
+        if k == 0:
+            ax2.loglog(SHIFT_SCALES, tolerance, ":", color="black", lw=1.5,
+                       label="tolerance (passes at or below)")
     ax.set_ylabel("loudness shift (dB)")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(loc="upper left", fontsize=8)
-    drawn = error > 0  # an exact 0 (at s = 1) has no place on a log axis
-    ax2.loglog(SHIFT_SCALES[drawn], error[drawn], "s-", color="tab:red", ms=4,
-               label="|measured − closed form| (an exact 0 is not drawn)")
-    ax2.loglog(SHIFT_SCALES, tolerance, ":", color="black", lw=1.5,
-               label="tolerance (passes at or below)")
     ax2.set_xlabel("scale s")
     ax2.set_ylabel("error and tolerance (dB)")
     ax2.grid(True, which="both", alpha=0.3)
-    ax2.legend(loc="best", fontsize=8)
-    held = bool(np.all(error <= np.array(tolerance)))
+    ax2.legend(loc="best", fontsize=7, title="an exact 0 is not drawn", title_fontsize=7)
     ax.set_title(f"{Path(model.source).name}: loudness shift vs scale "
                  f"({'closed form holds' if held else 'closed form does NOT hold'})",
                  fontsize=10)

@@ -89,3 +89,40 @@ def test_plot_compare_upstream(models: dict[str, Path], tmp_path: Path) -> None:
     assert main(["plot", "compare", str(models["linear"]), "-o", str(out),
                  "--builtin-signal"]) == 0
     assert_picture(out)
+
+
+def test_shift_plot_draws_one_curve_per_container_submodel(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """A container mixing an LSTM with two WaveNets: each WaveNet submodel is scaled alone
+    and drawn as its own curve (the LSTM, with no head_scale, is left out, not refused)."""
+    from namcheck.harness import plot as P
+    from namcheck.models.examples import lstm_doc
+
+    doc = container_doc([(0.3, lstm_doc()), (0.6, builtin_doc()), (1.0, builtin_doc())])
+    model = tmp_path / "box.nam"
+    write_nam(doc, model)
+    labels: list[str] = []
+    real = P.pyplot
+
+    def spying() -> object:
+        plt = real()
+        if labels or getattr(plt.Axes.semilogx, "spy", False):
+            return plt
+        original = plt.Axes.semilogx
+
+        def semilogx(self: object, *args: object, **kwargs: object) -> object:
+            if "label" in kwargs:
+                labels.append(str(kwargs["label"]))
+            return original(self, *args, **kwargs)
+
+        semilogx.spy = True  # type: ignore[attr-defined]
+        monkeypatch.setattr(plt.Axes, "semilogx", semilogx)
+        return plt
+
+    monkeypatch.setattr(P, "pyplot", spying)
+    out = tmp_path / "shift.png"
+    assert main(["plot", "shift", str(model), "-o", str(out), "--builtin-signal"]) == 0
+    assert_picture(out)
+    assert labels == ["closed form 20·log10(s)", "submodel 1 (max_value 0.6)",
+                      "submodel 2 (max_value 1)"]
