@@ -192,7 +192,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
     _plots_folder(args)
     signal, opts = _run_options(args)
     show = _tables(args)
-    show(f"signal: {signal.name}; {len(files)} files")
+    show(f"signal: {signal.name}; {_files(len(files))}")
     if args.timeout is not None:
         O.finite("--timeout", args.timeout, 0.0, low_open=True)
     if args.results is not None:
@@ -202,7 +202,7 @@ def cmd_audit(args: argparse.Namespace) -> int:
                     "--timeout are for a local audit")
 
     reused = 0
-    if args.results is not None:
+    if args.results is not None and args.results.exists():
         from namcheck.harness.corpus.results import stored_results
 
         reused = stored_results(args.results, files, signal, opts)
@@ -232,10 +232,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
 
         again = "resume with: namcheck " + shlex.join(getattr(args, "given_argv",
                                                               sys.argv[1:]))
-        note = str(exc)
-        if note:  # the corpus run's own account (harness/corpus), with the command to rerun
-            raise Interrupted(note.replace("rerun the same command to resume", again)
-                              ) from None
+        note, rerun = str(exc), "rerun the same command to resume"
+        if rerun in note:  # the corpus run's own account (harness/corpus), with the command
+            raise Interrupted(note.replace(rerun, again)) from None
         saved = stored_results(args.results, files, signal, opts) - reused
         raise Interrupted(f"{saved} new results saved in {args.results} "
                           f"({reused + saved} of {len(files)} done); {again}") from None
@@ -360,7 +359,7 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     signal, opts = _run_options(args)
     require_standard_input(signal)
     show = _tables(args)
-    show(f"signal: {signal.name}; {len(plans)} files"
+    show(f"signal: {signal.name}; {_files(len(plans))}"
          + ("; dry run: nothing is written" if args.dry_run else ""))
 
     finished: list[ModelReport] = []
@@ -396,6 +395,10 @@ def cmd_stamp(args: argparse.Namespace) -> int:
     return _check_outcome(finished, code, show)
 
 
+def _files(n: int) -> str:
+    return f"{n} file" if n == 1 else f"{n} files"
+
+
 def _check_outcome(reports: list[ModelReport], code: int, show: Callable[[str], None]) -> int:
     """`stamp --check`'s exit code: 2/4 as any run for a bad input or an internal fault,
     else 1 when a file would change (or could not be measured), 0 when none would."""
@@ -403,8 +406,10 @@ def _check_outcome(reports: list[ModelReport], code: int, show: Callable[[str], 
 
     changing = sum(bool(r.changes) for r in reports)
     unmeasured = sum(r.status == "failed" and not r.changes for r in reports)
-    show(f"stamp --check: {changing} of {len(reports)} files would change"
-         + (f", {unmeasured} could not be measured" if unmeasured else ""))
+    unchecked = sum(r.status == "error" for r in reports)
+    show(f"stamp --check: {changing} of {_files(len(reports))} would change"
+         + (f", {unmeasured} could not be measured" if unmeasured else "")
+         + (f", {unchecked} could not be checked (see above)" if unchecked else ""))
     if code in (EXIT_BAD_INPUT, EXIT_INTERNAL):
         return code
     return EXIT_FAILED if changing or unmeasured else EXIT_OK

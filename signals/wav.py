@@ -32,6 +32,10 @@ class SignalError(ValueError):
 def read_mono(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     """Samples as float64 and the rate (Hz). Refuses multi-channel, empty, non-finite and
     over-long files (limit max_signal_seconds), the length checked before the read."""
+    if os.path.isdir(path):
+        raise SignalError(f"{path}: is a folder, not an audio file")
+    if not os.path.exists(path):
+        raise SignalError(f"{path}: no such file")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
