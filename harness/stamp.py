@@ -165,10 +165,10 @@ def stamp_file(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
 
 def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
     model = read_nam(plan.source)
-    check_rate(model, signal)
+    rates = check_rate(model, signal)
     doc, changes, problems, measured = stamp_document(model, signal, opts)
     report = ModelReport(str(plan.output or plan.source), model.architecture,
-                         changes=changes)
+                         changes=changes, sample_rates=rates)
     for m in measured.values():
         report.used(m)
     if problems:
