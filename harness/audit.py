@@ -99,11 +99,12 @@ def _missing_metadata(label: str, model: NamModel, m: C.Measurement, signal: Sig
         return []
     where = f"config.submodels[{label.removeprefix('.submodel')}].model.metadata" if label \
         else "metadata"
-    out = []
-    if model.loudness is None:
+    out = []  # (a wrong-typed value is its check's failure, not a missing value)
+    if model.loudness is None and C.wrong_typed_metadata(model, "loudness") is None:
         out.append(f"{where}.loudness: missing, so a host's Normalize does nothing for this "
                    f"model; measured {m.loudness:.4f} dB (namcheck stamp writes it)")
-    if model.gain is None and opts.with_gain and m.levels:
+    if model.gain is None and opts.with_gain and m.levels and (
+            C.wrong_typed_metadata(model, "gain") is None):
         out.append(f"{where}.gain: missing; measured {C.gain_from_levels(m.levels):.4f} "
                    "(namcheck stamp writes it)")
     return out

@@ -15,6 +15,7 @@ import torch
 
 from namcheck.harness.hooks import closed_form_shift_db, linearity_obstacle
 from namcheck.models.format import NamModel
+from namcheck.models.format.access import describe
 from namcheck.models.numerics import eps, forward_tolerance
 from namcheck.models.tolerances import (
     DB_PER_REL,
@@ -267,14 +268,45 @@ def metadata_shift(before: NamModel, after: NamModel, scale: float) -> CheckResu
                   "stored loudness after - before vs 20*log10(scale)", "dB")
 
 
+def wrong_typed_metadata(model: NamModel, key: str) -> tuple[str, Any] | None:
+    """(JSON path, value) where `model`'s own metadata.`key` is of a type the runtime
+    ignores (a `gain` that is not a number; a `metadata` that is not an object), read from
+    NamModel.metadata_issues; None otherwise. (A wrong-typed loudness or input/output
+    level is refused when the file is read: the runtime's get<double> throws.)"""
+    for path, value in model.metadata_issues.items():
+        if path == "metadata" or path.endswith(".metadata") or (
+                path == f"metadata.{key}" or path.endswith(f".metadata.{key}")):
+            return path, value
+    return None
+
+
+def _wrong_type(name: str, key: str, found: tuple[str, Any], measured: float | None,
+                unit: str) -> CheckResult:
+    """The failed check of a wrong-typed stored value: hosts cannot use it."""
+    path, value = found
+    what = ("not an object: the runtime ignores it, so no " + key + " is stored"
+            if not path.endswith(key) else
+            "not a number: the runtime ignores it and namcheck cannot use it")
+    have = f"; measured {measured:.4f}" if measured is not None and math.isfinite(
+        measured) else ""
+    return CheckResult(name, False, measured, None, None, None,
+                       f"{path} is {describe(value)}, {what}{have} (namcheck stamp writes "
+                       "the measured value)", unit, "wrong_type")
+
+
 def metadata_loudness(model: NamModel, m: Measurement, standard_input: bool,
                       dtype: torch.dtype, label: str = "") -> CheckResult:
-    """Stored `metadata.loudness` vs the loudness measured on NAM's standard input.
+    """Stored `metadata.loudness` vs the loudness measured on NAM's standard input; a
+    `metadata` that is not an object fails ('wrong_type': hosts get no loudness).
 
     Tolerance: the exporter measured in float32 with its own forward, we with ours; their
     outputs may differ by forward_tolerance(float32, both rounding) of the peak, i.e. that
     times peak/rms relative to the RMS, plus the float32 rounding of the stored number."""
     name = f"metadata_loudness{label}"
+    found = wrong_typed_metadata(model, "loudness")
+    if found is not None:
+        ok = standard_input and output_level(m).passed
+        return _wrong_type(name, "loudness", found, m.loudness if ok else None, "dB")
     if model.loudness is None:
         return not_applicable(name, "no metadata.loudness stored", "no_stored_loudness")
     if not standard_input:
@@ -357,11 +389,17 @@ def metadata_gain_kept(before: NamModel, after: NamModel) -> CheckResult:
 
 def stored_gain(model: NamModel, m: Measurement, standard_input: bool, label: str
                 ) -> CheckResult:
-    """Stored `metadata.gain` vs the heuristic measured on the standard input.
+    """Stored `metadata.gain` vs the heuristic measured on the standard input; a gain that
+    is not a number (or a `metadata` that is not an object) fails ('wrong_type').
 
     Tolerance: levels carry the float32 forward error of metadata_loudness (relative, at the
     crest factor); the normalised gain moves by up to 2 * that relative error."""
     name = f"metadata_gain{label}"
+    found = wrong_typed_metadata(model, "gain")
+    if found is not None:
+        ok = standard_input and output_level(m).passed and m.levels is not None
+        return _wrong_type(name, "gain", found,
+                           gain_from_levels(m.levels) if ok else None, "gain (0..1)")
     if model.gain is None:
         return not_applicable(name, "no metadata.gain stored", "no_stored_gain")
     if not standard_input:

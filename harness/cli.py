@@ -379,6 +379,9 @@ def cmd_stamp(args: argparse.Namespace) -> int:
         show(f"== {plan.source}{target}")
         for change in report.changes:
             show(f"   {change}")
+        rates = report.sample_rates
+        if rates is not None and rates["measured_as"] == "nam_exporter":
+            show(f"   note: {rates['note']}")
         if not report.changes and not report.error:
             show("   already correct: nothing to change")
         if report.status != "passed":

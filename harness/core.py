@@ -37,6 +37,7 @@ from namcheck.signals.generate import default_signal as generated_signal
 from namcheck.signals.levels import gain_sweep, gain_sweeps
 from namcheck.signals.meter import lufs as integrated_loudness
 from namcheck.signals.standard_input import (
+    STANDARD_RATE,
     find_standard_input,
     is_standard_input,
     samples_sha256,
@@ -159,6 +160,7 @@ class ModelReport:
     metadata_hash: str | None = None  # of the metadata object (duplicates: does it differ)
     calibration: dict[str, Any] | None = None  # schema.Calibration (audit)
     unreadable: bool = False  # the error is the file's own: it could not be read as a model
+    sample_rates: dict[str, Any] | None = None  # schema.SampleRates: model vs signal rate
 
     def used(self, m: C.Measurement) -> None:
         """Record the engine behind a measurement (once per distinct engine and reason)."""
@@ -212,29 +214,68 @@ def guarded(path: str, work: Callable[[], ModelReport]) -> ModelReport:
                            f"{exc}", internal=True)
 
 
-def check_rate(model: NamModel, signal: Signal) -> None:
-    """The signal's rate must be the model's (a model without a rate is played at the
-    signal's, or at 48 kHz, NAM's standard rate, for the built-in signal): SignalError."""
-    if signal.rate is not None and model.sample_rate is not None and (
-            signal.rate != model.sample_rate):
-        raise SignalError(f"{signal.path or signal.name}: sample rate {signal.rate} Hz "
-                          f"differs from the model's {model.sample_rate:g} Hz ({model.source})")
+def rate_reading(model: NamModel, signal: Signal) -> dict[str, Any] | None:
+    """How the model's rate and the signal's meet (schema.SampleRates), None where they
+    agree (or the built-in signal, made at the model's rate, is used).
+
+    - the model's rate unknown (no `sample_rate`, -1 or 0: the runtime's "unknown"): played
+      at the signal's rate (`measured_as` "signal_rate");
+    - a model at another rate than a 48 kHz signal: the signal's samples are fed to it as
+      they are (`measured_as` "nam_exporter"), as NAM's exporter defines
+      `metadata.loudness` and `metadata.gain` (neural-amp-modeler 0.13
+      `nam/models/base.py` `_metadata_loudness`: the 48,000 samples of its standard input
+      whatever the model's rate), so stored values of a 44.1 or 96 kHz file are checkable;
+    - any other mismatch: SignalError (one line naming both rates and what to give)."""
+    rate = model.sample_rate
+    if signal.rate is None or rate == signal.rate:
+        return None
+    if rate is None:
+        return {"model": None, "file_value": _file_rate(model), "signal": signal.rate,
+                "measured_as": "signal_rate",
+                "note": rate_note(model, signal)}
+    if signal.rate == STANDARD_RATE:
+        seconds = len(signal.samples) / rate
+        return {"model": rate, "file_value": _file_rate(model), "signal": signal.rate,
+                "measured_as": "nam_exporter",
+                "note": (f"the model is at {rate:g} Hz, the signal at {signal.rate} Hz: its "
+                         f"{len(signal.samples)} samples are fed to the model as they are "
+                         f"({seconds:.3g} s at {rate:g} Hz), as NAM's exporter measures "
+                         "metadata.loudness and metadata.gain whatever the model's rate")}
+    raise SignalError(f"{signal.path or signal.name}: sample rate {signal.rate} Hz differs "
+                      f"from the model's {rate:g} Hz ({model.source}): give a WAV at "
+                      f"{rate:g} Hz, or at {STANDARD_RATE} Hz (NAM's standard input), on "
+                      "whose samples NAM's exporter defines metadata.loudness at any rate")
+
+
+def check_rate(model: NamModel, signal: Signal) -> dict[str, Any] | None:
+    """rate_reading(): SignalError where the model cannot be measured on the signal."""
+    return rate_reading(model, signal)
+
+
+def _file_rate(model: NamModel) -> float | None:
+    """`sample_rate` as written in the file (None when absent)."""
+    value = model.data.get("sample_rate") if isinstance(model.data, dict) else None
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) \
+        else None
 
 
 def rate_note(model: NamModel, signal: Signal) -> str | None:
-    """What rate a model without `sample_rate` was measured at (a report warning)."""
+    """What rate a model of unknown rate was measured at (a report warning)."""
     if model.sample_rate is not None:
         return None
     rate = signal.rate or DEFAULT_RATE
-    return (f"no sample_rate in the file: measured at {rate} Hz (the signal's rate; NAM's "
-            "standard input is 48 kHz)")
+    written = _file_rate(model)
+    what = ("no sample_rate in the file" if written is None else
+            f"sample_rate {written:g} in the file (the runtime's 'unknown')")
+    return (f"{what}: measured at {rate} Hz (the signal's rate; NAM's standard input is "
+            "48 kHz)")
 
 
 def start_report(model: NamModel, signal: Signal, *warnings: str | None) -> ModelReport:
     """A model's report, begun: the signal's rate checked against the model's (SignalError),
     and the given warnings recorded in order (None skipped)."""
-    check_rate(model, signal)
-    return ModelReport(model.source, model.architecture,
+    rate = rate_reading(model, signal)
+    return ModelReport(model.source, model.architecture, sample_rates=rate,
                        warnings=[w for w in warnings if w is not None],
                        content_hash=content_hash(model),
                        metadata_hash=hashlib.sha256(json.dumps(

@@ -47,6 +47,9 @@ def describe(model: NamModel) -> dict[str, Any]:
         "architecture": model.architecture,
         "version": ".".join(map(str, model.version)),
         "sample_rate": model.sample_rate,
+        # the runtime's GetExpectedSampleRate: the file's number, -1 without one (a rate
+        # <= 0 is "unknown": played at the host's rate)
+        "expected_sample_rate": model.expected_sample_rate,
         "parameters": model.parameter_count,
         "receptive_field": model.receptive_field,
         "content_hash": content_hash(model),

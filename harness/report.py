@@ -78,6 +78,8 @@ def format_table(report: ModelReport) -> str:
             shown.add(check.detail)  # a reason repeated at every scale is shown once
             lines.append(f"      {check.detail}")
     lines.extend(f"   {format_level(level)}" for level in report.levels)
+    if report.sample_rates is not None and report.sample_rates["measured_as"] == "nam_exporter":
+        lines.append(f"   note: {report.sample_rates['note']}")
     lines.extend(f"   note: {u}" for u in report.unverified)
     lines.extend(f"   warning: {w}" for w in report.warnings)
     if report.engine:
@@ -136,6 +138,8 @@ def model_entry(r: ModelReport) -> schema.ModelEntry:
                              levels=[schema.Level(**strict(level)) for level in r.levels],
                              unverified=r.unverified, warnings=r.warnings, changes=r.changes,
                              content_hash=r.content_hash, engine=r.engine,
+                             sample_rates=(schema.SampleRates(**strict(r.sample_rates))
+                                           if r.sample_rates is not None else None),
                              calibration=(schema.Calibration(**strict(r.calibration))
                                           if r.calibration is not None else None))
 

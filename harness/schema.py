@@ -133,6 +133,22 @@ class Calibration(_Strict):
     output_gain_db: OutputGains
 
 
+class SampleRates(_Strict):
+    """How the model's rate and the signal's met, where they differ (harness/core.py
+    rate_reading)."""
+
+    model: float | None = Field(description="the model's rate as the runtime reads it, Hz; "
+                                "null when unknown (no sample_rate, -1 or 0)")
+    file_value: float | None = Field(description="sample_rate as written in the file; null "
+                                     "when absent")
+    signal: int = Field(description="the signal's rate, Hz")
+    measured_as: Literal["signal_rate", "nam_exporter"] = Field(
+        description="'signal_rate': a model of unknown rate played at the signal's; "
+        "'nam_exporter': a model at another rate than a 48 kHz signal, fed its samples as "
+        "they are, as NAM's exporter defines metadata.loudness and gain at any rate")
+    note: str
+
+
 class Counts(_Strict):
     """How many checks a model had, by status."""
 
@@ -167,6 +183,9 @@ class ModelEntry(_Strict):
         None, description="SHA-256 of what plays: architecture, config and weights as the "
         "runtime reads them, metadata and formatting excluded (models/identity.py, "
         "docs/model_identity.md); null where the file could not be read")
+    sample_rates: SampleRates | None = Field(
+        None, description="where the model's rate is unknown or differs from the "
+        "signal's: how it was measured; null where they agree")
     engine: str | None = Field(None, description="the forward(s) that measured it: 'fast', "
                                "'reference', or 'reference engine: <why the fast engine did "
                                "not run>'; null where nothing ran")

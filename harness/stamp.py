@@ -28,6 +28,7 @@ from namcheck.harness.core import (
 from namcheck.harness.errors import BadInputError
 from namcheck.models.atomic import atomic_write
 from namcheck.models.format import NamModel, parse_nam, read_nam, write_nam
+from namcheck.models.format.access import describe
 
 
 def run(path: str | os.PathLike[str], output: str | os.PathLike[str] | None = None, *,
@@ -122,6 +123,9 @@ def stamp_document(model: NamModel, signal: Signal, opts: Options
             return {}
         meta = node.get("metadata")
         if not isinstance(meta, dict):
+            if meta is not None:  # a value the runtime ignores: replaced by an object
+                path = f"{where}.metadata" if where else "metadata"
+                changes.append(f"{path}: {_show(meta, '')} -> an object")
             meta = node["metadata"] = {}
         for check, key in zip(now, ("loudness", "gain"), strict=False):
             if _needs(check):
@@ -140,6 +144,8 @@ def stamp_document(model: NamModel, signal: Signal, opts: Options
         measured[""] = measured[f".submodel{len(model.submodels) - 1}"]
         meta = doc.get("metadata")
         if not isinstance(meta, dict):
+            if meta is not None:
+                changes.append(f"metadata: {_show(meta, '')} -> an object")
             meta = doc["metadata"] = {}
         for key, value in top.items():
             if meta.get(key) != value:
@@ -154,6 +160,8 @@ def stamp_document(model: NamModel, signal: Signal, opts: Options
 def _show(value: Any, key: str) -> str:
     if value is None:
         return "(missing)"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return f"{describe(value)} (wrong type, ignored by the runtime)"
     return f"{value:.4f} dB" if key == "loudness" else f"{value:.4f}"
 
 
@@ -165,10 +173,10 @@ def stamp_file(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
 
 def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
     model = read_nam(plan.source)
-    check_rate(model, signal)
+    rates = check_rate(model, signal)
     doc, changes, problems, measured = stamp_document(model, signal, opts)
     report = ModelReport(str(plan.output or plan.source), model.architecture,
-                         changes=changes)
+                         changes=changes, sample_rates=rates)
     for m in measured.values():
         report.used(m)
     if problems:
