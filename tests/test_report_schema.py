@@ -49,7 +49,7 @@ def commands(p: dict[str, Path], tmp_path: Path) -> dict[str, list[str]]:
     return {
         "verify": ["verify", *models, *signal, "--scale", "0.5"],
         "audit": ["audit", *models, *signal],
-        "compare": ["compare", str(p["lin"]), "--render", str(render), *signal],
+        "compare": ["compare", str(p["lin"]), "--render", str(render), *signal[:-1]],
         "stamp": ["stamp", *models[:4], "--dry-run", *signal],
     }
 
