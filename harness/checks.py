@@ -90,6 +90,32 @@ def gate_db(check: CheckResult, fail_above_db: float | None) -> CheckResult:
                    f"{fail_above_db:g}")
 
 
+RUNTIME_LIMITATION = "runtime_limitation"
+
+
+def is_limitation(check: CheckResult) -> bool:
+    """A runtime limitation: measured and beyond its tolerance, but no edit of the file can
+    fix it (the runtime's design does it); reported and counted, not the file's failure."""
+    return check.passed is None and check.reason == RUNTIME_LIMITATION
+
+
+def runtime_limitation(check: CheckResult, why: str) -> CheckResult:
+    """`check` (failed beyond its tolerance) as a runtime limitation: its numbers kept,
+    `why` no edit of the file can fix it appended; --fail-on-runtime-limits fails it."""
+    if check.passed is not False:
+        return check
+    return replace(check, passed=None, reason=RUNTIME_LIMITATION,
+                   detail=f"{check.detail}; runtime limitation: {why} (reported, not "
+                   "failed; --fail-on-runtime-limits fails it)")
+
+
+def gate_runtime_limit(check: CheckResult, fail: bool) -> CheckResult:
+    """--fail-on-runtime-limits: a runtime limitation fails (its reason code kept)."""
+    if not fail or not is_limitation(check):
+        return check
+    return replace(check, passed=False)
+
+
 def not_applicable(name: str, why: str, reason: str) -> CheckResult:
     """A check whose premise does not hold: n/a with the reason (never a pass)."""
     return CheckResult(name, None, None, None, None, None, f"not applicable: {why}",
@@ -425,10 +451,15 @@ def normalised_level_error(container: NamModel, index: int, lo: float, hi: float
     sub = container.submodels[index].model
     tol = stored_loudness_tolerance(sub, m, torch.float32, container.loudness)
     off = m.loudness - container.loudness
-    return result(name, m.loudness, container.loudness, tol,
-                  f"submodel {index} plays at these slim values and measures "
-                  f"{m.loudness:.2f} dB; hosts normalise with the container's "
-                  f"{container.loudness:.2f} dB, so it plays {abs(off):.2f} dB "
-                  f"{'louder' if off > 0 else 'quieter'} than the level set", "dB")
+    check = result(name, m.loudness, container.loudness, tol,
+                   f"submodel {index} plays at these slim values and measures "
+                   f"{m.loudness:.2f} dB; hosts normalise with the container's "
+                   f"{container.loudness:.2f} dB, so it plays {abs(off):.2f} dB "
+                   f"{'louder' if off > 0 else 'quieter'} than the level set", "dB")
+    # A SlimmableContainer carries one loudness; hosts set every slim's level from it, so
+    # submodels of different levels cannot all match it, whatever the file stores.
+    return runtime_limitation(check, "a SlimmableContainer carries one loudness, which "
+                              "hosts apply at every slim; no value of it fits submodels of "
+                              "different levels")
 
 

@@ -136,6 +136,7 @@ class Options:
     with_gain: bool = True
     fail_above_db: float | None = None  # CI gate for level checks (None: the rounding bound)
     engine: str = "auto"  # models/engines.py: auto (fast where it covers), reference, fast
+    fail_on_runtime_limits: bool = False  # runtime limitations fail the file (CI gate)
 
 
 @dataclass
@@ -242,8 +243,10 @@ def start_report(model: NamModel, signal: Signal, *warnings: str | None) -> Mode
 
 
 def finish_report(report: ModelReport, opts: Options) -> ModelReport:
-    """A model's report, finished: the user's dB gate (--fail-above-db) applied."""
-    report.checks = [C.gate_db(c, opts.fail_above_db) for c in report.checks]
+    """A model's report, finished: runtime limitations made failures where the user asks
+    (--fail-on-runtime-limits), then the user's dB gate (--fail-above-db) applied."""
+    report.checks = [C.gate_db(C.gate_runtime_limit(c, opts.fail_on_runtime_limits),
+                               opts.fail_above_db) for c in report.checks]
     return report
 
 
