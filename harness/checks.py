@@ -8,6 +8,7 @@ standard input) is `passed=None`, "not applicable", with the reason: never a fal
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -25,7 +26,7 @@ from namcheck.models.tolerances import (
     MAX_NAM_LOUDNESS_PEAK,
     STORED_REL,
 )
-from namcheck.signals.levels import crest_factor, gain_from_levels, loudness_of_output, rms
+from namcheck.signals.levels import OutputStats, gain_from_levels, to_db
 
 
 @dataclass(frozen=True)
@@ -133,17 +134,48 @@ class Measurement:
     """One model's output on the signal (harness/core.py: measure), kept so checks share
     forwards."""
 
-    output: torch.Tensor
+    output: torch.Tensor | None  # None: a long signal, measured in blocks (stats only)
     levels: list[float] | None = None  # RMS at the 11 gain steps, when measured
     # Peak-relative error bound of the forward that measured it (None: the float32
     # reference's, numerics.forward_tolerance), and the engine's name.
     bound: float | None = None
     engine: str = "reference"
     engine_note: str | None = None  # why the reference ran where the fast engine was asked
+    # What the checks need of the output (signals/levels.py): given where the output was
+    # streamed and not kept, else computed from it once.
+    stats: OutputStats | None = None
+    # A long signal's output again, block by block (a fresh stream of the same forward),
+    # for the checks that compare two outputs sample by sample (linearity).
+    replay: Callable[[], Iterator[torch.Tensor]] | None = None
+
+    def blocks(self) -> Iterator[torch.Tensor]:
+        """The output in blocks: the kept output as one block, else replayed."""
+        if self.output is not None:
+            yield self.output
+        else:
+            assert self.replay is not None
+            yield from self.replay()
+
+    def summary(self) -> OutputStats:
+        if self.stats is None:
+            assert self.output is not None
+            self.stats = OutputStats.of(self.output)
+        return self.stats
 
     @property
     def loudness(self) -> float:
-        return loudness_of_output(self.output)
+        return to_db(self.summary().rms)
+
+    @property
+    def peak(self) -> float:
+        return self.summary().peak
+
+    @property
+    def crest(self) -> float:
+        """Peak over RMS (1 for silence), as crest_factor of the output."""
+        stats = self.summary()
+        level = stats.rms
+        return stats.peak / level if level > 0 else 1.0
 
 
 def output_level(m: Measurement, label: str = "") -> CheckResult:
@@ -151,18 +183,16 @@ def output_level(m: Measurement, label: str = "") -> CheckResult:
 
     A NaN/Inf output or an all-zero one is a failed model, never an n/a."""
     name = f"output_level{label}"
-    y = m.output.detach().double()
-    bad = torch.nonzero(~torch.isfinite(y).reshape(-1))
-    if bad.numel():
-        first = int(bad[0])
-        value = float(y.reshape(-1)[first])
-        return failed(name, f"the output is not finite: sample {first} is {value} "
-                      f"({bad.numel()} non-finite samples)", "non_finite_output")
-    level = rms(y)
+    stats = m.summary()
+    if stats.non_finite:
+        return failed(name, f"the output is not finite: sample {stats.first_non_finite} is "
+                      f"{stats.first_non_finite_value} ({stats.non_finite} non-finite "
+                      "samples)", "non_finite_output")
+    level = stats.rms
     if level == 0.0:
         return failed(name, "the output is silent (all zeros): it has no level to measure",
                       "silent_output")
-    loud, peak = loudness_of_output(y), float(y.abs().max())
+    loud, peak = to_db(level), stats.peak
     if loud > MAX_NAM_LOUDNESS_DB or peak > MAX_NAM_LOUDNESS_PEAK:
         return CheckResult(name, False, loud, None, None, MAX_NAM_LOUDNESS_DB,
                            f"the output's level {loud:.1f} dB (peak {peak:.3g}) is beyond what "
@@ -206,9 +236,12 @@ def linearity(model: NamModel, before: Measurement, after: Measurement, scale: f
               dtype: torch.dtype, cause: str | None = None) -> CheckResult:
     """Does the output scale by exactly `scale`? (peak-relative error of after vs s*before)
     `cause`: why it cannot, where known outside the model (float32_range's finding)."""
-    ref = scale * before.output.double()
-    peak = float(ref.abs().max())
-    err = float((after.output.double() - ref).abs().max()) / (peak if peak > 0 else 1.0)
+    peak = diff = 0.0
+    for b, a in zip(before.blocks(), after.blocks(), strict=True):  # long signals: blocks
+        ref = scale * b.double()
+        peak = max(peak, float(ref.abs().max()))
+        diff = max(diff, float((a.double() - ref).abs().max()))
+    err = diff / (peak if peak > 0 else 1.0)
     tol = 4 * eps(dtype)  # the same roundings as scale_tolerance_db, per sample
     passed = err <= tol
     if passed:
@@ -259,7 +292,7 @@ def float32_range(before: NamModel, after: NamModel, scale: float, m: Measuremen
                                f"{prefix}weights[-1] (head_scale) {b.head_scale:.6g} x "
                                f"{scale:g} = {a.head_scale:.6g} {found[1]}; the runtime "
                                "reads it as a float32", "", found[0])
-    peak = float(m.output.detach().double().abs().max()) * scale
+    peak = m.peak * scale
     info = torch.finfo(dtype)
     name = str(dtype).removeprefix("torch.")
     if peak > float(info.max) or 0 < peak < float(info.tiny):
@@ -321,7 +354,7 @@ def stored_loudness_tolerance(model: NamModel, m: Measurement, dtype: torch.dtyp
     engine's bound, our_bound); that relative error of the peak is peak/rms times it of
     the RMS; plus the float32 rounding of the stored number."""
     exporter = forward_tolerance(model, torch.float32)
-    rel = (exporter + our_bound(model, m, dtype)) * crest_factor(m.output)
+    rel = (exporter + our_bound(model, m, dtype)) * m.crest
     return DB_PER_REL * rel + STORED_REL * abs(stored)
 
 
@@ -399,7 +432,7 @@ def stored_gain(model: NamModel, m: Measurement, standard_input: bool, label: st
                       "gain (0..1)", model.gain)
     assert m.levels is not None
     rel = (forward_tolerance(model, torch.float32) + our_bound(model, m, torch.float32)
-           ) * crest_factor(m.output)
+           ) * m.crest
     # + the float64 rounding of the stored number itself (gain is written as a Python float)
     tol = 2 * 2 * rel + abs(model.gain) * float(torch.finfo(torch.float64).eps)
     return result(name, gain_from_levels(m.levels), model.gain, tol,
