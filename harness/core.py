@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from namcheck.harness import checks as C
@@ -49,7 +50,7 @@ from namcheck.signals.standard_input import (
     is_standard_input,
     samples_sha256,
 )
-from namcheck.signals.wav import SignalError, read_mono
+from namcheck.signals.wav import SignalError, WavSamples, read_mono, read_mono_blocks
 
 # Devices on which measure_many runs models of one shape as one batched forward (on the
 # CPU the reference's own row joining is faster, and CPU behaviour stays as it was).
@@ -74,11 +75,20 @@ class Signal:
     sha256: str = ""
 
     def __post_init__(self) -> None:
-        refuse_degenerate(self.samples, self.path or self.name)
+        if not isinstance(self.samples, WavSamples):  # (read_mono_blocks checked it)
+            refuse_degenerate(self.samples, self.path or self.name)
 
     @classmethod
     def from_wav(cls, path: str | os.PathLike[str], treat_as_standard: bool = False) -> Signal:
-        """A WAV; it is NAM's standard input when its samples are (or when told so)."""
+        """A WAV; it is NAM's standard input when its samples are (or when told so). A
+        file longer than STREAM_SAMPLES is checked in one pass and read in blocks where it
+        is measured (signals/wav.py: WavSamples): never held whole."""
+        if _frames(path) > STREAM_SAMPLES:
+            long, rate, digest = read_mono_blocks(path)
+            kind = ("treated as NAM's standard loudness input" if treat_as_standard else
+                    "not NAM's standard loudness input: stored loudness is not compared")
+            return cls(long, rate, f"{path} ({kind})", treat_as_standard,  # type: ignore
+                       str(path), digest)
         samples, rate = read_mono(path)
         recognised = is_standard_input(samples, rate)
         standard = recognised or treat_as_standard
@@ -107,6 +117,14 @@ class Signal:
 
 
 SignalSource = Signal | str | os.PathLike[str] | None
+
+
+def _frames(path: str | os.PathLike[str]) -> int:
+    """How many frames the file says it holds (0 where it cannot say: read_mono reports)."""
+    try:
+        return int(sf.info(str(path)).frames)
+    except Exception:
+        return 0
 
 
 def refuse_degenerate(samples: np.ndarray, where: str) -> None:

@@ -195,7 +195,11 @@ class OutputStats:
         return stats
 
 
-def _blocks(signal: np.ndarray | torch.Tensor, chunk: int) -> Iterator[torch.Tensor]:
+def _blocks(signal: Any, chunk: int) -> Iterator[torch.Tensor]:
+    if hasattr(signal, "blocks"):  # signals/wav.py: WavSamples, read in blocks
+        for block in signal.blocks(chunk):
+            yield torch.from_numpy(np.ascontiguousarray(block, dtype=np.float64))
+        return
     x = torch.as_tensor(np.asarray(signal)) if not isinstance(signal, torch.Tensor) else signal
     x = x.reshape(-1)
     for i in range(0, x.shape[0], chunk):
