@@ -8,6 +8,7 @@ standard input) is `passed=None`, "not applicable", with the reason: never a fal
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
@@ -26,7 +27,7 @@ from namcheck.models.tolerances import (
     MAX_NAM_LOUDNESS_PEAK,
     STORED_REL,
 )
-from namcheck.signals.levels import crest_factor, gain_from_levels, loudness_of_output, rms
+from namcheck.signals.levels import OutputStats, gain_from_levels, to_db
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,32 @@ def gate_db(check: CheckResult, fail_above_db: float | None) -> CheckResult:
                    f"{fail_above_db:g}")
 
 
+RUNTIME_LIMITATION = "runtime_limitation"
+
+
+def is_limitation(check: CheckResult) -> bool:
+    """A runtime limitation: measured and beyond its tolerance, but no edit of the file can
+    fix it (the runtime's design does it); reported and counted, not the file's failure."""
+    return check.passed is None and check.reason == RUNTIME_LIMITATION
+
+
+def runtime_limitation(check: CheckResult, why: str) -> CheckResult:
+    """`check` (failed beyond its tolerance) as a runtime limitation: its numbers kept,
+    `why` no edit of the file can fix it appended; --fail-on-runtime-limits fails it."""
+    if check.passed is not False:
+        return check
+    return replace(check, passed=None, reason=RUNTIME_LIMITATION,
+                   detail=f"{check.detail}; runtime limitation: {why} (reported, not "
+                   "failed; --fail-on-runtime-limits fails it)")
+
+
+def gate_runtime_limit(check: CheckResult, fail: bool) -> CheckResult:
+    """--fail-on-runtime-limits: a runtime limitation fails (its reason code kept)."""
+    if not fail or not is_limitation(check):
+        return check
+    return replace(check, passed=False)
+
+
 def not_applicable(name: str, why: str, reason: str) -> CheckResult:
     """A check whose premise does not hold: n/a with the reason (never a pass)."""
     return CheckResult(name, None, None, None, None, None, f"not applicable: {why}",
@@ -108,17 +135,48 @@ class Measurement:
     """One model's output on the signal (harness/core.py: measure), kept so checks share
     forwards."""
 
-    output: torch.Tensor
+    output: torch.Tensor | None  # None: a long signal, measured in blocks (stats only)
     levels: list[float] | None = None  # RMS at the 11 gain steps, when measured
     # Peak-relative error bound of the forward that measured it (None: the float32
     # reference's, numerics.forward_tolerance), and the engine's name.
     bound: float | None = None
     engine: str = "reference"
     engine_note: str | None = None  # why the reference ran where the fast engine was asked
+    # What the checks need of the output (signals/levels.py): given where the output was
+    # streamed and not kept, else computed from it once.
+    stats: OutputStats | None = None
+    # A long signal's output again, block by block (a fresh stream of the same forward),
+    # for the checks that compare two outputs sample by sample (linearity).
+    replay: Callable[[], Iterator[torch.Tensor]] | None = None
+
+    def blocks(self) -> Iterator[torch.Tensor]:
+        """The output in blocks: the kept output as one block, else replayed."""
+        if self.output is not None:
+            yield self.output
+        else:
+            assert self.replay is not None
+            yield from self.replay()
+
+    def summary(self) -> OutputStats:
+        if self.stats is None:
+            assert self.output is not None
+            self.stats = OutputStats.of(self.output)
+        return self.stats
 
     @property
     def loudness(self) -> float:
-        return loudness_of_output(self.output)
+        return to_db(self.summary().rms)
+
+    @property
+    def peak(self) -> float:
+        return self.summary().peak
+
+    @property
+    def crest(self) -> float:
+        """Peak over RMS (1 for silence), as crest_factor of the output."""
+        stats = self.summary()
+        level = stats.rms
+        return stats.peak / level if level > 0 else 1.0
 
 
 def output_level(m: Measurement, label: str = "") -> CheckResult:
@@ -126,18 +184,16 @@ def output_level(m: Measurement, label: str = "") -> CheckResult:
 
     A NaN/Inf output or an all-zero one is a failed model, never an n/a."""
     name = f"output_level{label}"
-    y = m.output.detach().double()
-    bad = torch.nonzero(~torch.isfinite(y).reshape(-1))
-    if bad.numel():
-        first = int(bad[0])
-        value = float(y.reshape(-1)[first])
-        return failed(name, f"the output is not finite: sample {first} is {value} "
-                      f"({bad.numel()} non-finite samples)", "non_finite_output")
-    level = rms(y)
+    stats = m.summary()
+    if stats.non_finite:
+        return failed(name, f"the output is not finite: sample {stats.first_non_finite} is "
+                      f"{stats.first_non_finite_value} ({stats.non_finite} non-finite "
+                      "samples)", "non_finite_output")
+    level = stats.rms
     if level == 0.0:
         return failed(name, "the output is silent (all zeros): it has no level to measure",
                       "silent_output")
-    loud, peak = loudness_of_output(y), float(y.abs().max())
+    loud, peak = to_db(level), stats.peak
     if loud > MAX_NAM_LOUDNESS_DB or peak > MAX_NAM_LOUDNESS_PEAK:
         return CheckResult(name, False, loud, None, None, MAX_NAM_LOUDNESS_DB,
                            f"the output's level {loud:.1f} dB (peak {peak:.3g}) is beyond what "
@@ -181,9 +237,12 @@ def linearity(model: NamModel, before: Measurement, after: Measurement, scale: f
               dtype: torch.dtype, cause: str | None = None) -> CheckResult:
     """Does the output scale by exactly `scale`? (peak-relative error of after vs s*before)
     `cause`: why it cannot, where known outside the model (float32_range's finding)."""
-    ref = scale * before.output.double()
-    peak = float(ref.abs().max())
-    err = float((after.output.double() - ref).abs().max()) / (peak if peak > 0 else 1.0)
+    peak = diff = 0.0
+    for b, a in zip(before.blocks(), after.blocks(), strict=True):  # long signals: blocks
+        ref = scale * b.double()
+        peak = max(peak, float(ref.abs().max()))
+        diff = max(diff, float((a.double() - ref).abs().max()))
+    err = diff / (peak if peak > 0 else 1.0)
     tol = 4 * eps(dtype)  # the same roundings as scale_tolerance_db, per sample
     passed = err <= tol
     if passed:
@@ -234,7 +293,7 @@ def float32_range(before: NamModel, after: NamModel, scale: float, m: Measuremen
                                f"{prefix}weights[-1] (head_scale) {b.head_scale:.6g} x "
                                f"{scale:g} = {a.head_scale:.6g} {found[1]}; the runtime "
                                "reads it as a float32", "", found[0])
-    peak = float(m.output.detach().double().abs().max()) * scale
+    peak = m.peak * scale
     info = torch.finfo(dtype)
     name = str(dtype).removeprefix("torch.")
     if peak > float(info.max) or 0 < peak < float(info.tiny):
@@ -327,7 +386,7 @@ def stored_loudness_tolerance(model: NamModel, m: Measurement, dtype: torch.dtyp
     engine's bound, our_bound); that relative error of the peak is peak/rms times it of
     the RMS; plus the float32 rounding of the stored number."""
     exporter = forward_tolerance(model, torch.float32)
-    rel = (exporter + our_bound(model, m, dtype)) * crest_factor(m.output)
+    rel = (exporter + our_bound(model, m, dtype)) * m.crest
     return DB_PER_REL * rel + STORED_REL * abs(stored)
 
 
@@ -411,7 +470,7 @@ def stored_gain(model: NamModel, m: Measurement, standard_input: bool, label: st
                       "gain (0..1)", model.gain)
     assert m.levels is not None
     rel = (forward_tolerance(model, torch.float32) + our_bound(model, m, torch.float32)
-           ) * crest_factor(m.output)
+           ) * m.crest
     # + the float64 rounding of the stored number itself (gain is written as a Python float)
     tol = 2 * 2 * rel + abs(model.gain) * float(torch.finfo(torch.float64).eps)
     return result(name, gain_from_levels(m.levels), model.gain, tol,
@@ -463,10 +522,15 @@ def normalised_level_error(container: NamModel, index: int, lo: float, hi: float
     sub = container.submodels[index].model
     tol = stored_loudness_tolerance(sub, m, torch.float32, container.loudness)
     off = m.loudness - container.loudness
-    return result(name, m.loudness, container.loudness, tol,
-                  f"submodel {index} plays at these slim values and measures "
-                  f"{m.loudness:.2f} dB; hosts normalise with the container's "
-                  f"{container.loudness:.2f} dB, so it plays {abs(off):.2f} dB "
-                  f"{'louder' if off > 0 else 'quieter'} than the level set", "dB")
+    check = result(name, m.loudness, container.loudness, tol,
+                   f"submodel {index} plays at these slim values and measures "
+                   f"{m.loudness:.2f} dB; hosts normalise with the container's "
+                   f"{container.loudness:.2f} dB, so it plays {abs(off):.2f} dB "
+                   f"{'louder' if off > 0 else 'quieter'} than the level set", "dB")
+    # A SlimmableContainer carries one loudness; hosts set every slim's level from it, so
+    # submodels of different levels cannot all match it, whatever the file stores.
+    return runtime_limitation(check, "a SlimmableContainer carries one loudness, which "
+                              "hosts apply at every slim; no value of it fits submodels of "
+                              "different levels")
 
 

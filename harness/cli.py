@@ -156,7 +156,8 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return runner.run("verify", outcomes, signal, opts, show=show, json=args.json, summary=True,
                       json_options={"hook": args.hook, "scales": scales, "slim": opts.slim,
                                     "gain": opts.with_gain,
-                                    "fail_above_db": opts.fail_above_db},
+                                    "fail_above_db": opts.fail_above_db,
+                                    "fail_on_runtime_limits": opts.fail_on_runtime_limits},
                       plots=args.plots)
 
 
@@ -222,7 +223,9 @@ def cmd_audit(args: argparse.Namespace) -> int:
                           corpus=corpus_summary, corpus_lines=format_corpus_summary,
                           json=args.json, json_options={"gain": opts.with_gain,
                                                         "workers": args.workers,
-                                                        "fail_above_db": opts.fail_above_db},
+                                                        "fail_above_db": opts.fail_above_db,
+                                                        "fail_on_runtime_limits":
+                                                        opts.fail_on_runtime_limits},
                           plots=args.plots)
     except KeyboardInterrupt as exc:
         if args.results is None:
@@ -585,7 +588,7 @@ def _add_run_options(p: argparse.ArgumentParser, slim: bool = True, gain: bool =
     default, harness/options.py: Values)."""
     _add(p, "signal", "standard_input", "builtin_signal", "dtype", "device",
          *(["slim"] if slim else []), *(["no_gain"] if gain else []),
-         *(["fail_above_db"] if gate else []))
+         *(["fail_above_db", "fail_on_runtime_limits"] if gate else []))
     _add_limit_options(p)
 
 

@@ -12,17 +12,19 @@ where `work` begins with `start_report`, adds checks from harness/checks.py on
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
 import os
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import soundfile as sf
 import torch
 
 from namcheck.harness import checks as C
@@ -34,7 +36,14 @@ from namcheck.models.identity import content_hash
 from namcheck.models.reference.batched import ModelBatch, group_by_shape
 from namcheck.signals.generate import DEFAULT_RATE, DEFAULT_SIGNAL_NAME
 from namcheck.signals.generate import default_signal as generated_signal
-from namcheck.signals.levels import gain_sweep, gain_sweeps
+from namcheck.signals.levels import (
+    STREAM_SAMPLES,
+    gain_sweep,
+    gain_sweeps,
+    stream_output,
+    stream_sweep,
+)
+from namcheck.signals.meter import StreamingLufs
 from namcheck.signals.meter import lufs as integrated_loudness
 from namcheck.signals.standard_input import (
     STANDARD_RATE,
@@ -42,7 +51,7 @@ from namcheck.signals.standard_input import (
     is_standard_input,
     samples_sha256,
 )
-from namcheck.signals.wav import SignalError, read_mono
+from namcheck.signals.wav import SignalError, WavSamples, read_mono, read_mono_blocks
 
 # Devices on which measure_many runs models of one shape as one batched forward (on the
 # CPU the reference's own row joining is faster, and CPU behaviour stays as it was).
@@ -67,11 +76,20 @@ class Signal:
     sha256: str = ""
 
     def __post_init__(self) -> None:
-        refuse_degenerate(self.samples, self.path or self.name)
+        if not isinstance(self.samples, WavSamples):  # (read_mono_blocks checked it)
+            refuse_degenerate(self.samples, self.path or self.name)
 
     @classmethod
     def from_wav(cls, path: str | os.PathLike[str], treat_as_standard: bool = False) -> Signal:
-        """A WAV; it is NAM's standard input when its samples are (or when told so)."""
+        """A WAV; it is NAM's standard input when its samples are (or when told so). A
+        file longer than STREAM_SAMPLES is checked in one pass and read in blocks where it
+        is measured (signals/wav.py: WavSamples): never held whole."""
+        if _frames(path) > STREAM_SAMPLES:
+            long, rate, digest = read_mono_blocks(path)
+            kind = ("treated as NAM's standard loudness input" if treat_as_standard else
+                    "not NAM's standard loudness input: stored loudness is not compared")
+            return cls(long, rate, f"{path} ({kind})", treat_as_standard,  # type: ignore
+                       str(path), digest)
         samples, rate = read_mono(path)
         recognised = is_standard_input(samples, rate)
         standard = recognised or treat_as_standard
@@ -100,6 +118,14 @@ class Signal:
 
 
 SignalSource = Signal | str | os.PathLike[str] | None
+
+
+def _frames(path: str | os.PathLike[str]) -> int:
+    """How many frames the file says it holds (0 where it cannot say: read_mono reports)."""
+    try:
+        return int(sf.info(str(path)).frames)
+    except Exception:
+        return 0
 
 
 def refuse_degenerate(samples: np.ndarray, where: str) -> None:
@@ -137,6 +163,7 @@ class Options:
     with_gain: bool = True
     fail_above_db: float | None = None  # CI gate for level checks (None: the rounding bound)
     engine: str = "auto"  # models/engines.py: auto (fast where it covers), reference, fast
+    fail_on_runtime_limits: bool = False  # runtime limitations fail the file (CI gate)
 
 
 @dataclass
@@ -283,8 +310,10 @@ def start_report(model: NamModel, signal: Signal, *warnings: str | None) -> Mode
 
 
 def finish_report(report: ModelReport, opts: Options) -> ModelReport:
-    """A model's report, finished: the user's dB gate (--fail-above-db) applied."""
-    report.checks = [C.gate_db(c, opts.fail_above_db) for c in report.checks]
+    """A model's report, finished: runtime limitations made failures where the user asks
+    (--fail-on-runtime-limits), then the user's dB gate (--fail-above-db) applied."""
+    report.checks = [C.gate_db(C.gate_runtime_limit(c, opts.fail_on_runtime_limits),
+                               opts.fail_above_db) for c in report.checks]
     return report
 
 
@@ -295,12 +324,39 @@ def measure(model: NamModel, signal: Signal, opts: Options, slim: float | None =
     the gain heuristic's 11 input levels, in the same engine call (signals/levels.py)."""
     net, choice = cached_engine(model, opts.engine, dtype=opts.dtype, device=opts.device,
                                 slim=slim)
-    if opts.with_gain:
-        output, levels = gain_sweep(net, signal.samples)
-    else:
-        output = net(torch.from_numpy(np.asarray(signal.samples, dtype=np.float64)))
-        levels = None
+    if len(signal.samples) > STREAM_SAMPLES:  # a long signal: in blocks, the output not kept
+        rate = model.sample_rate or signal.rate or DEFAULT_RATE
+        meter = StreamingLufs(rate, len(signal.samples))
+        with allocation_named(signal):
+            stats, levels = stream_sweep(net, signal.samples, opts.with_gain, meter)
+        return C.Measurement(None, levels, choice.bound, choice.name, choice.note, stats,
+                             lambda: stream_output(net, signal.samples))
+    with allocation_named(signal):
+        if opts.with_gain:
+            output, levels = gain_sweep(net, signal.samples)
+        else:
+            output = net(torch.from_numpy(np.asarray(signal.samples, dtype=np.float64)))
+            levels = None
     return C.Measurement(output, levels, choice.bound, choice.name, choice.note)
+
+
+@contextlib.contextmanager
+def allocation_named(signal: Signal) -> Iterator[None]:
+    """An allocation that fails while measuring (Python's MemoryError, torch's CPU
+    allocator's RuntimeError, CUDA's OutOfMemoryError) is a SignalError naming the signal,
+    its length and what to do, not an error blamed on the model file."""
+    try:
+        yield
+    except (MemoryError, RuntimeError) as exc:
+        text = str(exc)
+        if not isinstance(exc, MemoryError) and not (
+                "can't allocate memory" in text or "out of memory" in text.lower()):
+            raise
+        seconds = len(signal.samples) / (signal.rate or DEFAULT_RATE)
+        raise SignalError(f"{signal.path or signal.name}: out of memory measuring on this "
+                          f"{seconds:.0f} s signal ({len(signal.samples)} samples); give a "
+                          "shorter --signal (NAM's standard input is 1 s), free memory, or "
+                          "run on the CPU where the device's memory is smaller") from None
 
 
 def measure_many(models: Sequence[NamModel], signal: Signal, opts: Options,
@@ -310,7 +366,8 @@ def measure_many(models: Sequence[NamModel], signal: Signal, opts: Options,
     batched.py: a ModelBatch's gain sweeps); each Measurement then equals its own
     measure()'s within the forward's rounding bound (tests/test_batched_forward.py), with
     the same engine choice and bound. Every other model runs through measure()."""
-    if torch.device(opts.device).type not in BATCH_DEVICES or len(models) < 2:
+    if (torch.device(opts.device).type not in BATCH_DEVICES or len(models) < 2
+            or len(signal.samples) > STREAM_SAMPLES):
         return [measure(m, signal, opts, slim) for m in models]
     targets = [selected_model(m, slim) for m in models]
     choices = [reference_choice(m, opts.engine, opts.dtype, opts.device, slim)
@@ -339,7 +396,8 @@ def measured_level(label: str, model: NamModel, m: C.Measurement, signal: Signal
     finite = level.passed or level.reason == "level_beyond_float32"
     rate = float(model.sample_rate or signal.rate or DEFAULT_RATE)
     loudness = m.loudness if finite else None
-    lufs = integrated_loudness(m.output, rate) if finite else None
+    lufs = (None if not finite else m.summary().lufs if m.output is None else
+            integrated_loudness(m.output, rate))
     lufs = lufs if lufs is not None and math.isfinite(lufs) else None
     return {"target": label.lstrip("."), "loudness_db": loudness,
             "gain": C.gain_from_levels(m.levels) if finite and m.levels else None,

@@ -89,6 +89,10 @@ _OPTIONS = [
     Option("fail_above_db", "level checks (unit dB) fail only when their error exceeds X dB "
            "(default: any error beyond the derived rounding bound fails)", float,
            metavar="X", plugin=True),
+    Option("fail_on_runtime_limits", "runtime limitations (findings no edit of the file can "
+           "fix, e.g. a SlimmableContainer's one loudness against each slim's level) fail the "
+           "file (default: reported and counted, not failed)", action="store_true",
+           default=False, plugin=True),
 ]
 # Limits (models/format/limits.py), checked before anything large is allocated.
 LIMITS = [
@@ -211,7 +215,8 @@ def run_options(values: Values) -> Options:
     if gate is not None:
         finite("--fail-above-db", gate, 0.0)
     return Options(dtype(values["dtype"]), device(values["device"]), slim,
-                   not values["no_gain"], gate, values["engine"])
+                   not values["no_gain"], gate, values["engine"],
+                   bool(values["fail_on_runtime_limits"]))
 
 
 def run_signal(values: Values) -> Signal:

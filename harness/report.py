@@ -9,7 +9,7 @@ import os
 from typing import Any
 
 from namcheck.harness import schema
-from namcheck.harness.checks import CheckResult
+from namcheck.harness.checks import RUNTIME_LIMITATION, CheckResult, is_limitation
 from namcheck.harness.core import STATUSES, ModelReport, Signal
 from namcheck.harness.errors import (
     EXIT_BAD_INPUT,
@@ -21,6 +21,7 @@ from namcheck.harness.errors import (
 from namcheck.models.atomic import atomic_write
 
 MARK = {True: "PASS", False: "FAIL", None: "n/a "}
+LIMIT_MARK = "LIM "  # a runtime limitation (checks.is_limitation): reported, not failed
 EXIT_OF_STATUS = {"passed": EXIT_OK, "not_verified": EXIT_NOT_VERIFIED, "failed": EXIT_FAILED,
                   "error": EXIT_BAD_INPUT}
 
@@ -65,7 +66,8 @@ def format_table(report: ModelReport) -> str:
     if report.error:
         return f"{head}\nERROR  {report.error}\n-> error"
     rows = [("", "check", "measured", "expected", "error", "tolerance", "unit")]
-    rows += [(MARK[c.passed], display_name(c), _num(c.measured), _num(c.expected),
+    rows += [(LIMIT_MARK if is_limitation(c) else MARK[c.passed], display_name(c),
+              _num(c.measured), _num(c.expected),
               _num(c.error), _num(c.tolerance), c.unit) for c in report.checks]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = [head]
@@ -85,9 +87,11 @@ def format_table(report: ModelReport) -> str:
     if report.engine:
         lines.append(f"   engine: {report.engine}")
     failed = sum(c.passed is False for c in report.checks)
-    applied = sum(c.passed is not None for c in report.checks)
+    applied = sum(c.passed is not None or is_limitation(c) for c in report.checks)
+    limits = sum(c.reason == RUNTIME_LIMITATION for c in report.checks)
+    lim = f", {limits} runtime limitation{'s' if limits != 1 else ''}" if limits else ""
     lines.append(f"-> {report.status} ({len(report.checks)} checks: {applied} applied, "
-                 f"{failed} failed)")
+                 f"{failed} failed{lim})")
     return "\n".join(lines)
 
 
@@ -112,8 +116,15 @@ def summary_counts(reports: list[ModelReport]) -> dict[str, int]:
     return {status: sum(r.status == status for r in reports) for status in STATUSES}
 
 
+def runtime_limits(reports: list[ModelReport]) -> int:
+    """How many runtime limitations the reports hold (reported, or failed under
+    --fail-on-runtime-limits)."""
+    return sum(c.reason == RUNTIME_LIMITATION for r in reports for c in r.checks)
+
+
 def _check(c: CheckResult) -> schema.Check:
-    status = {True: "pass", False: "fail", None: "n/a"}[c.passed]
+    status = "limitation" if is_limitation(c) else {True: "pass", False: "fail",
+                                                     None: "n/a"}[c.passed]
     code = c.reason or {"pass": "held", "fail": "beyond_tolerance",
                         "n/a": "not_applicable"}[status]
     return schema.Check(name=c.name, scale=_finite(c.scale), status=status,
@@ -130,7 +141,10 @@ def model_entry(r: ModelReport) -> schema.ModelEntry:
     """A ModelReport as the report schema's ModelEntry."""
     counts = schema.Counts(checks=len(r.checks), passed=sum(c.passed is True for c in r.checks),
                            failed=sum(c.passed is False for c in r.checks),
-                           not_applicable=sum(c.passed is None for c in r.checks))
+                           not_applicable=sum(c.passed is None and not is_limitation(c)
+                                              for c in r.checks),
+                           runtime_limits=sum(c.reason == RUNTIME_LIMITATION
+                                              for c in r.checks))
     kind = None if r.error is None else "internal" if r.internal else "bad_input"
     return schema.ModelEntry(path=r.path, architecture=r.architecture, status=r.status,
                              error=r.error, error_kind=kind, counts=counts,
@@ -157,7 +171,8 @@ def json_document(reports: list[ModelReport], command: str, signal: Signal,
     """The report (schema.Report) as a JSON-ready dict; `corpus`: schema.CorpusSummary."""
     report = schema.Report(command=command, context=context, signal=signal_info(signal),
                            options=strict(options), status=worst_status(reports),
-                           summary=schema.Summary(**summary_counts(reports)),
+                           summary=schema.Summary(**summary_counts(reports),
+                                                  runtime_limits=runtime_limits(reports)),
                            corpus=(schema.CorpusSummary(**strict(corpus))
                                    if corpus is not None else None),
                            models=[model_entry(r) for r in reports])

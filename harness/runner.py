@@ -21,6 +21,7 @@ from namcheck.harness.report import (
     exit_code,
     format_table,
     json_document,
+    runtime_limits,
     summary_counts,
     write_json,
 )
@@ -114,6 +115,12 @@ def run(command: str, outcomes: Iterable[Outcome], signal: Signal, opts: Options
         what = "comparisons" if command == "compare" else "files"
         show(f"{command}: {len(reports)} {what[:-1] if len(reports) == 1 else what}: "
              + ", ".join(f"{n} {s}" for s, n in counts.items()))
+        limits = runtime_limits(reports)
+        if limits:
+            gate = ("failed: --fail-on-runtime-limits" if opts.fail_on_runtime_limits else
+                    "reported, not failed; --fail-on-runtime-limits fails them")
+            show(f"runtime limitations: {limits} (findings no edit of the file can fix; "
+                 f"{gate})")
     if json:
         write_json(json_document(reports, command, signal, context, corpus=across,
                                  **(json_options or {})), json)

@@ -20,6 +20,9 @@ from namcheck.harness.version import package_version
 # ignore unknown keys read 1.1 reports unchanged.
 # 1.2: Level.loudness_lufs and lufs_minus_rms_db, ModelEntry.content_hash and calibration,
 # Report.corpus (LUFS - RMS spread, duplicates). Additive, as 1.1 was.
+# (1.2, additive: a check's status "limitation" with reason runtime_limitation, counted in
+# Counts.runtime_limits and Summary.runtime_limits; readers that treat any status other than
+# "fail" as no failure read it correctly.)
 SCHEMA_VERSION = "1.2"
 
 # Stable reason codes: what a check's verdict rests on.
@@ -53,11 +56,14 @@ REASONS: dict[str, str] = {
                             "represent",
     "float32_underflow": "a value the hook wrote, or the scaled output, is subnormal or 0 in "
                          "float32",
+    "runtime_limitation": "measured beyond its tolerance, but no edit of the file can fix it: "
+                          "the runtime's design does it (e.g. a container's one loudness "
+                          "for every slim); fails only with --fail-on-runtime-limits",
     "float32_overflow": "a value the hook wrote, the scaled output or its level is beyond "
                         "float32's range",
 }
 
-CheckStatus = Literal["pass", "fail", "n/a"]
+CheckStatus = Literal["pass", "fail", "n/a", "limitation"]
 ModelStatus = Literal["passed", "not_verified", "failed", "error"]
 
 
@@ -156,6 +162,9 @@ class Counts(_Strict):
     passed: int
     failed: int
     not_applicable: int
+    runtime_limits: int = Field(0, description="runtime limitations (reason "
+                                "runtime_limitation): status 'limitation', or 'fail' under "
+                                "--fail-on-runtime-limits")
 
 
 class ModelEntry(_Strict):
@@ -222,6 +231,9 @@ class Summary(_Strict):
     not_verified: int
     failed: int
     error: int
+    runtime_limits: int = Field(0, description="runtime limitations over all models (reason "
+                                "runtime_limitation); they fail a model only with "
+                                "--fail-on-runtime-limits")
 
 
 class Extreme(_Strict):

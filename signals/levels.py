@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -134,3 +136,111 @@ def gain_sweeps(batch: ModelBatch, signal: np.ndarray | torch.Tensor, with_gain:
     steps = GAIN_STEPS - 1
     return [(outs[m, -1].clone(), [quiet[m], *levels[m * steps : (m + 1) * steps]])
             for m in range(len(batch))]
+
+
+# --------------------------------------------------------------------------- streaming
+# Signals longer than STREAM_SAMPLES are measured in STREAM_CHUNK-sample blocks through the
+# engine's stream (which continues every state, so the blocks join into the offline
+# output): the output is never held, only what the checks need of it (OutputStats), so
+# memory is flat in the signal's length. 1 << 18 samples is 5.5 s at 48 kHz (NAM's standard
+# input, 1 s, is measured whole as before).
+STREAM_SAMPLES = 1 << 18
+STREAM_CHUNK = 1 << 15
+
+
+@dataclass
+class OutputStats:
+    """What the checks need of one output, accumulated over blocks in float64: how many
+    samples, their sum of squares, the largest finite |sample|, the non-finite samples
+    (how many, the first's index and value) and, with `lufs_meter`, BS.1770 loudness."""
+
+    samples: int = 0
+    sum_squares: float = 0.0
+    peak: float = 0.0
+    non_finite: int = 0
+    first_non_finite: int | None = None
+    first_non_finite_value: float | None = None
+    lufs: float | None = None
+    whole_rms: float | None = None  # rms() of a whole output (OutputStats.of), as before
+
+    def add(self, block: torch.Tensor | np.ndarray) -> None:
+        y = _float64(block).reshape(-1)
+        finite = torch.isfinite(y)
+        bad = int((~finite).sum())
+        if bad and self.first_non_finite is None:
+            first = int(torch.nonzero(~finite)[0])
+            self.first_non_finite = self.samples + first
+            self.first_non_finite_value = float(y[first])
+        self.non_finite += bad
+        self.sum_squares += float(torch.sum(y * y))
+        good = y[finite] if bad else y
+        if good.numel():
+            self.peak = max(self.peak, float(good.abs().max()))
+        self.samples += int(y.numel())
+
+    @property
+    def rms(self) -> float:
+        if self.whole_rms is not None:
+            return self.whole_rms
+        if self.samples == 0:
+            raise ValueError("rms of no samples")
+        return math.sqrt(self.sum_squares / self.samples)
+
+    @classmethod
+    def of(cls, y: torch.Tensor | np.ndarray) -> OutputStats:
+        stats = cls()
+        stats.add(y)
+        if stats.samples:
+            stats.whole_rms = rms(y)
+        return stats
+
+
+def _blocks(signal: Any, chunk: int) -> Iterator[torch.Tensor]:
+    if hasattr(signal, "blocks"):  # signals/wav.py: WavSamples, read in blocks
+        for block in signal.blocks(chunk):
+            yield torch.from_numpy(np.ascontiguousarray(block, dtype=np.float64))
+        return
+    x = torch.as_tensor(np.asarray(signal)) if not isinstance(signal, torch.Tensor) else signal
+    x = x.reshape(-1)
+    for i in range(0, x.shape[0], chunk):
+        yield x[i : i + chunk].to(torch.float64)
+
+
+def stream_output(engine: Engine, signal: np.ndarray | torch.Tensor,
+                  chunk: int = STREAM_CHUNK) -> Iterator[torch.Tensor]:
+    """The engine's output over `signal` (gain 1.0) block by block, never whole."""
+    stream = engine.stream(1)
+    for block in _blocks(signal, chunk):
+        yield torch.as_tensor(stream.process(block[None, :]))[0]
+
+
+def stream_sweep(engine: Engine, signal: np.ndarray | torch.Tensor, with_gain: bool,
+                 lufs_meter: Any = None, chunk: int = STREAM_CHUNK
+                 ) -> tuple[OutputStats, list[float] | None]:
+    """gain_sweep (with_gain) or the plain forward, over a long signal in `chunk`-sample
+    blocks through one engine stream of all gains at once: (the output's OutputStats at
+    gain 1.0, the RMS at each of the 11 input levels or None). Memory: the rows of one
+    block, whatever the signal's length. `lufs_meter`: a signals.meter.StreamingLufs fed
+    the gain-1.0 output (its value stored in the stats)."""
+    gains = GAIN_INPUTS if with_gain else np.ones(1)
+    if with_gain and not engine.stateful:
+        gains = GAIN_INPUTS[1:]  # gain 0: one sample after zero history, as gain_sweep
+    g = torch.from_numpy(np.asarray(gains, dtype=np.float64))
+    rows = [OutputStats() for _ in gains]
+    stream = engine.stream(len(gains))
+    for block in _blocks(signal, chunk):
+        y = stream.process(g[:, None] * block[None, :])
+        y = torch.as_tensor(y)
+        for row, stats in zip(y, rows, strict=True):
+            stats.add(row)
+        if lufs_meter is not None:
+            lufs_meter.add(y[-1])
+    top = rows[-1]
+    if lufs_meter is not None:
+        top.lufs = lufs_meter.value() if top.non_finite == 0 else None
+    if not with_gain:
+        return top, None
+    levels = [s.rms for s in rows]
+    if not engine.stateful:
+        levels = [rms(engine(torch.zeros(1, dtype=torch.float64))), *levels]
+    return top, levels

@@ -87,3 +87,64 @@ def meter_file(path: str | os.PathLike[str]) -> SignalLevels:
     """The meter on a mono audio file (signals/wav.py: read_mono; raises SignalError)."""
     samples, rate = read_mono(path)
     return meter(samples, rate)
+
+
+class StreamingLufs:
+    """lufs() of an output fed in blocks (signals/levels.py: stream_sweep): pyloudnorm's
+    K-weighting filters run block by block with their state kept (scipy's lfilter with
+    `zi`: the same filtered samples as one call), and its gating blocks' mean squares are
+    taken from the running sum of squares at each block's bounds (pyloudnorm's bounds for a
+    signal of `samples` samples). Memory: two numbers per 100 ms block."""
+
+    def __init__(self, rate: float, samples: int) -> None:
+        import scipy.signal
+
+        self._lfilter = scipy.signal.lfilter
+        self.rate, self.samples = float(rate), int(samples)
+        self.meter = pyloudnorm.Meter(rate, block_size=BLOCK_SECONDS)
+        self.stages = [(f.b, f.a, f.passband_gain, np.zeros(max(len(f.a), len(f.b)) - 1))
+                       for f in self.meter._filters.values()]
+        t_g, step = BLOCK_SECONDS, 1.0 - OVERLAP
+        seconds = self.samples / self.rate
+        self.valid = self.samples > BLOCK_SECONDS * self.rate
+        count = int(np.round((seconds - t_g) / (t_g * step))) + 1 if self.valid else 0
+        j = np.arange(count)
+        self.lower = np.array([int(t_g * (k * step) * self.rate) for k in j], dtype=np.int64)
+        self.upper = np.array([int(t_g * (k * step + 1) * self.rate) for k in j],
+                              dtype=np.int64)
+        self.bounds = np.unique(np.concatenate((self.lower, self.upper)))
+        self.at = np.zeros(len(self.bounds))  # running sum of squares at each bound
+        self.seen, self.total, self.next = 0, 0.0, 0
+
+    def add(self, block: torch.Tensor | np.ndarray) -> None:
+        x = (block.detach().double().cpu().numpy() if isinstance(block, torch.Tensor)
+             else np.asarray(block, dtype=np.float64)).reshape(-1)
+        for k, (b, a, gain, zi) in enumerate(self.stages):
+            y, zf = self._lfilter(b, a, x, zi=zi)
+            self.stages[k] = (b, a, gain, zf)
+            x = gain * y
+        cum = self.total + np.concatenate(([0.0], np.cumsum(x * x)))
+        end = self.seen + len(x)
+        while self.next < len(self.bounds) and self.bounds[self.next] <= end:
+            index = self.bounds[self.next] - self.seen
+            self.at[self.next] = cum[min(index, len(x))]
+            self.next += 1
+        self.total, self.seen = float(cum[-1]), end
+
+    def value(self) -> float | None:
+        """The integrated loudness, LUFS, as lufs() gives on the whole output."""
+        if not self.valid:
+            return None
+        where = {int(b): self.at[i] for i, b in enumerate(self.bounds)}
+        z = np.array([(where[int(u)] - where[int(lo)]) for lo, u in
+                      zip(self.lower, self.upper, strict=True)]) / (BLOCK_SECONDS * self.rate)
+        with np.errstate(divide="ignore"):
+            loud = -0.691 + 10.0 * np.log10(z)
+            gated = z[loud >= -70.0]
+            if gated.size == 0:
+                return -math.inf
+            relative = -0.691 + 10.0 * np.log10(np.mean(gated)) - 10.0
+            kept = z[(loud > relative) & (loud > -70.0)]
+            mean = float(np.mean(kept)) if kept.size else 0.0
+            value = -0.691 + 10.0 * math.log10(mean) if mean > 0 else -math.inf
+        return value

@@ -83,12 +83,16 @@ def test_stamp_to_folder_then_audit_clean(corpus: tuple[Path, list[str]], tmp_pa
     assert json.loads((out / "wrong.nam").read_text())["notes"] == ["an unknown key, kept"]
     code = main(["audit", str(out), *signal, "--json", "-"])
     report = json.loads(capsys.readouterr().out)
-    assert code == 1  # the container: its one loudness cannot fit both submodels
+    assert code == 0  # the container's one loudness cannot fit both submodels: a runtime
+    # limitation, reported (and failed only with --fail-on-runtime-limits)
     by_name = {Path(m["path"]).name: m for m in report["models"]}
     for name in ("wrong.nam", "missing.nam"):
         assert by_name[name]["status"] == "passed", by_name[name]
     failing = [c["name"] for c in by_name["c.nam"]["checks"] if c["status"] == "fail"]
-    assert failing == ["normalised_level_error[0<=slim<0.5]"]
+    limits = [c["name"] for c in by_name["c.nam"]["checks"] if c["status"] == "limitation"]
+    assert failing == [] and limits == ["normalised_level_error[0<=slim<0.5]"]
+    assert report["summary"]["runtime_limits"] == 1
+    assert main(["audit", str(out), *signal, "--fail-on-runtime-limits"]) == 1
 
 
 def test_stamp_in_place_dry_run_and_refusals(corpus: tuple[Path, list[str]],

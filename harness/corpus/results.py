@@ -35,7 +35,8 @@ def file_sha256(path: Path) -> str:
 def run_key(signal: Signal, opts: Options) -> str:
     """What a stored result depends on besides the file itself."""
     parts = [signal.sha256, str(signal.standard_input), str(opts.dtype), opts.device,
-             str(opts.with_gain), str(opts.fail_above_db), opts.engine, repr(limits()),
+             str(opts.with_gain), str(opts.fail_above_db), opts.engine,
+             str(opts.fail_on_runtime_limits), repr(limits()),
              package_version()]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 
