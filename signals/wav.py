@@ -32,9 +32,10 @@ class SignalError(ValueError):
     """A signal file that cannot be used (unreadable, not mono, empty, too long, wrong rate)."""
 
 
-def read_mono(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
-    """Samples as float64 and the rate (Hz). Refuses multi-channel, empty, non-finite and
-    over-long files (limit max_signal_seconds), the length checked before the read."""
+def _checked_info(path: str | os.PathLike[str]) -> Any:
+    """soundfile's header of a usable signal file; SignalError for a folder, a missing or
+    unreadable file, more than one channel, no samples, a bad rate, or more than
+    max_signal_seconds (checked before any sample is read)."""
     if os.path.isdir(path):
         raise SignalError(f"{path}: is a folder, not an audio file")
     if not os.path.exists(path):
@@ -53,6 +54,13 @@ def read_mono(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     if seconds > limits().max_signal_seconds:
         raise SignalError(f"{path}: " + refusal("max_signal_seconds", round(seconds, 1),
                                                 "signal length (s)"))
+    return info
+
+
+def read_mono(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """Samples as float64 and the rate (Hz). Refuses multi-channel, empty, non-finite and
+    over-long files (limit max_signal_seconds), the length checked before the read."""
+    info = _checked_info(path)
     try:
         data, rate = sf.read(str(path), dtype="float64", always_2d=True)
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:
@@ -126,20 +134,7 @@ def read_mono_blocks(path: str | os.PathLike[str], size: int = 1 << 16
     or constant signal, in one pass over `size`-sample blocks: (the samples, to be read in
     blocks again where used; the rate; the SHA-256 of the samples as float64
     little-endian bytes, as standard_input.samples_sha256 of the whole)."""
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as exc:
-        raise SignalError(f"{path}: cannot read audio: {exc}") from None
-    if info.channels != 1:
-        raise SignalError(f"{path}: expected mono audio, found {info.channels} channels")
-    if info.frames <= 0:
-        raise SignalError(f"{path}: the audio has no samples")
-    if info.samplerate <= 0:
-        raise SignalError(f"{path}: invalid sample rate {info.samplerate}")
-    seconds = info.frames / info.samplerate
-    if seconds > limits().max_signal_seconds:
-        raise SignalError(f"{path}: " + refusal("max_signal_seconds", round(seconds, 1),
-                                                "signal length (s)"))
+    info = _checked_info(path)
     samples = WavSamples(path, info.frames, info.samplerate)
     digest, first, varies, seen = hashlib.sha256(), None, False, 0
     bad_count, bad_at, bad_value = 0, None, 0.0

@@ -284,7 +284,7 @@ SIGNALS: dict[str, tuple[Callable[[Path], Path], str]] = {
                    "sample 1 is nan"),
     "not_audio": (lambda d: (d / "s.wav").write_bytes(b"RIFF\0\0garbage") and d / "s.wav",
                   "cannot read audio"),
-    "missing": (lambda d: d / "absent.wav", "cannot read audio"),
+    "missing": (lambda d: d / "absent.wav", "absent.wav: no such file"),
     "wrong_rate": (lambda d: write_wav(d / "s.wav", np.zeros(100), 44100),
                    "44100 Hz differs from the model's 48000 Hz"),
 }
