@@ -108,7 +108,7 @@ def test_stamp_in_place_dry_run_and_refusals(corpus: tuple[Path, list[str]],
                            (["-o", str(folder)], "is the input"),
                            (["--in-place", "--builtin-signal"], "unrecognized arguments"),
                            (["--in-place", "--signal", str(folder / "x.wav")],
-                            "cannot read audio")):
+                            "x.wav: no such file")):
         try:
             code = main(["stamp", str(path), *args])
         except SystemExit as exc:
