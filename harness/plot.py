@@ -141,8 +141,10 @@ def plot_slims(model: NamModel, signal: Signal, opts: Options, out: str | os.Pat
             mark = "LIMIT" if limited else "PASS" if check.passed else "FAIL"
             note += (f"\n{mark}: {level - model.loudness:+.2f} "
                      f"dB vs the level hosts set (tolerance {check.tolerance:.2g} dB)")
-        ax.annotate(note, ((lo + right) / 2, level), xytext=(0, 6),
-                    textcoords="offset points", va="bottom", ha="center", fontsize=8)
+        first = lo == 0.0  # centred there, the note would run into the y axis
+        ax.annotate(note, (lo + 0.01 if first else (lo + right) / 2, level), xytext=(0, 6),
+                    textcoords="offset points", va="bottom",
+                    ha="left" if first else "center", fontsize=8)
     if model.loudness is not None:
         ax.axhline(model.loudness, color="tab:red", lw=1.2, linestyle="-.", zorder=3,
                    label=f"container's stored loudness ({model.loudness:.2f} dB)")
@@ -162,7 +164,9 @@ def plot_slims(model: NamModel, signal: Signal, opts: Options, out: str | os.Pat
     ax.set_title(f"{Path(model.source).name}: level per slim interval ({kind}){verdict}",
                  fontsize=10)
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right")
+    # below the axes: inside, it covered an interval's bar and note
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16), ncol=2)
+    fig.tight_layout()
     return _save(fig, out)
 
 
