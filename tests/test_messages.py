@@ -38,10 +38,9 @@ def test_scale_of_a_model_without_head_scale_names_the_file(
 
 def test_hook_refusal_inside_a_container_names_file_and_path(
         tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("matplotlib", reason="plot: the 'plot' extra (matplotlib)")
     box = tmp_path / "box.nam"
     write_nam(container_doc([(0.5, lstm_doc()), (1.0, builtin_doc())]), box)
-    code = main(["plot", "shift", str(box), "-o", str(tmp_path / "p.png"),
+    code = main(["scale", str(box), "--by", "2", "-o", str(tmp_path / "out.nam"),
                  "--builtin-signal"])
     assert code == 2
     assert _err_lines(capsys) == [
