@@ -47,7 +47,6 @@ from namcheck.models.numerics import (
 from namcheck.models.tolerances import (
     DB_PER_REL,
     ENVELOPE_FACTOR,
-    FAST_TANH_RMS,
     HEAD_SCALE_REL_TOL,
     UPSTREAM_HEAD_SCALE_TOL,
 )
@@ -302,7 +301,7 @@ def render_comparison(model: NamModel, render: str | os.PathLike[str], signal: S
     extra = allowed / peak if peak > 0 else 0.0
     # The render ran in float32 (plugins do): ours is float64, so one implementation rounds.
     out = Outputs(torch.from_numpy(a[:m].copy()), torch.from_numpy(np.asarray(b[:m]).copy()))
-    rounding = signal_tolerance(model, x, torch.float32, 1, opts.slim, FAST_TANH_RMS)
+    rounding = signal_tolerance(model, x, torch.float32, 1, opts.slim)
     checks = _comparison("", model, out, torch.float32, f"{render}", extra,
                          f" + {fmt} {extra:.2g}" if extra else "", implementations=1,
                          rounding=rounding)
