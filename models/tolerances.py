@@ -44,15 +44,23 @@ NAM_LOUDNESS_SAMPLES = 48000
 MAX_NAM_LOUDNESS_DB = 10.0 * math.log10(FLOAT32_MAX / NAM_LOUDNESS_SAMPLES)
 MAX_NAM_LOUDNESS_PEAK = math.sqrt(FLOAT32_MAX)
 
-# The fast kernel's float32 tanh: its RMS error against the exact tanh over normal inputs of
-# standard deviation 0.1 .. 10 is at most 6.5e-8 (about TANH_ERROR_BOUND / 6; its worst case
-# is 4e-7): the random part an engine adds per tanh in numerics.rounding_envelope
-# (tests/test_rounding_envelope.py::test_fast_tanh_rms measures it).
-FAST_TANH_RMS = 7e-8
-
-# numerics.rounding_envelope draws ONE realisation of the modelled rounding error and takes
-# its peak over the signal; another realisation (a real float32 forward) has a peak of the
-# same size, spread by up to ~1.4x either way on the deep/high-gain models tested (the peak
-# of many near-Gaussian samples concentrates, but one draw is one draw). 1.75 covers that
-# spread and still fails a fault of 1e-4 of the peak on them (tests/test_rounding_envelope.py).
-ENVELOPE_FACTOR = 1.75
+# models/rounding_envelope.py (its docstring has the derivation):
+# - independent draws of every rounding from which the envelope predicts each output
+#   sample's error: 32 puts Student's t quantile within 1.3x of the Gaussian one at the
+#   union's 1e-3 / (2 x 8000) (6.9 vs 5.3 sigma; 16 draws: 9.6) at about 34 convolutions
+#   per conv;
+ENVELOPE_DRAWS = 32
+# - the accepted probability that a correct float32 forward exceeds the envelope's bound
+#   on one comparison, under the rounding model;
+ENVELOPE_FALSE_FAILURE = 1e-3
+# - a library's activation (tanh, sigmoid, ...) is within this many ulps of the exact
+#   value, drawn uniform in that range: glibc documents up to 2 ulps for tanhf and expf on
+#   x86_64 but is mostly within 1, and a formula of several float32 operations (softsign,
+#   SiLU, hardswish) rounds 2 or 3 times at about 1/2 ulp each.
+LIBRARY_ULPS = 1.0
+# - an approximated activation's error is sampled at this many float32 neighbours on each
+#   side of the exact pre-activation: the input an implementation sees is off by its own
+#   deviation, a few ulps; 8 per side gives the mean and variance of the error's ulp-scale
+#   part from 16 values (models/fast's tanh: about 0.6 to 0.9 ulp rms around a smooth part
+#   of similar size).
+APPROX_NEIGHBOURS = 8
