@@ -21,14 +21,18 @@ Derivation
 3. Roundings (Higham & Mary, SIAM J. Sci. Comput. 41 (2019) A2815: independent, mean zero):
    rounding a result v to nearest leaves an error uniform in +/- ulp(v)/2 (the
    quantisation-noise model; Widrow & Kollar, *Quantization Noise*, 2008), variance
-   ulp(v)^2/12, exact per value since the pass knows v. A dot product of n terms (+ bias)
-   rounds n + 1 partial sums s_k whose values depend on the summation order: for terms in
-   no particular order E[s_k^2] ~ (k/n)^2 y^2 + (k/n)(1 - k/n) |t|^2 (|t|^2 = W^2 * x^2),
-   summed over k ``n (y^2/3 + |t|^2/6)``, each with the variance of Benford's law's mean
-   ulp (tolerances.BENFORD_ULP2). In a layer the conv and the input mixer count the terms
-   of both (an engine that fuses them rounds that longer sum). Independent roundings stay
-   a variance through elementwise operations (times the squared derivative) and are drawn
-   where a convolution mixes elements.
+   ulp(v)^2/12, exact per value since the pass knows v. A library's activation is allowed
+   LIBRARY_ULPS (uniform in +/- 1 ulp). A dot product of n terms (+ bias) rounds n + 1
+   partial sums s_k whose values depend on the summation order: for terms in no
+   particular order E[s_k^2] ~ (k/n)^2 y^2 + (k/n)(1 - k/n) |t|^2 (|t|^2 = W^2 * x^2),
+   summed over k ``n (y^2/3 + |t|^2/6)``, each at the largest variance a rounding of s can
+   have, u^2 s^2 / 3 (ulp(s) <= 2 u |s|). In a layer the conv and the input mixer count
+   the terms of both, and a 1x1 whose result is added to the residual or to the head
+   accumulator is taken as accumulating into it (its partial sums start from the addend):
+   engines that fuse them (models/fast does) round those longer or larger sums, and one
+   that does not rounds less. Independent roundings stay a variance through elementwise
+   operations (times the squared derivative) and are drawn where a convolution mixes
+   elements.
 4. Per sample: e_t is a sum of very many small independent terms, so Gaussian (Lindeberg),
    of mean mu_t and standard deviation sigma_t. ENVELOPE_DRAWS draws estimate both; a new
    draw (a real forward) predicted from K draws is Student's t with K - 1 degrees of
@@ -40,16 +44,18 @@ Derivation
 
 So a correct float32 forward exceeds the bound with probability at most
 ENVELOPE_FALSE_FAILURE under the model. No factor is fitted: every number is a stated
-probability, follows from float32's format, or is Benford's mean.
+probability, follows from float32's format, or is a library's documented accuracy.
 
 What is approximated: first order only (second-order terms are u^2 of the signal's scale);
 independence and zero mean of the roundings (true of round-to-nearest on non-degenerate
-data, not of adversarial inputs); partial sums of a random summation order (BLAS blocking
-rounds fewer and smaller ones, FMA chains as many); a library activation rounds its result
-once (1/2 ulp); the Gaussian limit per sample; the union over samples is conservative
-where neighbouring samples' errors are correlated. The pass runs in float32 (magnitudes and
-slopes need no more; deviations propagate linearly), about ENVELOPE_DRAWS + 3 convolutions
-per conv, so callers compute it only where the depth bound does not already hold.
+data, not of adversarial inputs); partial sums of a random summation order; the Gaussian
+limit per sample; the union over samples is conservative where neighbouring samples'
+errors are correlated. Checked against the real errors of the reference (float32 BLAS),
+the fast engine (FMA chains, its own tanh) and NeuralAmpModelerCore's render
+(tests/test_rounding_envelope.py): their per-sample errors measure 0.5..1.1 of the
+envelope's sigma. The pass runs in float32 (magnitudes and slopes need no more; deviations
+propagate linearly), about ENVELOPE_DRAWS + 3 convolutions per conv, so callers compute it
+only where the depth bound does not already hold.
 """
 
 from __future__ import annotations
@@ -131,8 +137,8 @@ class _Pass:
              addend: _Value | None = None) -> _Value:
         """y = b + W * x (+ `addend`): the incoming deviations through W, the weights' own
         float32 rounding (exact, the same in every draw), and the variance of the n + 1
-        partial sums' roundings (Benford's mean of ulp(s)^2/12 for sums s of unknown
-        value). With an addend the sum is taken as starting from it, as an engine that
+        partial sums' roundings (at most u^2 s^2 / 3 each, for sums s whose value depends
+        on the summation order). With an addend the sum is taken as starting from it, as an engine that
         accumulates into the residual or the head does (a separate add rounds less)."""
         w64, b64, s = conv.weight, conv.bias, conv.spec
         w = w64.float()
