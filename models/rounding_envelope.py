@@ -92,22 +92,25 @@ class _Value:
     deviations `e` already drawn (one row per draw) and `p`, the variance (batch 1) of the
     roundings not drawn yet. Roundings are independent per element, so `p` passes through
     elementwise operations exactly (times the squared derivative); it is drawn where a
-    convolution mixes elements."""
+    convolution mixes elements. The first `const` samples are the same value at every time
+    (the zero history and what a model computes from it): each operation rounds them alike,
+    so one draw serves all of them."""
 
-    __slots__ = ("e", "p", "v")
+    __slots__ = ("const", "e", "p", "v")
 
-    def __init__(self, v: torch.Tensor, e: torch.Tensor, p: torch.Tensor) -> None:
-        self.v, self.e, self.p = v, e, p
+    def __init__(self, v: torch.Tensor, e: torch.Tensor, p: torch.Tensor, const: int) -> None:
+        self.v, self.e, self.p, self.const = v, e, p, const
 
     def tail(self, n: int) -> _Value:
         """The last n samples (offline tensors shrink from the left)."""
         from namcheck.models.reference.conv import right_align
 
-        return _Value(right_align(self.v, n), right_align(self.e, n), right_align(self.p, n))
+        return _Value(right_align(self.v, n), right_align(self.e, n), right_align(self.p, n),
+                      max(0, self.const - (self.v.shape[-1] - n)))
 
     def rows(self, sl: slice) -> _Value:
         """Channels `sl`."""
-        return _Value(self.v[:, sl], self.e[:, sl], self.p[:, sl])
+        return _Value(self.v[:, sl], self.e[:, sl], self.p[:, sl], self.const)
 
 
 class _Pass:
@@ -123,7 +126,10 @@ class _Pass:
         """x's deviations with its pending variance drawn: uniform, one per element and
         draw (a uniform of variance p spans +/- sqrt(3 p))."""
         shape = (self.draws, *x.p.shape[1:])
-        noise = torch.from_numpy(self.rng.random(shape, dtype=np.float32))
+        uniform = self.rng.random(shape, dtype=np.float32)
+        if x.const > 1:
+            uniform[..., 1 : x.const] = uniform[..., :1]
+        noise = torch.from_numpy(uniform)
         return noise.sub_(0.5).mul_((12.0 * x.p).sqrt()).add_(x.e)
 
     def rounded(self, v: torch.Tensor) -> torch.Tensor:
@@ -138,8 +144,8 @@ class _Pass:
         """y = b + W * x (+ `addend`): the incoming deviations through W, the weights' own
         float32 rounding (exact, the same in every draw), and the variance of the n + 1
         partial sums' roundings (at most u^2 s^2 / 3 each, for sums s whose value depends
-        on the summation order). With an addend the sum is taken as starting from it, as an engine that
-        accumulates into the residual or the head does (a separate add rounds less)."""
+        on the summation order). With an addend the sum is taken as starting from it, as an
+        engine that accumulates into the residual or the head does (an add rounds less)."""
         w64, b64, s = conv.weight, conv.bias, conv.spec
         w = w64.float()
         b = b64.float() if b64 is not None else None
@@ -152,11 +158,12 @@ class _Pass:
         e = F.conv1d(self.draw(x), w, None, **kw) + F.conv1d(x.v, dw, db, **kw)
         sums = y * y / 3 + sq / 6
         p_in = torch.zeros_like(y)
+        const = max(0, x.const - s.context)
         if addend is not None:
             a = addend.tail(y.shape[-1])
             sums = sums + a.v * a.v + a.v * y
-            y, e, p_in = y + a.v, e + a.e, a.p
-        return _Value(y, e, p_in + (self.u * self.u / 3.0) * terms * sums.abs())
+            y, e, p_in, const = y + a.v, e + a.e, a.p, min(const, a.const)
+        return _Value(y, e, p_in + (self.u * self.u / 3.0) * terms * sums.abs(), const)
 
     def act(self, spec: ActivationSpec, z: _Value) -> _Value:
         """f(z): deviations and pending variance through f's slope at z, and f's own error:
@@ -173,9 +180,9 @@ class _Pass:
         e, p = slope * z.e, slope * slope * z.p
         own = self._approximation(spec, fn, z.v)
         if own is None:
-            return _Value(f, e, p + LIBRARY_ULPS**2 * 4.0 * self.rounded(f))
+            return _Value(f, e, p + LIBRARY_ULPS**2 * 4.0 * self.rounded(f), z.const)
         bias, var = own
-        return _Value(f, e + bias, p + var)
+        return _Value(f, e + bias, p + var, z.const)
 
     def _approximation(self, spec: ActivationSpec, fn: Any, z: torch.Tensor
                        ) -> tuple[torch.Tensor, torch.Tensor] | None:
@@ -204,11 +211,11 @@ class _Pass:
     def product(self, a: _Value, s: _Value) -> _Value:
         pv = a.v * s.v
         return _Value(pv, a.v * s.e + s.v * a.e,
-                      s.v * s.v * a.p + a.v * a.v * s.p + self.rounded(pv))
+                      s.v * s.v * a.p + a.v * a.v * s.p + self.rounded(pv), min(a.const, s.const))
 
     def add(self, a: _Value, b: _Value) -> _Value:
         z = a.v + b.v
-        return _Value(z, a.e + b.e, a.p + b.p + self.rounded(z))
+        return _Value(z, a.e + b.e, a.p + b.p + self.rounded(z), min(a.const, b.const))
 
     def film(self, layer: Any, slot: str, x: _Value, c: _Value) -> _Value:
         if slot not in layer.films:
@@ -243,11 +250,11 @@ class _Pass:
             f = self.act(primary, z.rows(slice(0, B)))
             s = self.act(secondary, z.rows(slice(B, None)))
             z1 = z.rows(slice(0, B))
-            one_minus = _Value(1.0 - s.v, -s.e, s.p + self.rounded(1.0 - s.v))
+            one_minus = _Value(1.0 - s.v, -s.e, s.p + self.rounded(1.0 - s.v), s.const)
             y = self.add(self.product(s, f), self.product(one_minus, z1))
         y = self.film(layer, "activation_post_film", y, cT)
         if y.p.any():  # y feeds two convs (layer1x1, head1x1): one draw for both
-            y = _Value(y.v, self.draw(y), torch.zeros_like(y.p))
+            y = _Value(y.v, self.draw(y), torch.zeros_like(y.p), y.const)
         residual = x.tail(T)
         if layer.layer1x1 is not None:
             if layer.use_layer1x1_film:
@@ -272,9 +279,9 @@ class _Pass:
                 raise EnvelopeUnavailableError
             pad = dsp.receptive_field - 1
             c = self.wavenet(dsp, _Value(F.pad(x.v, (pad, 0)), F.pad(x.e, (pad, 0)),
-                                         F.pad(x.p, (pad, 0))))
+                                         F.pad(x.p, (pad, 0)), x.const + pad))
         if c.p.any():  # the condition feeds every layer's mixer: one draw for all
-            c = _Value(c.v, self.draw(c), torch.zeros_like(c.p))
+            c = _Value(c.v, self.draw(c), torch.zeros_like(c.p), c.const)
         acc: _Value | None = None
         for array in net.arrays:
             r = self.conv(array.rechannel, x)
@@ -288,7 +295,7 @@ class _Pass:
         hs32 = float(np.float32(hs))  # head_scale's own rounding: exact, every draw alike
         out_v = hs32 * acc.v
         out = _Value(out_v, hs32 * acc.e + (hs32 - hs) * acc.v,
-                     hs32 * hs32 * acc.p + self.rounded(out_v))
+                     hs32 * hs32 * acc.p + self.rounded(out_v), acc.const)
         for conv in net.post_head:
             out = self.conv(conv, self.act(net.post_act_spec, out))
         return out
@@ -332,7 +339,7 @@ def envelope(model: NamModel, x: np.ndarray, slim: float | None = None,
     """The Envelope of a float32 forward of `model` on `x` (shape (N,), any float dtype,
     played from zero history as the reference plays it), or None where `model` plays no
     single-output WaveNet. `approximated`: the implementation's own activations, where it
-    approximates some (models/fast: `fast_activations`)."""
+    approximates some (models/fast/activations.py: `approximated`)."""
     from namcheck.models.reference.base import OFFLINE_CHUNK
     from namcheck.models.reference.loader import build
 
@@ -343,6 +350,8 @@ def envelope(model: NamModel, x: np.ndarray, slim: float | None = None,
     x64 = torch.as_tensor(np.asarray(x, dtype=np.float64)).reshape(-1)
     pad = net.receptive_field - 1
     xp64 = F.pad(x64, (pad, 0))
+    nonzero = torch.nonzero(xp64).flatten()
+    silent = int(nonzero[0]) if nonzero.numel() else xp64.numel()  # zero history + silence
     means, sds, peak = [], [], 0.0
     try:
         with torch.no_grad():
@@ -351,7 +360,10 @@ def envelope(model: NamModel, x: np.ndarray, slim: float | None = None,
                 seg = exact.float()
                 # the signal's own rounding to float32 (exact, the same in every draw)
                 e0 = (seg.double() - exact).float().expand(draws, -1, -1)
-                out = run.wavenet(net, _Value(seg, e0, torch.zeros_like(seg)))
+                out = run.wavenet(net, _Value(seg, e0, torch.zeros_like(seg),
+                                              max(0, silent - i)))
+                # a condition DSP's receptive field is padded twice, as the reference does
+                out = out.tail(seg.shape[-1] - pad)
                 e64 = out.e[:, 0].double()
                 means.append(e64.mean(0).numpy())
                 # the output's pending variance is known exactly: added, not drawn
