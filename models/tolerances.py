@@ -43,3 +43,24 @@ FLOAT32_TINY = 1.1754943508222875e-38
 NAM_LOUDNESS_SAMPLES = 48000
 MAX_NAM_LOUDNESS_DB = 10.0 * math.log10(FLOAT32_MAX / NAM_LOUDNESS_SAMPLES)
 MAX_NAM_LOUDNESS_PEAK = math.sqrt(FLOAT32_MAX)
+
+# models/rounding_envelope.py (its docstring has the derivation):
+# - independent draws of every rounding from which the envelope predicts each output
+#   sample's error: 32 puts Student's t quantile within 1.3x of the Gaussian one at the
+#   union's 1e-3 / (2 x 8000) (6.9 vs 5.3 sigma; 16 draws: 9.6) at about 34 convolutions
+#   per conv;
+ENVELOPE_DRAWS = 32
+# - the accepted probability that a correct float32 forward exceeds the envelope's bound
+#   on one comparison, under the rounding model;
+ENVELOPE_FALSE_FAILURE = 1e-3
+# - a library's activation (tanh, sigmoid, ...) is within this many ulps of the exact
+#   value, drawn uniform in that range: glibc documents up to 2 ulps for tanhf and expf on
+#   x86_64 but is mostly within 1, and a formula of several float32 operations (softsign,
+#   SiLU, hardswish) rounds 2 or 3 times at about 1/2 ulp each.
+LIBRARY_ULPS = 1.0
+# - an approximated activation's error is sampled at this many float32 neighbours on each
+#   side of the exact pre-activation: the input an implementation sees is off by its own
+#   deviation, a few ulps; 8 per side gives the mean and variance of the error's ulp-scale
+#   part from 16 values (models/fast's tanh: about 0.6 to 0.9 ulp rms around a smooth part
+#   of similar size).
+APPROX_NEIGHBOURS = 8

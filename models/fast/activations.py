@@ -78,3 +78,13 @@ def activation(spec: ActivationSpec, x: np.ndarray, row: int = 0) -> np.ndarray:
 def covered(spec: ActivationSpec) -> bool:
     """Whether the kernel implements this activation."""
     return spec.name in ACT_IDS
+
+
+APPROXIMATED = frozenset({"Tanh", "Sigmoid", "SiLU"})
+
+
+def approximated(spec: ActivationSpec, x: np.ndarray) -> np.ndarray | None:
+    """The kernel's values of `spec` on float32 `x` where it approximates the function
+    (tanh, sigmoid, SiLU: APPROXIMATED), else None (it computes the exact formula in
+    float32): the `approximated` argument of models/rounding_envelope.envelope."""
+    return activation(spec, x) if spec.name in APPROXIMATED else None

@@ -38,6 +38,7 @@ class Layer(nn.Module):
         self.films = nn.ModuleDict({k: FiLM(f, stream) for k, f in spec.films.items()})
         self.act = make_activation(spec.activation)
         self.sec = make_activation(spec.secondary)
+        self.spec_acts = (spec.activation, spec.secondary)  # models/rounding_envelope.py
         self.gating, self.B = spec.gating, spec.bottleneck
         # The runtime applies layer1x1_post_film only in blended layers (NAM_FORMAT §8.2).
         self.use_layer1x1_film = spec.gating == "blended" and "layer1x1_post_film" in self.films
@@ -116,6 +117,7 @@ class WaveNet(NamModule):
         self.post_act = (
             make_activation(spec.post_head_activation) if spec.post_head_activation else None
         )
+        self.post_act_spec = spec.post_head_activation  # models/rounding_envelope.py
         self.head_scale = nn.Parameter(stream.take(1)[0], requires_grad=False)
         stream.finish()
         self.condition_dsp = condition_dsp
