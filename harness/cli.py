@@ -548,8 +548,12 @@ class _Parser(argparse.ArgumentParser):
             if close and close[0] != flag:
                 hints.append(close[0] if len(message.split()) == 3 else f"{close[0]} for {flag}")
         if not hints:
-            return "; this command has no such option" if len(message.split()) == 3 and (
-                message.split()[2].startswith("-")) else ""
+            words = message.split()
+            if words[2:] == ["-"]:
+                return ("; '-' is not an argument of this command"
+                        + (" (inspect --json prints to stdout)" if "inspect" in argv[:1] else ""))
+            return "; this command has no such option" if len(words) == 3 and (
+                words[2].startswith("-")) else ""
         return f"; did you mean {', '.join(hints)}?"
 
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]

@@ -272,6 +272,10 @@ def test_a_mistyped_option_suggests_the_right_one(capsys: pytest.CaptureFixture[
     with pytest.raises(SystemExit):
         main(["plot", "shift", "x.nam", "--no-gain"])
     assert "this command has no such option" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # inspect's --json is a switch: '-' is not its value
+        main(["inspect", "x.nam", "--json", "-"])
+    err = capsys.readouterr().err
+    assert "'-' is not an argument" in err and "inspect --json prints to stdout" in err
 
 
 def test_verify_summary_line_and_slim_on_a_plain_model(capsys: pytest.CaptureFixture[str]

@@ -6,7 +6,7 @@ Modules, in dependency order:
 - ``limits``: resource limits checked before anything large is allocated.
 - ``jsontext``: JSON text -> Python values.
 - ``activations``: activation names and parameters as a file states them.
-- ``schema``: one pydantic config schema per architecture.
+- ``schema``: one config reader per architecture.
 - ``layout``: weight-stream layouts computed from a config.
 - ``model``: NamModel, the parsed model (its layout computed once).
 - ``rules``: cross-field rules, one module per concern.
