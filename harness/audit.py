@@ -48,18 +48,50 @@ def audit_bytes(name: str, data: bytes, signal: Signal, opts: Options) -> ModelR
     return guarded(name, lambda: audit_loaded(read_nam_bytes(data, name), signal, opts))
 
 
+def audit_many(paths: list[Path], signal: Signal, opts: Options) -> list[ModelReport]:
+    """audit_model of each file, in order, with every measured output of all of them (each
+    file's model and its container submodels) through one measure_many: on CUDA the files
+    of one shape run as one batched forward. A file that cannot be read is its error
+    report; if measuring the lot fails, each file is audited alone (so the failure is the
+    one file's error)."""
+    reports: dict[int, ModelReport] = {}
+    loaded: list[tuple[int, NamModel]] = []
+    for i, path in enumerate(paths):
+        try:
+            loaded.append((i, read_nam(path)))
+        except Exception:  # its error report, as audit_model gives it
+            reports[i] = audit_model(path, signal, opts)
+    targets = [(i, [m, *(s.model for s in m.submodels)]) for i, m in loaded]
+    try:
+        flat = measure_many([t for _, ts in targets for t in ts], signal, opts)
+    except Exception:  # one file's fault: audit_model reports it alone
+        return [reports[i] if i in reports else audit_model(p, signal, opts)
+                for i, p in enumerate(paths)]
+    at = 0
+    for (i, model), (_, ts) in zip(loaded, targets, strict=True):
+        mine, at = flat[at : at + len(ts)], at + len(ts)
+        reports[i] = guarded(str(paths[i]), lambda m=model, r=mine: audit_loaded(
+            m, signal, opts, measurements=r))
+    return [reports[i] for i in range(len(paths))]
+
+
 def audit_files(files: list[Path], signal: Signal, opts: Options, workers: int = 1,
                 progress: corpus.Progress | None = None, results: Path | None = None,
                 timeout: float | None = None, scheduler: str | None = None
                 ) -> list[ModelReport]:
     """Audit a corpus (harness/corpus/: worker processes where workers > 1 or a timeout is
-    set, a Dask cluster at `scheduler`, a resumable results file), reports in file order."""
+    set, a Dask cluster at `scheduler`, a resumable results file; in this process on a
+    device that batches, CORPUS_BATCH files at a time through audit_many), reports in file
+    order."""
     return corpus.run(files, audit_model, audit_bytes, signal, opts, workers, progress,
-                      results, timeout, scheduler)
+                      results, timeout, scheduler, work_many=audit_many)
 
 
-def audit_loaded(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
-    """The audit of a model already read (raises on bad input; see audit_model)."""
+def audit_loaded(model: NamModel, signal: Signal, opts: Options,
+                 measurements: list[C.Measurement] | None = None) -> ModelReport:
+    """The audit of a model already read (raises on bad input; see audit_model).
+    `measurements`: the measurements of the model and each container submodel, in order, where
+    the caller has them (audit_many); else they are measured here."""
     report = start_report(model, signal, *(str(w) for w in model.warnings),
                           *(str(d) for d in runtime_divergences(model) if d.plays_differently),
                           rate_note(model, signal))
@@ -69,7 +101,8 @@ def audit_loaded(model: NamModel, signal: Signal, opts: Options) -> ModelReport:
     targets = [("", model)] + [(f".submodel{i}", s.model) for i, s in enumerate(model.submodels)]
     measured: dict[str, C.Measurement] = {}
     # (on CUDA, a container's submodels of one shape run as one batched forward)
-    results = measure_many([m for _, m in targets], signal, opts)
+    results = (measurements if measurements is not None
+               else measure_many([m for _, m in targets], signal, opts))
     for (label, m), result in zip(targets, results, strict=True):
         report.used(result)
         measured[label] = result

@@ -246,3 +246,49 @@ def test_audit_of_a_container_reports_the_same_batched(monkeypatch: pytest.Monke
     for a, b in zip(batched.levels, alone.levels, strict=True):
         assert a["loudness_db"] == pytest.approx(b["loudness_db"], abs=1e-9)
         assert a["gain"] == pytest.approx(b["gain"], abs=1e-9)
+
+
+def test_corpus_audit_batches_across_files(monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+                                           ) -> None:
+    """`audit DIR` in one process on a device that batches: files of one shape (here three
+    WaveNets of one config with other weights) run as one batched forward across files, a
+    file of another shape and an unreadable file keep their own reports, and every report
+    is the one an unbatched audit gives (same checks and verdicts, levels within the
+    forward's rounding)."""
+    import json
+
+    from namcheck.harness import core
+    from namcheck.harness.audit import audit_files
+
+    docs = [V.gated_wavenet()]
+    for k in (0.7, 1.3):
+        other = copy.deepcopy(docs[0])
+        other["weights"] = (np.asarray(other["weights"]) * k).tolist()
+        docs.append(other)
+    paths = []
+    for i, doc in enumerate([docs[0], lstm_doc(), docs[1], docs[2]]):
+        paths.append(tmp_path / f"m{i}.nam")
+        paths[-1].write_text(json.dumps(doc))
+    paths.insert(2, tmp_path / "broken.nam")
+    paths[2].write_text("{")
+    signal = core.Signal(signals(1, 900)[0].numpy(), 48000, "noise", False)
+    opts = core.Options(dtype=torch.float64, engine="reference")
+    alone = audit_files(paths, signal, opts)
+    sizes: list[int] = []
+
+    class Spy(ModelBatch):
+        def __init__(self, models: list[NamModel], **kw: Any) -> None:
+            sizes.append(len(models))
+            super().__init__(models, **kw)
+
+    monkeypatch.setattr(core, "BATCH_DEVICES", ("cpu",))
+    monkeypatch.setattr(core, "ModelBatch", Spy)
+    batched = audit_files(paths, signal, opts)
+    assert sizes == [3]
+    assert [r.path for r in batched] == [r.path for r in alone]
+    assert batched[2].error and batched[2].error == alone[2].error
+    for b, a in zip(batched, alone, strict=True):
+        assert [(c.name, c.passed) for c in b.checks] == [(c.name, c.passed) for c in a.checks]
+        assert b.status == a.status
+        for lb, la in zip(b.levels, a.levels, strict=True):
+            assert lb["loudness_db"] == pytest.approx(la["loudness_db"], abs=1e-9)

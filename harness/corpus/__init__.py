@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+
+from namcheck.harness import core
 from namcheck.harness.core import ModelReport, Options, Signal
 from namcheck.harness.corpus.distributed import WorkBytes, run_on_cluster
 from namcheck.harness.corpus.pool import Work, WorkerPool
@@ -23,16 +26,25 @@ from namcheck.harness.corpus.results import ResultsFile, file_sha256, run_key
 from namcheck.harness.interrupts import Interrupted
 
 Progress = Callable[[int, int, ModelReport], None]
+# work_many(paths, signal, opts): several files' reports at once (harness/audit.py,
+# audit_many: their forwards batched where the device batches).
+WorkMany = Callable[[list[Path], Signal, Options], list[ModelReport]]
+# Files handed to work_many at once: enough to fill a GPU with the gain sweeps of a corpus
+# of common shapes (NAM's presets), few enough that an interrupt loses little.
+CORPUS_BATCH = 64
 
 
 def run(files: list[Path], work: Work, work_bytes: WorkBytes, signal: Signal, opts: Options,
         workers: int = 1, progress: Progress | None = None, results: Path | None = None,
-        timeout: float | None = None, scheduler: str | None = None) -> list[ModelReport]:
-    """`work` on every file: in this process; in worker processes if workers > 1 or a
-    timeout is set (a file that crashes or hangs its worker is an error entry); or on the
-    Dask cluster at `scheduler` (`work_bytes`). With `results`, files already done with the
-    same settings (matched by content hash) are taken from it, and each new result is
-    appended as it finishes. `progress(done, total, report)` after each file."""
+        timeout: float | None = None, scheduler: str | None = None,
+        work_many: WorkMany | None = None) -> list[ModelReport]:
+    """`work` on every file: in this process (through `work_many`, CORPUS_BATCH files at a
+    time, where it is given and the device batches: core.BATCH_DEVICES); in worker
+    processes if workers > 1 or a timeout is set (a file that crashes or hangs its worker
+    is an error entry); or on the Dask cluster at `scheduler` (`work_bytes`). With
+    `results`, files already done with the same settings (matched by content hash) are
+    taken from it, and each new result is appended as it finishes. `progress(done, total,
+    report)` after each file."""
     reports: list[ModelReport | None] = [None] * len(files)
     resumed_count = 0
     store = ResultsFile(results, run_key(signal, opts)) if results is not None else None
@@ -64,6 +76,12 @@ def run(files: list[Path], work: Work, work_bytes: WorkBytes, signal: Signal, op
     try:
         if scheduler is not None:
             run_on_cluster(scheduler, files, todo, work_bytes, signal, opts, finish)
+        elif workers <= 1 and timeout is None and work_many is not None and batches(opts):
+            for start in range(0, len(todo), CORPUS_BATCH):
+                window = todo[start : start + CORPUS_BATCH]
+                for i, report in zip(window, work_many([files[i] for i in window], signal,
+                                                       opts), strict=True):
+                    finish(i, report)
         elif workers <= 1 and timeout is None:
             for i in todo:
                 finish(i, work(files[i], signal, opts))
@@ -79,6 +97,11 @@ def run(files: list[Path], work: Work, work_bytes: WorkBytes, signal: Signal, op
     except KeyboardInterrupt:
         raise Interrupted(_interrupted(count, resumed_count, len(files), store)) from None
     return [r for r in reports if r is not None]
+
+
+def batches(opts: Options) -> bool:
+    """Do forwards on opts.device batch across models (core.BATCH_DEVICES: CUDA)?"""
+    return torch.device(opts.device).type in core.BATCH_DEVICES
 
 
 def _interrupted(done: int, resumed: int, total: int, store: ResultsFile | None) -> str:
