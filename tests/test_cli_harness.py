@@ -151,7 +151,8 @@ def test_bench_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     """Speed is not asserted (benchmarks/ measure it); the command must run and report."""
     assert main(["bench", "--seconds", "0.1", "--repeats", "1", "--block", "256"]) == 0
     out = capsys.readouterr().out
-    assert "namcheck fast" in out and "namcheck reference" in out and "matmul peak" in out
+    assert "namcheck fast" in out and "namcheck reference" in out and "FMA peak" in out
+    assert "namcheck fast (C host)" in out  # the kernel called per block from C
     assert main(["bench", "--threads", "0"]) == 2
 
 

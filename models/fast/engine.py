@@ -56,6 +56,12 @@ class FastEngine:
         at x, out at y) continuing `state`, for the streaming hot path; else None."""
         return None
 
+    def native_process(self, state: FastState) -> tuple[Any, int, int] | None:
+        """(process function, model address, state address) of a kernel whose process
+        function runs `state` from C alone (mono in and out, `(model, state, in, cond,
+        out, n)` with a NULL condition), for FastStream.process_blocks; else None."""
+        return None
+
     def prewarm(self, state: FastState) -> None:
         """The runtime's prewarm of a blank state: R-1 zeros (a stateful engine adds its own)."""
         pad = self.receptive_field - 1
@@ -167,3 +173,18 @@ class FastStream:
                              f"{rows.shape[0]}")
         ys = np.stack([s.run(r[None]) for s, r in zip(self.states, rows, strict=True)])
         return _output(ys, xs.ndim == 1, self.net.out_channels, as_numpy, block)
+
+    def process_blocks(self, x: np.ndarray, block: int) -> np.ndarray:
+        """x ((N,) float32 mono) through this stream in consecutive blocks of `block`
+        samples, each one call of the kernel's process function made from C, as a plugin
+        host calls its DSP; the (N,) float32 output equals process() block by block.
+        ValueError where the engine has no such call (a batch, several channels, a
+        condition DSP run from Python)."""
+        native = self.net.native_process(self.states[0]) if self.batch == 1 else None
+        if native is None:
+            raise ValueError("process_blocks runs a batch-1 stream of a mono model whose "
+                             "kernel runs alone from C")
+        from namcheck.models.fast.frontend import native_blocks
+
+        fn, model, state = native
+        return native_blocks(fn, model, state, x, block, cond=True)

@@ -143,6 +143,37 @@ class KernelStream:
         ys = np.stack([s.run(r[None]) for s, r in zip(self.states, rows, strict=True)])
         return self.net._output(ys, single, out_dtype)
 
+    def process_blocks(self, x: np.ndarray, block: int) -> np.ndarray:
+        """x ((N,) float32 mono) through this stream in consecutive blocks of `block`
+        samples, each one call of the kernel's process function made from C
+        (driver.c's namcheck_stream_blocks), as a plugin host calls its DSP: the output
+        (N,) float32 equals process() called block by block. ValueError unless the stream
+        is batch 1 of a mono model."""
+        if not self._hot:
+            raise ValueError("process_blocks runs a batch-1 stream of a mono model")
+        fn, model, state = self._call
+        return native_blocks(fn, model, state, x, block)
+
+
+def native_blocks(fn: Any, model: int, state: int, x: np.ndarray, block: int,
+                  cond: bool = False) -> np.ndarray:
+    """x (N,) through `fn` (a kernel's process function; `cond`: wavenet.c's, with a NULL
+    condition) in blocks of `block` samples, called from C; the (N,) float32 output."""
+    if block < 1:
+        raise ValueError(f"block must be at least 1, got {block}")
+    from namcheck.models.fast.build import library
+
+    xs = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    out = np.empty_like(xs)
+    lib = library()
+    driver = lib.namcheck_stream_blocks_cond if cond else lib.namcheck_stream_blocks
+    driver.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int64, ctypes.c_int64]
+    driver.restype = ctypes.c_int
+    if xs.size:
+        driver(ctypes.cast(fn, ctypes.c_void_p), model, state, xs.ctypes.data,
+               out.ctypes.data, xs.size, block)
+    return out
+
 
 def pointer(a: np.ndarray) -> Any:
     """A float* to a float32 C-contiguous array (the caller keeps the array alive)."""
