@@ -124,23 +124,6 @@ def _output(ys: np.ndarray, single: bool, out_channels: int, as_numpy: bool, x: 
     return torch.from_numpy(y)
 
 
-class _Outputs:
-    """Output tensors for a stream's blocks: views of one larger allocation, handed out once
-    each (never reused), since allocating a small tensor costs about as much as running a
-    small model's block."""
-
-    def __init__(self) -> None:
-        self.n, self.views = -1, []
-
-    def take(self, n: int) -> torch.Tensor:
-        if n != self.n or not self.views:
-            self.n = n
-            count = max(1, 16384 // max(n, 1))
-            self.views = list(torch.empty(n * count, dtype=torch.float32).split(n))
-            self.views.reverse()
-        return self.views.pop() if n else torch.empty(0, dtype=torch.float32)
-
-
 class FastStream:
     """Consecutive blocks through a fast engine; the concatenation equals its forward."""
 
@@ -148,20 +131,39 @@ class FastStream:
         self.net, self.batch = net, batch
         self.states = [net.new_state() for _ in range(batch)]
         self._hot = net.hot_path(self.states[0]) if batch == 1 else None
-        self._outputs = _Outputs()
+        if self._hot is not None:  # the per-call path a plugin-like caller takes
+            self.process = self._hot_process(self._hot)  # type: ignore[method-assign]
+
+    def _hot_process(self, hot: Callable[[int, int, int], None]) -> Any:
+        """process() of a batch-1 stream of a one-input, one-output model: a contiguous
+        1-D float32 CPU tensor takes one output tensor and one kernel call (straight to C
+        where the kernel runs alone, no Python frame between), everything bound in the
+        closure; any other block the general path."""
+        native = self.net.native_process(self.states[0])
+        general, empty_like, f32 = self._process, torch.empty_like, torch.float32
+        fn, model, state = native if native is not None else (None, 0, 0)
+
+        def process(block: torch.Tensor | np.ndarray) -> Any:
+            if (type(block) is torch.Tensor and block.dtype is f32 and block.dim() == 1
+                    and block.is_cpu and block.is_contiguous()):
+                out = empty_like(block)
+                n = block.shape[0]
+                if n and fn is not None:
+                    fn(model, state, block.data_ptr(), None, out.data_ptr(), n)
+                elif n:
+                    hot(block.data_ptr(), out.data_ptr(), n)
+                return out
+            return general(block)
+
+        process.__doc__ = FastStream.process.__doc__
+        return process
 
     def process(self, block: torch.Tensor | np.ndarray) -> Any:
         """The next block's output ((N,) or (B, N); NumPy in, float64 NumPy out (float32
-        for float32 in); torch in, float32 torch out). A one-row float32 torch block of a
-        one-output model takes the direct path: its output is a view of a larger buffer."""
-        hot = self._hot
-        if (hot is not None and type(block) is torch.Tensor and block.dtype is torch.float32
-                and block.dim() == 1 and block.is_cpu and block.is_contiguous()):
-            n = block.shape[0]
-            out = self._outputs.take(n)
-            if n:
-                hot(block.data_ptr(), out.data_ptr(), n)
-            return out
+        for float32 in); torch in, float32 torch out)."""
+        return self._process(block)
+
+    def _process(self, block: torch.Tensor | np.ndarray) -> Any:
         as_numpy = isinstance(block, np.ndarray)
         xs = np.asarray(block.detach().cpu().numpy() if isinstance(block, torch.Tensor)
                         else block, dtype=np.float32)
