@@ -254,7 +254,8 @@ def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, blo
         timers["namcheck fast stream (C host)"] = native
     core = core or os.environ.get(CORE_ENV)
     core_note = ""
-    core_slim = slim if slim is not None and is_slimmable(model) else None
+    slimmable = bool(model.submodels) or is_slimmable(model)  # else benchmodel refuses --slim
+    core_slim = slim if slimmable else None
     if core:
         path = model_path or _temp_model(model)
         timers["core stream"] = core_timer(core, path, core_slim)
