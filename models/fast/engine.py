@@ -140,7 +140,8 @@ class FastStream:
         where the kernel runs alone, no Python frame between), everything bound in the
         closure; any other block the general path."""
         native = self.net.native_process(self.states[0])
-        general, empty_like, f32 = self._process, torch.empty_like, torch.float32
+        net, batch, states = self.net, self.batch, self.states
+        empty_like, f32 = torch.empty_like, torch.float32
         fn, model, state = native if native is not None else (None, 0, 0)
 
         def process(block: torch.Tensor | np.ndarray) -> Any:
@@ -153,8 +154,10 @@ class FastStream:
                 elif n:
                     hot(block.data_ptr(), out.data_ptr(), n)
                 return out
-            return general(block)
+            return _process_rows(net, batch, states, block)
 
+        # (bound to what it uses, never to the stream: no reference cycle, so a dropped
+        # stream frees its state at once, and the states live as long as this does)
         process.__doc__ = FastStream.process.__doc__
         return process
 
@@ -164,17 +167,7 @@ class FastStream:
         return self._process(block)
 
     def _process(self, block: torch.Tensor | np.ndarray) -> Any:
-        as_numpy = isinstance(block, np.ndarray)
-        xs = np.asarray(block.detach().cpu().numpy() if isinstance(block, torch.Tensor)
-                        else block, dtype=np.float32)
-        if xs.ndim not in (1, 2):
-            raise ValueError(f"expected (N,) or (B, N) mono samples, got shape {xs.shape}")
-        rows = xs[None] if xs.ndim == 1 else xs
-        if rows.shape[0] != self.batch:
-            raise ValueError(f"this stream was opened for batch {self.batch}, got "
-                             f"{rows.shape[0]}")
-        ys = np.stack([s.run(r[None]) for s, r in zip(self.states, rows, strict=True)])
-        return _output(ys, xs.ndim == 1, self.net.out_channels, as_numpy, block)
+        return _process_rows(self.net, self.batch, self.states, block)
 
     def process_blocks(self, x: np.ndarray, block: int) -> np.ndarray:
         """x ((N,) float32 mono) through this stream in consecutive blocks of `block`
@@ -190,3 +183,18 @@ class FastStream:
 
         fn, model, state = native
         return native_blocks(fn, model, state, x, block, cond=True)
+
+
+def _process_rows(net: FastEngine, batch: int, states: list[FastState],
+                  block: torch.Tensor | np.ndarray) -> Any:
+    """FastStream.process's general path: every row through its own state."""
+    as_numpy = isinstance(block, np.ndarray)
+    xs = np.asarray(block.detach().cpu().numpy() if isinstance(block, torch.Tensor)
+                    else block, dtype=np.float32)
+    if xs.ndim not in (1, 2):
+        raise ValueError(f"expected (N,) or (B, N) mono samples, got shape {xs.shape}")
+    rows = xs[None] if xs.ndim == 1 else xs
+    if rows.shape[0] != batch:
+        raise ValueError(f"this stream was opened for batch {batch}, got {rows.shape[0]}")
+    ys = np.stack([s.run(r[None]) for s, r in zip(states, rows, strict=True)])
+    return _output(ys, xs.ndim == 1, net.out_channels, as_numpy, block)

@@ -132,7 +132,7 @@ class KernelStream:
         this costs ~3 us, about 1.2 of them the output tensor and 0.7 the ctypes call);
         any other block the general path."""
         fn, model, state = self._call
-        general, empty_like = self._process, torch.empty_like
+        net, batch, states, empty_like = self.net, self.batch, self.states, torch.empty_like
 
         def process(block: torch.Tensor | np.ndarray) -> Any:
             if (type(block) is torch.Tensor and block.dtype is _F32 and block.dim() == 1
@@ -142,8 +142,10 @@ class KernelStream:
                 if n:
                     fn(model, state, block.data_ptr(), out.data_ptr(), n)
                 return out
-            return general(block)
+            return _process_rows(net, batch, states, block)
 
+        # (bound to what it uses, never to the stream: no reference cycle, so a dropped
+        # stream frees its state at once, and the states live as long as this does)
         process.__doc__ = KernelStream.process.__doc__
         return process
 
@@ -153,12 +155,7 @@ class KernelStream:
         return self._process(block)
 
     def _process(self, block: torch.Tensor | np.ndarray) -> Any:
-        rows, single, out_dtype = self.net._rows(block)
-        if rows.shape[0] != self.batch:
-            raise ValueError(f"this stream was opened for batch {self.batch}, got "
-                             f"{rows.shape[0]}")
-        ys = np.stack([s.run(r[None]) for s, r in zip(self.states, rows, strict=True)])
-        return self.net._output(ys, single, out_dtype)
+        return _process_rows(self.net, self.batch, self.states, block)
 
     def process_blocks(self, x: np.ndarray, block: int) -> np.ndarray:
         """x ((N,) float32 mono) through this stream in consecutive blocks of `block`
@@ -170,6 +167,16 @@ class KernelStream:
             raise ValueError("process_blocks runs a batch-1 stream of a mono model")
         fn, model, state = self._call
         return native_blocks(fn, model, state, x, block)
+
+
+def _process_rows(net: KernelEngine, batch: int, states: list[Any],
+                  block: torch.Tensor | np.ndarray) -> Any:
+    """KernelStream.process's general path: every row through its own state."""
+    rows, single, out_dtype = net._rows(block)
+    if rows.shape[0] != batch:
+        raise ValueError(f"this stream was opened for batch {batch}, got {rows.shape[0]}")
+    ys = np.stack([s.run(r[None]) for s, r in zip(states, rows, strict=True)])
+    return net._output(ys, single, out_dtype)
 
 
 def native_blocks(fn: Any, model: int, state: int, x: np.ndarray, block: int,
