@@ -14,6 +14,7 @@ through a blank state, computed once per model), and ``net.stream(batch).process
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -179,8 +180,6 @@ class FastStream:
         if native is None:
             raise ValueError("process_blocks runs a batch-1 stream of a mono model whose "
                              "kernel runs alone from C")
-        from namcheck.models.fast.frontend import native_blocks
-
         fn, model, state = native
         return native_blocks(fn, model, state, x, block, cond=True)
 
@@ -198,3 +197,23 @@ def _process_rows(net: FastEngine, batch: int, states: list[FastState],
         raise ValueError(f"this stream was opened for batch {batch}, got {rows.shape[0]}")
     ys = np.stack([s.run(r[None]) for s, r in zip(states, rows, strict=True)])
     return _output(ys, xs.ndim == 1, net.out_channels, as_numpy, block)
+
+
+def native_blocks(fn: Any, model: int, state: int, x: np.ndarray, block: int,
+                  cond: bool = False) -> np.ndarray:
+    """x (N,) through `fn` (a kernel's process function; `cond`: wavenet.c's, with a NULL
+    condition) in blocks of `block` samples, called from C; the (N,) float32 output."""
+    if block < 1:
+        raise ValueError(f"block must be at least 1, got {block}")
+    from namcheck.models.fast.build import library
+
+    xs = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    out = np.empty_like(xs)
+    lib = library()
+    driver = lib.namcheck_stream_blocks_cond if cond else lib.namcheck_stream_blocks
+    driver.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int64, ctypes.c_int64]
+    driver.restype = ctypes.c_int
+    if xs.size:
+        driver(ctypes.cast(fn, ctypes.c_void_p), model, state, xs.ctypes.data,
+               out.ctypes.data, xs.size, block)
+    return out

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from namcheck.models.fast.engine import FastEngine
+from namcheck.models.fast.engine import FastEngine, native_blocks
 
 _F32 = torch.float32
 
@@ -177,26 +177,6 @@ def _process_rows(net: KernelEngine, batch: int, states: list[Any],
         raise ValueError(f"this stream was opened for batch {batch}, got {rows.shape[0]}")
     ys = np.stack([s.run(r[None]) for s, r in zip(states, rows, strict=True)])
     return net._output(ys, single, out_dtype)
-
-
-def native_blocks(fn: Any, model: int, state: int, x: np.ndarray, block: int,
-                  cond: bool = False) -> np.ndarray:
-    """x (N,) through `fn` (a kernel's process function; `cond`: wavenet.c's, with a NULL
-    condition) in blocks of `block` samples, called from C; the (N,) float32 output."""
-    if block < 1:
-        raise ValueError(f"block must be at least 1, got {block}")
-    from namcheck.models.fast.build import library
-
-    xs = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
-    out = np.empty_like(xs)
-    lib = library()
-    driver = lib.namcheck_stream_blocks_cond if cond else lib.namcheck_stream_blocks
-    driver.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int64, ctypes.c_int64]
-    driver.restype = ctypes.c_int
-    if xs.size:
-        driver(ctypes.cast(fn, ctypes.c_void_p), model, state, xs.ctypes.data,
-               out.ctypes.data, xs.size, block)
-    return out
 
 
 def pointer(a: np.ndarray) -> Any:
