@@ -5,14 +5,13 @@ NeuralAmpModelerCore: offline (1 s), streaming at 64-sample blocks and at 1-samp
 Set NAMCHECK_CORE_BENCHMODEL to a built `benchmodel` to time NeuralAmpModelerCore on the
 same files in the same session (`vs_core` in each case's extra_info). Block 1 is also timed
 inside the kernel (`test_lstm_kernel_block1`: namcheck_lstm_process called once per sample
-from C, as a C host calls it), which separates the kernel's cost from Python's per-call
+from C by driver.c, as a C host calls it), which separates the kernel's cost from Python's per-call
 cost (`test_call_overhead`: one ctypes call, one output tensor). Run pinned to one core:
 `taskset -c 1 pytest benchmarks/test_bench_fast_x.py`.
 """
 
 from __future__ import annotations
 
-import ctypes
 import os
 from pathlib import Path
 from typing import Any
@@ -128,17 +127,11 @@ def test_stream_1(benchmark: Any, name: str) -> None:
 @pytest.mark.parametrize("name", ["lstm", "upstream_lstm"])
 def test_lstm_kernel_block1(benchmark: Any, name: str, block: int) -> None:
     """The kernel alone at `block`-sample blocks: 1 s through namcheck_lstm_process called
-    once per block from C (namcheck_lstm_blocks), as a C host would call it."""
-    from namcheck.models.fast.build import library
-
+    once per block from C (the stream's process_blocks: driver.c's namcheck_stream_blocks),
+    as a C host would call it."""
     net = _net(name, "fast")
-    state = net.new_state()
-    blocks_fn = library().namcheck_lstm_blocks
-    blocks_fn.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int64, ctypes.c_int64]
     x = _signal(1.0).numpy()
-    out = np.empty_like(x)
-    benchmark(blocks_fn, state._model, state._state, x.ctypes.data, out.ctypes.data, x.size,
-              block)
+    benchmark(lambda: net.stream().process_blocks(x, block))
     _record(benchmark, name, x.size, "fast kernel")
 
 

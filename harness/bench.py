@@ -1,4 +1,4 @@
-"""Speed measurement: real-time factor, GFLOP/s, share of the machine's matmul peak.
+"""Speed measurement: real-time factor, GFLOP/s, share of this core's float32 peak.
 
 Speed is measured here and in benchmarks/, never asserted in tests.
 """
@@ -21,6 +21,7 @@ from namcheck.models import load, write_nam
 from namcheck.models.engines import load_engine, selected_model
 from namcheck.models.format import NamModel
 from namcheck.models.reference.base import NamModule
+from namcheck.models.slimming import is_slimmable, select_submodel
 from namcheck.signals.generate import default_signal
 
 
@@ -52,6 +53,53 @@ def matmul_peak_gflops(device: str = "cpu", dtype: torch.dtype = torch.float32,
     b = torch.randn(size, size, dtype=dtype, device=device)
     seconds = median_seconds(lambda: a @ b, device, repeats=5, warmup=2)
     return 2 * size**3 / seconds / 1e9
+
+
+def fma_peak_gflops(seconds: float = 0.05, repeats: int = 5) -> float:
+    """This core's float32 multiply-add peak in GFLOP/s, measured: the fast library's
+    `namcheck_fma_peak` (models/fast/driver.c: 12 independent chains of vector FMAs at the
+    kernels' own vector width, no memory traffic) for about `seconds`, median of `repeats`.
+    It is what the FMA pipes deliver at the clock the core runs now (2 pipes x 8 lanes x
+    2 flop x clock on an AVX2 core such as Zen 3); a torch matmul reaches less, so a kernel
+    could show more than 100% of it. Raises FastEngineUnavailableError where the library
+    cannot be built."""
+    import ctypes
+
+    from namcheck.models.fast.build import library
+
+    lib = library()
+    fn = lib.namcheck_fma_peak
+    fn.argtypes, fn.restype = [ctypes.c_int64, ctypes.c_float], ctypes.c_float
+    lib.namcheck_fma_peak_flops.restype = ctypes.c_int64
+    per_round = lib.namcheck_fma_peak_flops()
+    rounds = 1 << 16
+    while True:  # calibrate: rounds for about `seconds`
+        start = time.perf_counter()
+        fn(rounds, 1.0)
+        took = time.perf_counter() - start
+        if took >= seconds / 4 or rounds >= 1 << 34:
+            break
+        rounds *= 4
+    rounds = max(1, int(rounds * seconds / max(took, 1e-9)))
+    best = median_seconds(lambda: fn(rounds, 1.0), "cpu", repeats=repeats, warmup=1)
+    return per_round * rounds / best / 1e9
+
+
+def peak_gflops(device: str) -> tuple[float, str]:
+    """(GFLOP/s, how it was obtained) of this machine's float32 peak for the bench's "% peak"
+    column: the measured FMA peak of one CPU core (fma_peak_gflops), or, on a GPU or
+    where the fast library cannot be built, a large matmul's achieved rate."""
+    if torch.device(device).type == "cpu":
+        from namcheck.models.fast.build import FastEngineUnavailableError
+
+        try:
+            peak = fma_peak_gflops()
+            return peak, (f"float32 FMA peak {peak:.1f} GFLOP/s (measured: independent "
+                          f"vector FMA chains, models/fast/driver.c)")
+        except FastEngineUnavailableError:
+            pass
+    peak = matmul_peak_gflops(device, torch.float32)
+    return peak, f"float32 matmul peak {peak:.1f} GFLOP/s (a 1024x1024 torch matmul)"
 
 
 @dataclass
@@ -153,7 +201,9 @@ CORE_SAMPLES = 96000  # benchmodel processes (48000 / 64) * 2 buffers of 64 samp
 def core_timer(benchmodel: str, model_path: str, slim: float | None) -> Callable[[], float]:
     """NeuralAmpModelerCore's `benchmodel` on the same file: one timer call runs it once and
     returns the milliseconds it printed for its 96,000 samples at 64-sample buffers (fast
-    tanh on, its default), in seconds. Raises RuntimeError with its message if it fails."""
+    tanh on, its default), in seconds. `slim` is passed as `--slim` (benchmodel refuses it
+    for a model that is not slimmable: pass None there). Raises RuntimeError with its
+    message if it fails."""
     cmd = [benchmodel, *(["--slim", f"{slim:g}"] if slim is not None else []), model_path]
 
     def run() -> float:
@@ -184,7 +234,7 @@ def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, blo
     reps = -(-n // int(rate))  # whole default signals to cover the requested length
     x = torch.from_numpy(default_signal(int(rate))).repeat(reps)[:n].to(device, dtype)
     flops = selected_model(model, slim).flops_per_sample
-    peak = matmul_peak_gflops(device, torch.float32)
+    peak, peak_how = peak_gflops(device)
     nets: dict[str, Any] = {}
     notes: dict[str, str] = {}
     if engine != "reference":
@@ -199,11 +249,16 @@ def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, blo
     for label, net in nets.items():
         timers[f"{label} offline"] = timed(lambda net=net: net(x), device)
         timers[f"{label} stream"] = _stream_timer(net, blocks, device)
+    native = _native_timer(nets.get("namcheck fast"), x, len(blocks) * block, block)
+    if native is not None:
+        timers["namcheck fast stream (C host)"] = native
     core = core or os.environ.get(CORE_ENV)
     core_note = ""
+    slimmable = bool(model.submodels) or is_slimmable(model)  # else benchmodel refuses --slim
+    core_slim = slim if slimmable else None
     if core:
         path = model_path or _temp_model(model)
-        timers["core stream"] = core_timer(core, path, slim)
+        timers["core stream"] = core_timer(core, path, core_slim)
     try:
         medians = interleaved_medians(timers, repeats)
     except RuntimeError as exc:  # the Core run failed: time ours alone, say why
@@ -221,10 +276,18 @@ def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, blo
             if core_rtf and stream else ""
         note = "; ".join(v for v in (ratio, notes.get(label, "")) if v)
         rows.append(SpeedRow(label, off, stream, gflops, 100 * gflops / peak, note))
+        if label == "namcheck fast" and native is not None:
+            c_rtf = streamed / medians["namcheck fast stream (C host)"]
+            ratio = f"x{c_rtf / core_rtf:.2f} of Core; " if core_rtf else ""
+            rows.append(SpeedRow("namcheck fast (C host)", None, c_rtf, flops * rate * c_rtf / 1e9,
+                                 100 * flops * rate * c_rtf / 1e9 / peak,
+                                 f"{ratio}{block}-sample blocks, each one kernel call from C "
+                                 "(driver.c), as a plugin calls it"))
     if core_rtf:
         rows.append(SpeedRow("NeuralAmpModelerCore", None, core_rtf, flops * rate * core_rtf / 1e9,
                              100 * flops * rate * core_rtf / 1e9 / peak,
-                             f"benchmodel, 64-sample buffers, fast tanh ({core})"))
+                             f"benchmodel, 64-sample buffers, fast tanh, "
+                             f"{_core_plays(model, core_slim)} ({core})"))
     elif core_note:
         rows.append(SpeedRow("NeuralAmpModelerCore", None, None, None, None, core_note))
     ref = nets["namcheck reference"]
@@ -239,7 +302,7 @@ def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, blo
     header = (f"model: {model.source}{slimmed} ({model.architecture}, {flops} FLOP/sample); "
               f"{x.shape[-1] / rate:g} s at {rate:g} Hz; {str(dtype).removeprefix('torch.')} "
               f"on {device}, {threads} thread(s); stream block {block}; medians of {repeats} "
-              f"interleaved runs; float32 matmul peak {peak:.1f} GFLOP/s; "
+              f"interleaved runs; {peak_how}; "
               f"torch {torch.__version__}")
     return format_rows(rows, header)
 
@@ -255,6 +318,40 @@ def _stream_timer(net: Any, blocks: list[torch.Tensor], device: str) -> Callable
         synchronize(device)
         return time.perf_counter() - start
     return run
+
+
+def _native_timer(net: Any, x: torch.Tensor, n: int, block: int
+                  ) -> Callable[[], float] | None:
+    """A timer of the first n samples of x through a fresh prewarmed stream of the fast
+    engine in `block`-sample blocks, each one kernel call made from C (process_blocks);
+    None where the engine has no such path."""
+    if net is None or n < 1:
+        return None
+    xs = x[:n].detach().cpu().numpy().astype("float32")
+    try:
+        net.stream().process_blocks(xs[:1], block)
+    except (AttributeError, ValueError):
+        return None
+
+    def run() -> float:
+        stream = net.stream()
+        start = time.perf_counter()
+        stream.process_blocks(xs, block)
+        return time.perf_counter() - start
+    return run
+
+
+def _core_plays(model: NamModel, slim: float | None) -> str:
+    """Which model benchmodel runs: the container's submodel it selects (its default, the
+    last, without --slim), a slimmable WaveNet's slim, or the file as it is."""
+    if model.submodels:
+        i = select_submodel(model, slim)
+        how = f"--slim {slim:g}" if slim is not None else "no --slim: its default"
+        return (f"submodel {i + 1} of {len(model.submodels)} "
+                f"(max_value {model.submodels[i].max_value:g}; {how})")
+    if slim is not None:
+        return f"--slim {slim:g}"
+    return "full size" if is_slimmable(model) else "the whole model"
 
 
 def _temp_model(model: NamModel) -> str:

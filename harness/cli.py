@@ -835,7 +835,8 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Time the reference forward offline (whole signal) and "
                        "streaming (blocks of --block samples), report the real-time factor "
                        "(seconds of audio per second of compute), achieved GFLOP/s and its "
-                       "share of this machine's float32 matmul peak, measured in the same run. "
+                       "share of this core's float32 FMA peak, measured in the same run; a "
+                       "'C host' row streams with each block one kernel call made from C. "
                        "With --upstream, the same for upstream nam's forward on the same file.")
     p.add_argument("model", nargs="?", type=Path, metavar="MODEL.nam",
                    help="default: the built-in model")

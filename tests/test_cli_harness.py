@@ -151,7 +151,8 @@ def test_bench_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     """Speed is not asserted (benchmarks/ measure it); the command must run and report."""
     assert main(["bench", "--seconds", "0.1", "--repeats", "1", "--block", "256"]) == 0
     out = capsys.readouterr().out
-    assert "namcheck fast" in out and "namcheck reference" in out and "matmul peak" in out
+    assert "namcheck fast" in out and "namcheck reference" in out and "FMA peak" in out
+    assert "namcheck fast (C host)" in out  # the kernel called per block from C
     assert main(["bench", "--threads", "0"]) == 2
 
 
@@ -175,3 +176,30 @@ def test_bench_times_core_beside_ours(tmp_path: Path, capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert "benchmodel failed: Failed to load model" in out
     assert main([*args, "--core", str(tmp_path / "none")]) == 2
+
+
+def test_bench_gives_core_the_same_submodel(tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    """benchmodel gets --slim where the model is slimmable (a container: the same submodel
+    as ours, which its row names) and not where it is not (benchmodel refuses it there)."""
+    from namcheck.models.examples import container_doc, lstm_doc
+
+    log = tmp_path / "args"
+    fake = tmp_path / "benchmodel"
+    fake.write_text(f'#!/bin/sh\necho "$@" >> {log}\necho "Finished"\necho "200ms"\n')
+    fake.chmod(0o755)
+    box = tmp_path / "box.nam"
+    box.write_text(json.dumps(container_doc([(0.5, lstm_doc(3, seed=1)),
+                                             (1.0, lstm_doc(4, seed=2))])))
+    plain = tmp_path / "plain.nam"
+    plain.write_text(json.dumps(lstm_doc(3, seed=1)))
+    args = ["bench", "--seconds", "0.05", "--repeats", "1", "--block", "64", "--core",
+            str(fake), "--slim", "0.2"]
+    assert main([*args, str(box)]) == 0
+    out = capsys.readouterr().out
+    assert all(line.startswith(f"--slim 0.2 {box}") for line in log.read_text().splitlines())
+    core = next(line for line in out.splitlines() if line.startswith("NeuralAmpModelerCore"))
+    assert "submodel 1 of 2 (max_value 0.5; --slim 0.2)" in core
+    log.unlink()
+    assert main([*args, str(plain)]) == 0
+    assert all(line.strip() == str(plain) for line in log.read_text().splitlines())

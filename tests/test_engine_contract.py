@@ -237,3 +237,42 @@ def test_model_list_covers_every_architecture() -> None:
     box = next(m for m in models if m.submodels)
     assert selected_model(box, None).architecture == "LSTM"
     assert load_engine(box, "reference")[0].stateful
+
+
+@_models
+@pytest.mark.parametrize("block", [1, 63, 64, 4096])
+def test_blocks_from_c_equal_offline(make: Callable[[], dict[str, Any]], block: int) -> None:
+    """The fast stream's process_blocks (each block one kernel call made from C, how
+    `namcheck bench` times a plugin's view) gives the offline output bit for bit; an
+    engine without that path says so with ValueError."""
+    net, _ = engine(make, EngineCase("fast", torch.float32, "cpu"))
+    x = signal(net.receptive_field + 2 * block + 5, seed=3).numpy().astype(np.float32)
+    try:
+        got = net.stream().process_blocks(x, block)
+    except ValueError as exc:
+        assert "batch-1 stream of a mono model" in str(exc)
+        return
+    assert got.dtype == np.float32 and np.array_equal(got, net(x))
+
+
+@_models
+def test_fast_stream_is_freed_when_dropped(make: Callable[[], dict[str, Any]]) -> None:
+    """A fast stream holds its kernel state (megabytes for a WaveNet); dropping it frees
+    that at once, with no reference cycle left for the garbage collector, and its bound
+    process() keeps working on its own (it holds the state, not the stream)."""
+    import gc
+    import weakref
+
+    net, _ = engine(make, EngineCase("fast", torch.float32, "cpu"))
+    x = signal(net.receptive_field + 300, seed=4).float()
+    stream = net.stream()
+    gone, process = weakref.ref(stream), stream.process
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        del stream
+        assert gone() is None
+    finally:
+        if was:
+            gc.enable()
+    assert torch.equal(torch.cat([process(b) for b in x.split(64)]), net(x))

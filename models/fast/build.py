@@ -1,15 +1,15 @@
 """Compile the fast engine's C kernels once per machine and cache the shared library.
 
 The kernels (every `*.c` beside this file, shipped with the package: `wavenet.c`, `lstm.c`,
-`feedforward.c`, and the headers they include) are built into ONE shared library with the
-system C compiler (`$CC`, else `cc`) at `-O3 -march=native` (`$NAMCHECK_MARCH` overrides
-native), into `$NAMCHECK_CACHE` (default `~/.cache/namcheck`) under a name that hashes
-every source and header, the flags, the compiler's version and the CPU, so a cached build
-is only reused where it was built for. Each source states its interface version
-(`namcheck_<stem>_abi()`), checked against `ABIS` when the library is loaded. A first
-build takes a few seconds; later runs load the cached file. The library
-is written to a temporary name and renamed into place, so a killed build leaves nothing a
-later run could load.
+`feedforward.c`, the timing aids in `driver.c`, and the headers they include) are built into
+ONE shared library with the system C compiler (`$CC`, else `cc`) at `-O3 -march=native`
+(`$NAMCHECK_MARCH` overrides native), into `$NAMCHECK_CACHE` (default `~/.cache/namcheck`)
+under a name that hashes every source and header, the flags, the compiler's version and the
+CPU, so a cached build is only reused where it was built for. Each source states its
+interface version (`namcheck_<stem>_abi()`), checked against `ABIS` when the library is
+loaded. A first build takes a few seconds; later runs load the cached file. The library is
+written to a temporary name and renamed into place, so a killed build leaves nothing a later
+run could load.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def flags() -> tuple[str, ...]:
     return (*FLAGS, f"-march={os.environ.get('NAMCHECK_MARCH', 'native')}")
 ABI = 3  # namcheck_wavenet_abi() of the source this Python side matches
 # namcheck_<stem>_abi() of every source, as the Python side that drives it expects
-ABIS = {"wavenet": ABI, "lstm": 1, "feedforward": 1}
+ABIS = {"wavenet": ABI, "lstm": 1, "feedforward": 1, "driver": 1}
 
 
 def sources() -> list[Path]:

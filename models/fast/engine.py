@@ -14,6 +14,7 @@ through a blank state, computed once per model), and ``net.stream(batch).process
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -54,6 +55,12 @@ class FastEngine:
     def hot_path(self, state: FastState) -> Callable[[int, int, int], None] | None:
         """For a one-input, one-output model, `run(x, y, n)` on raw addresses (n float32 in
         at x, out at y) continuing `state`, for the streaming hot path; else None."""
+        return None
+
+    def native_process(self, state: FastState) -> tuple[Any, int, int] | None:
+        """(process function, model address, state address) of a kernel whose process
+        function runs `state` from C alone (mono in and out, `(model, state, in, cond,
+        out, n)` with a NULL condition), for FastStream.process_blocks; else None."""
         return None
 
     def prewarm(self, state: FastState) -> None:
@@ -118,23 +125,6 @@ def _output(ys: np.ndarray, single: bool, out_channels: int, as_numpy: bool, x: 
     return torch.from_numpy(y)
 
 
-class _Outputs:
-    """Output tensors for a stream's blocks: views of one larger allocation, handed out once
-    each (never reused), since allocating a small tensor costs about as much as running a
-    small model's block."""
-
-    def __init__(self) -> None:
-        self.n, self.views = -1, []
-
-    def take(self, n: int) -> torch.Tensor:
-        if n != self.n or not self.views:
-            self.n = n
-            count = max(1, 16384 // max(n, 1))
-            self.views = list(torch.empty(n * count, dtype=torch.float32).split(n))
-            self.views.reverse()
-        return self.views.pop() if n else torch.empty(0, dtype=torch.float32)
-
-
 class FastStream:
     """Consecutive blocks through a fast engine; the concatenation equals its forward."""
 
@@ -142,28 +132,88 @@ class FastStream:
         self.net, self.batch = net, batch
         self.states = [net.new_state() for _ in range(batch)]
         self._hot = net.hot_path(self.states[0]) if batch == 1 else None
-        self._outputs = _Outputs()
+        if self._hot is not None:  # the per-call path a plugin-like caller takes
+            self.process = self._hot_process(self._hot)  # type: ignore[method-assign]
+
+    def _hot_process(self, hot: Callable[[int, int, int], None]) -> Any:
+        """process() of a batch-1 stream of a one-input, one-output model: a contiguous
+        1-D float32 CPU tensor takes one output tensor and one kernel call (straight to C
+        where the kernel runs alone, no Python frame between), everything bound in the
+        closure; any other block the general path."""
+        native = self.net.native_process(self.states[0])
+        net, batch, states = self.net, self.batch, self.states
+        empty_like, f32 = torch.empty_like, torch.float32
+        fn, model, state = native if native is not None else (None, 0, 0)
+
+        def process(block: torch.Tensor | np.ndarray) -> Any:
+            if (type(block) is torch.Tensor and block.dtype is f32 and block.dim() == 1
+                    and block.is_cpu and block.is_contiguous()):
+                out = empty_like(block)
+                n = block.shape[0]
+                if n and fn is not None:
+                    fn(model, state, block.data_ptr(), None, out.data_ptr(), n)
+                elif n:
+                    hot(block.data_ptr(), out.data_ptr(), n)
+                return out
+            return _process_rows(net, batch, states, block)
+
+        # (bound to what it uses, never to the stream: no reference cycle, so a dropped
+        # stream frees its state at once, and the states live as long as this does)
+        process.__doc__ = FastStream.process.__doc__
+        return process
 
     def process(self, block: torch.Tensor | np.ndarray) -> Any:
         """The next block's output ((N,) or (B, N); NumPy in, float64 NumPy out (float32
-        for float32 in); torch in, float32 torch out). A one-row float32 torch block of a
-        one-output model takes the direct path: its output is a view of a larger buffer."""
-        hot = self._hot
-        if (hot is not None and type(block) is torch.Tensor and block.dtype is torch.float32
-                and block.dim() == 1 and block.is_cpu and block.is_contiguous()):
-            n = block.shape[0]
-            out = self._outputs.take(n)
-            if n:
-                hot(block.data_ptr(), out.data_ptr(), n)
-            return out
-        as_numpy = isinstance(block, np.ndarray)
-        xs = np.asarray(block.detach().cpu().numpy() if isinstance(block, torch.Tensor)
-                        else block, dtype=np.float32)
-        if xs.ndim not in (1, 2):
-            raise ValueError(f"expected (N,) or (B, N) mono samples, got shape {xs.shape}")
-        rows = xs[None] if xs.ndim == 1 else xs
-        if rows.shape[0] != self.batch:
-            raise ValueError(f"this stream was opened for batch {self.batch}, got "
-                             f"{rows.shape[0]}")
-        ys = np.stack([s.run(r[None]) for s, r in zip(self.states, rows, strict=True)])
-        return _output(ys, xs.ndim == 1, self.net.out_channels, as_numpy, block)
+        for float32 in); torch in, float32 torch out)."""
+        return self._process(block)
+
+    def _process(self, block: torch.Tensor | np.ndarray) -> Any:
+        return _process_rows(self.net, self.batch, self.states, block)
+
+    def process_blocks(self, x: np.ndarray, block: int) -> np.ndarray:
+        """x ((N,) float32 mono) through this stream in consecutive blocks of `block`
+        samples, each one call of the kernel's process function made from C, as a plugin
+        host calls its DSP; the (N,) float32 output equals process() block by block.
+        ValueError where the engine has no such call (a batch, several channels, a
+        condition DSP run from Python)."""
+        native = self.net.native_process(self.states[0]) if self.batch == 1 else None
+        if native is None:
+            raise ValueError("process_blocks runs a batch-1 stream of a mono model whose "
+                             "kernel runs alone from C")
+        fn, model, state = native
+        return native_blocks(fn, model, state, x, block, cond=True)
+
+
+def _process_rows(net: FastEngine, batch: int, states: list[FastState],
+                  block: torch.Tensor | np.ndarray) -> Any:
+    """FastStream.process's general path: every row through its own state."""
+    as_numpy = isinstance(block, np.ndarray)
+    xs = np.asarray(block.detach().cpu().numpy() if isinstance(block, torch.Tensor)
+                    else block, dtype=np.float32)
+    if xs.ndim not in (1, 2):
+        raise ValueError(f"expected (N,) or (B, N) mono samples, got shape {xs.shape}")
+    rows = xs[None] if xs.ndim == 1 else xs
+    if rows.shape[0] != batch:
+        raise ValueError(f"this stream was opened for batch {batch}, got {rows.shape[0]}")
+    ys = np.stack([s.run(r[None]) for s, r in zip(states, rows, strict=True)])
+    return _output(ys, xs.ndim == 1, net.out_channels, as_numpy, block)
+
+
+def native_blocks(fn: Any, model: int, state: int, x: np.ndarray, block: int,
+                  cond: bool = False) -> np.ndarray:
+    """x (N,) through `fn` (a kernel's process function; `cond`: wavenet.c's, with a NULL
+    condition) in blocks of `block` samples, called from C; the (N,) float32 output."""
+    if block < 1:
+        raise ValueError(f"block must be at least 1, got {block}")
+    from namcheck.models.fast.build import library
+
+    xs = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    out = np.empty_like(xs)
+    lib = library()
+    driver = lib.namcheck_stream_blocks_cond if cond else lib.namcheck_stream_blocks
+    driver.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int64, ctypes.c_int64]
+    driver.restype = ctypes.c_int
+    if xs.size:
+        driver(ctypes.cast(fn, ctypes.c_void_p), model, state, xs.ctypes.data,
+               out.ctypes.data, xs.size, block)
+    return out

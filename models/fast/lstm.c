@@ -245,18 +245,6 @@ int namcheck_lstm_zeros(const LSTMModel *m, LSTMState *s, int64_t n) {
     return 0;
 }
 
-/* Kernel-only timing aid: x through the model in consecutive blocks of `block` samples,
- * one namcheck_lstm_process call each, as a C host calling the kernel would (out gets the
- * same output as one call; a single input and output row). */
-int namcheck_lstm_blocks(const LSTMModel *m, LSTMState *s, const float *in, float *out,
-                         int64_t n, int64_t block) {
-    for (int64_t t = 0; t < n; t += block) {
-        int64_t b = n - t < block ? n - t : block;
-        namcheck_lstm_process(m, s, in + t, out + t, b);
-    }
-    return 0;
-}
-
 int namcheck_lstm_abi(void) { return 1; }
 int namcheck_lstm_vw(void) { return VW; }
 int namcheck_lstm_nb(void) { return NB; }

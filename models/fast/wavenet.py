@@ -344,6 +344,12 @@ class FastWaveNet(FastEngine):
         assert isinstance(state, _WaveNetState)
         return state.run_ptr
 
+    def native_process(self, state: FastState) -> tuple[Any, int, int] | None:
+        if self.out_channels != 1 or self.in_channels != 1 or self.dsp is not None:
+            return None
+        assert isinstance(state, _WaveNetState)
+        return self._process, self._model_ptr, state._state_ptr
+
 
 def _row_length(rows: int, n: int) -> int:
     """A buffer's row length (floats), at least n, chosen so its rows fall in different
