@@ -231,17 +231,18 @@ def _quantisation(path: str | os.PathLike[str], peak: float) -> tuple[float, str
     """Absolute error the render's integer sample format allows at an output peak `peak`.
 
     A step of b-bit PCM is q = 2**-(b-1) as read back (full scale 2**(b-1)). Writers differ
-    in the full scale they multiply by: libsndfile (soundfile, Audacity, ...) scales floats
-    by 2**(b-1) - 1 (32767 for PCM_16), others by 2**(b-1); a reader divides by 2**(b-1).
-    So a correct render may carry a gain of 1 - q (up to one step at full scale: peak x q)
-    plus the rounding to a step (q/2): q/2 + peak x q. Float files round relatively, inside
-    the forward's own bound (0)."""
+    in the full scale they multiply by: 2**(b-1) - 1 (libsndfile's documented float
+    scaling) or 2**(b-1), and a reader divides by 2**(b-1): a gain of up to 1 - q, one step
+    at full scale (peak x q). They differ in how they reach an integer too: round to
+    nearest (half a step) or truncate toward -inf (a full step: libsndfile 1.2.2, hence
+    soundfile 0.14, writes floor(32768 y)). So a correct render may be off by q + peak x q.
+    Float files round relatively, inside the forward's own bound (0)."""
     subtype = sf.info(str(path)).subtype
     bits = {"PCM_16": 16, "PCM_24": 24, "PCM_32": 32, "PCM_S8": 8, "PCM_U8": 8}.get(subtype)
     if bits:
         step = 2.0 ** -(bits - 1)
-        return step / 2 + peak * step, (f"{subtype} half step + a writer's full scale "
-                                        f"2**{bits - 1} - 1")
+        return step + peak * step, (f"{subtype} one step (writers round or truncate) + a "
+                                    f"writer's full scale 2**{bits - 1} - 1")
     return 0.0, subtype  # float32/64: rounding is relative, inside the forward bound
 
 

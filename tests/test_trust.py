@@ -292,13 +292,13 @@ def test_plugin_summary_line_names_the_failing_check(pytester: pytest.Pytester) 
 
 
 @pytest.mark.parametrize("writer,code", [("soundfile", 0), ("full_scale_32768", 0),
-                                         ("gain_1e-3", 1)])
+                                         ("floor_32768_quiet", 0), ("gain_1e-3", 1)])
 def test_16_bit_render_allowance_follows_writers(writer: str, code: int, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
-    """A correct render written as PCM_16: by soundfile (libsndfile scales by 32767, read
-    back / 32768: a gain of 1 - 2**-15, one step at full scale, + half a step of rounding)
-    or by a writer scaling by 32768 (half a step) passes; a render 1e-3 too loud (33 steps
-    at full scale) fails. The model plays near full scale (peak 0.95), where the
+    """A correct render written as PCM_16: by soundfile, by a writer rounding y x 32768, or
+    by one truncating it (floor(32768 y), as libsndfile 1.2.2 does: a full step below, here
+    on a quiet render, where a half-step allowance failed it) passes; a render 1e-3 too
+    loud (33 steps at full scale) fails. The model plays near full scale (peak 0.95), where the
     writers' gain difference is largest. A Linear model, so that the forward's own float32
     bound (one stage: 8 eps, 0.03 step) does not hide the format's allowance."""
     x = default_signal()
@@ -314,6 +314,11 @@ def test_16_bit_render_allowance_follows_writers(writer: str, code: int, tmp_pat
         sf.write(str(out), y, 48000, subtype="PCM_16")
     elif writer == "full_scale_32768":
         sf.write(str(out), np.round(y * 32768).astype(np.int16), 48000, subtype="PCM_16")
+    elif writer == "floor_32768_quiet":  # peak 0.07: the step, not the gain, dominates
+        quiet = put(tmp_path, "quiet.nam", {**doc, "weights": [0.07 / float(np.max(np.abs(x)))]})
+        yq = np.float32(0.07 / float(np.max(np.abs(x)))) * np.asarray(x, dtype=np.float64)
+        sf.write(str(out), np.floor(yq * 32768).astype(np.int16), 48000, subtype="PCM_16")
+        model = quiet
     else:
         sf.write(str(out), y * (1 + 1e-3), 48000, subtype="PCM_16")
     got = main(["compare", str(model), "--render", str(out), "--signal", str(signal)])
