@@ -223,8 +223,14 @@ def plot_compare(model: NamModel, signal: Signal, opts: Options, out: str | os.P
              f"{'late' if compared.lag > 0 else 'early'}" if compared.lag else "")
     measured = "-" if check.measured is None else f"{check.measured:.2g}"
     bound = "-" if check.tolerance is None else f"{check.tolerance:.2g}"
+    # the comparison's verdict is the report's: a shift or a length difference fails it
+    # even where the aligned output is within its bound
+    failed = [c.name for c in compared.report.checks if c.passed is False]
+    overall = (f"\ncompare: {compared.report.status.upper()}"
+               + (f" ({', '.join(failed)})" if failed else ""))
     axes[0].set_title(f"{Path(model.source).name}: {label} vs reference: peak-relative "
-                      f"difference {measured}, bound {bound}: {verdict}{shift}", fontsize=10)
+                      f"difference {measured}, bound {bound}: output {verdict}{shift}"
+                      f"{overall}", fontsize=10)
     fig.tight_layout()
     return _save(fig, out)
 

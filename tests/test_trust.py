@@ -360,6 +360,8 @@ def test_plot_compare_draws_what_compare_reports(tmp_path: Path,
     assert f"difference {output.measured:.2g}" in title
     assert f"bound {output.tolerance:.2g}" in title and "PASS" in title
     assert "10 samples late" in title
+    # the shift fails the comparison (render_alignment): the title says so, as compare does
+    assert "compare: FAILED (render_alignment)" in title
     difference = fig.axes[1].lines[0].get_ydata()
     assert np.max(np.abs(difference)) <= output.tolerance * np.max(np.abs(y))
 
