@@ -374,7 +374,8 @@ def cmd_stamp(args: argparse.Namespace) -> int:
             runner.say_error(report)
             for change in report.changes:
                 show(f"would change {plan.source}: {change}")
-            if report.status in ("failed", "not_verified") and not report.error:
+            others = [c for c in report.checks if c.name != "metadata_current"]
+            if not report.error and any(c.passed is not True for c in others):
                 show(format_table(report))
             return
         runner.say_error(report)
@@ -390,7 +391,8 @@ def cmd_stamp(args: argparse.Namespace) -> int:
         if report.status != "passed":
             show(format_table(report))
 
-    outcomes = (runner.Outcome(stamp_file(plan, signal, opts), item=plan) for plan in plans)
+    outcomes = (runner.Outcome(stamp_file(plan, signal, opts, args.check), item=plan)
+                for plan in plans)
     code = runner.run("stamp", outcomes, signal, opts, show=show, display=display,
                       json=args.json, json_options={
                           "dry_run": args.dry_run, "in_place": args.in_place,

@@ -61,6 +61,8 @@ REASONS: dict[str, str] = {
                           "for every slim); fails only with --fail-on-runtime-limits",
     "float32_overflow": "a value the hook wrote, the scaled output or its level is beyond "
                         "float32's range",
+    "would_change": "stamp --check: stamping would change the file's stored loudness or "
+                    "gain (check metadata_current)",
 }
 
 CheckStatus = Literal["pass", "fail", "n/a", "limitation"]

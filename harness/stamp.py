@@ -165,10 +165,20 @@ def _show(value: Any, key: str) -> str:
     return f"{value:.4f} dB" if key == "loudness" else f"{value:.4f}"
 
 
-def stamp_file(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
+def stamp_file(plan: Plan, signal: Signal, opts: Options, check: bool = False) -> ModelReport:
     """Stamp one file (or plan it, for a dry run); the report's checks are those of the
-    document as written: stored loudness/gain now equal what was measured."""
-    return guarded(str(plan.source), lambda: _stamp(plan, signal, opts))
+    document as written: stored loudness/gain now equal what was measured. With `check`
+    (`stamp --check`) the file as it is gets one more check, `metadata_current`, which
+    fails (reason `would_change`) when stamping would change it."""
+    report = guarded(str(plan.source), lambda: _stamp(plan, signal, opts))
+    if check and not report.error:
+        n = float(len(report.changes))
+        report.checks.append(C.CheckResult(
+            "metadata_current", not report.changes, n, 0.0, n, 0.0,
+            "stamp --check: " + ("; ".join(report.changes) if report.changes
+                                 else "nothing would change"),
+            "changes", "would_change" if report.changes else ""))
+    return report
 
 
 def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:

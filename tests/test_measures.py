@@ -200,6 +200,13 @@ def test_stamp_check_exits_1_then_0_after_stamp(tmp_path: Path,
     assert f"would change {folder / 'missing.nam'}: metadata.loudness: (missing) ->" in out
     assert "stamp --check: 2 of 2 files would change" in out
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == before  # nothing written
+    report = tmp_path / "check.json"  # the JSON says what the exit code says
+    assert main(["stamp", str(folder), "--check", *args, "--json", str(report)]) == 1
+    models = json.loads(report.read_text())["models"]
+    assert {m["status"] for m in models} == {"failed"}
+    assert all(c["reason"]["code"] == "would_change" for m in models for c in m["checks"]
+               if c["name"] == "metadata_current")
+    capsys.readouterr()
     assert main(["stamp", str(folder), "--in-place", *args]) == 0
     capsys.readouterr()
     assert main(["stamp", str(folder), "--check", *args]) == 0
