@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -113,14 +114,20 @@ def _comparison(name: str, model: NamModel, out: Outputs, dtype: torch.dtype, wh
     rounding, which the depth bound does not see."""
     rel, diff, level_db = out.errors()
     rounding = forward_tolerance(model, dtype, implementations=implementations)
-    how = f"{implementations} x depth x 8 eps({dtype})"
+    kind = str(dtype).removeprefix("torch.")
+    how = f"{implementations} x depth x 8 eps({kind})"
     if amplified is not None and rel > rounding + extra_rel:
+        print(f"namcheck: {model.source}: {what} misses {how}; computing the float32 "
+              "rounding envelope on this signal (about 35 forwards' work)", file=sys.stderr,
+              flush=True)
         env = amplified()
+        envelope_is = (f"the float32 rounding envelope of {implementations} forward"
+                       f"{'s' if implementations > 1 else ''} on this signal")
         if env is not None and env > rounding:
             rounding = env
-            how = (f"the float32 rounding envelope of {implementations} forward"
-                   f"{'s' if implementations > 1 else ''} on this signal, P(exceeded) "
-                   f"<= {ENVELOPE_FALSE_FAILURE:g}")
+            how = f"{envelope_is}, P(exceeded) <= {ENVELOPE_FALSE_FAILURE:g}"
+        elif env is not None:
+            how += f"; {envelope_is}, {env:.3g}, is below it"
     bound = rounding + extra_rel
     note = f" (bound: {how}{extra_note})"
     output = C.CheckResult(f"{name}output", bool(rel <= bound), rel, 0.0, rel, bound,

@@ -238,3 +238,19 @@ def test_core_render_two_sided(name: str, tmp_path: Path) -> None:
     ko = {c.name: c for c in compare.compare_render(model, tmp_path / "bad.wav", sig,
                                                     Options()).checks}
     assert ko["output"].passed is False
+
+
+def test_a_computed_envelope_is_said(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                     ) -> None:
+    """A render that misses depth x 8 eps: namcheck says on stderr that it computes the
+    envelope (it takes about 35 forwards' work), and where the envelope comes out below the
+    depth bound, the check's detail still gives its value."""
+    model = parse_nam(amplifying_doc([1, 2]))
+    _, _, bad = _render_pair(tmp_path, model, signal(2000))
+    sig = Signal(signal(2000), 48000, "tone", False)
+    output = {c.name: c for c in compare.compare_render(model, bad, sig, Options()).checks
+              }["output"]
+    assert output.passed is False
+    assert "computing the float32 rounding envelope" in capsys.readouterr().err
+    assert "rounding envelope of 1 forward on this signal" in output.detail
+    assert "is below it" in output.detail and "eps(float32)" in output.detail
