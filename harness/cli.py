@@ -355,7 +355,10 @@ def cmd_stamp(args: argparse.Namespace) -> int:
                     "--check)")
     found = _expand_with_roots(args.paths)
     if args.output is not None and not args.dry_run:
+        created = not args.output.exists()
         _output_folder(args.output)
+        if created:  # it can be made; each file's write makes it, so a stopped run leaves none
+            args.output.rmdir()
     plans = plan_outputs(found, None if args.dry_run else args.output,
                          args.in_place and not args.dry_run)
     _json_target(args, [p.source for p in plans])

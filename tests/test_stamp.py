@@ -178,3 +178,19 @@ def test_stamp_fixes_namcore_examples(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main(["audit", str(out), *signal, "--json", "-"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert [m["status"] for m in report["models"]] == ["passed", "passed"]
+
+
+def test_a_new_output_folder_appears_only_with_a_written_file(tmp_path: Path) -> None:
+    """-o NEW: checked before any work, but made by the first file written, so a run that
+    writes nothing (here: every input unreadable; likewise Ctrl-C before the first file)
+    leaves no empty folder behind; a run that writes makes it."""
+    signal = tmp_path / "standard.wav"
+    sf.write(str(signal), default_signal(), 48000, subtype="FLOAT")
+    bad = tmp_path / "bad.nam"
+    bad.write_text("{")
+    args = ["--signal", str(signal), "--standard-input"]
+    assert main(["stamp", str(bad), "-o", str(tmp_path / "new"), *args]) == 2
+    assert not (tmp_path / "new").exists()
+    write_nam(builtin_doc(), tmp_path / "good.nam")
+    assert main(["stamp", str(tmp_path / "good.nam"), "-o", str(tmp_path / "new"), *args]) == 0
+    assert (tmp_path / "new" / "good.nam").is_file()
