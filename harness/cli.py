@@ -382,7 +382,8 @@ def cmd_stamp(args: argparse.Namespace) -> int:
                 show(format_table(report))
             return
         runner.say_error(report)
-        target = f" -> {plan.output}" if plan.output and plan.output != plan.source else ""
+        target = (f" -> {plan.output}" if plan.output and plan.output != plan.source
+                  and not report.error else "")
         show(f"== {plan.source}{target}")
         for change in report.changes:
             show(f"   {change}")
