@@ -343,16 +343,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 def cmd_stamp(args: argparse.Namespace) -> int:
     """`namcheck stamp`: write measured loudness/gain metadata."""
-    from namcheck.harness import runner
-    from namcheck.harness.report import format_table
-    from namcheck.harness.stamp import plan_outputs, require_standard_input, stamp_file
-
     if args.check and (args.in_place or args.output is not None or args.dry_run):
         raise O.bad("--check writes nothing: give it without -o, --in-place and --dry-run")
     args.dry_run = args.dry_run or args.check
     if args.in_place == (args.output is not None) and not args.dry_run:
         raise O.bad("stamp: give exactly one of -o DIR and --in-place (or --dry-run, "
                     "--check)")
+    from namcheck.harness import runner
+    from namcheck.harness.report import format_table
+    from namcheck.harness.stamp import plan_outputs, require_standard_input, stamp_file
+
     found = _expand_with_roots(args.paths)
     if args.output is not None and not args.dry_run:
         created = not args.output.exists()
