@@ -164,13 +164,11 @@ def test_batched_forward_on_each_device(device: str, dtype: torch.dtype) -> None
         assert peak_relative_error(y[m], exact) <= bound
 
 
-def test_measure_many_batches_models_of_one_shape(monkeypatch: pytest.MonkeyPatch) -> None:
-    """measure_many (harness/core.py) batches on CUDA only; let it batch on the CPU here:
-    each Measurement equals its own measure() within the bound, with the same engine and
-    bound, the same-shape models ran as one ModelBatch and the others alone."""
+def batching_on_the_cpu(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """measure_many (harness/core.py) batches on CUDA only: let it batch on the CPU, and
+    return the list that records the size of each ModelBatch made."""
     from namcheck.harness import core
 
-    monkeypatch.setattr(core, "BATCH_DEVICES", ("cpu",))
     sizes: list[int] = []
 
     class Spy(ModelBatch):
@@ -178,7 +176,18 @@ def test_measure_many_batches_models_of_one_shape(monkeypatch: pytest.MonkeyPatc
             sizes.append(len(models))
             super().__init__(models, **kw)
 
+    monkeypatch.setattr(core, "BATCH_DEVICES", ("cpu",))
     monkeypatch.setattr(core, "ModelBatch", Spy)
+    return sizes
+
+
+def test_measure_many_batches_models_of_one_shape(monkeypatch: pytest.MonkeyPatch) -> None:
+    """measure_many (harness/core.py) batches on CUDA only; let it batch on the CPU here:
+    each Measurement equals its own measure() within the bound, with the same engine and
+    bound, the same-shape models ran as one ModelBatch and the others alone."""
+    from namcheck.harness import core
+
+    sizes = batching_on_the_cpu(monkeypatch)
     lstm = read_nam({**lstm_doc(), "sample_rate": 128})
     models = [*variants(V.gated_wavenet(), 3), lstm, read_nam(convnet_doc())]
     signal = core.Signal(signals(1, 900)[0].numpy(), 48000, "noise", False)
@@ -230,15 +239,7 @@ def test_audit_of_a_container_reports_the_same_batched(monkeypatch: pytest.Monke
     signal = core.Signal(signals(1, 900)[0].numpy(), 48000, "noise", False)
     opts = core.Options(dtype=torch.float64, engine="reference")
     alone = audit_loaded(model, signal, opts)
-    sizes: list[int] = []
-
-    class Spy(ModelBatch):
-        def __init__(self, models: list[NamModel], **kw: Any) -> None:
-            sizes.append(len(models))
-            super().__init__(models, **kw)
-
-    monkeypatch.setattr(core, "BATCH_DEVICES", ("cpu",))
-    monkeypatch.setattr(core, "ModelBatch", Spy)
+    sizes = batching_on_the_cpu(monkeypatch)
     batched = audit_loaded(model, signal, opts)
     assert sizes == [3]
     assert [(c.name, c.passed) for c in batched.checks] == [
@@ -274,15 +275,7 @@ def test_corpus_audit_batches_across_files(monkeypatch: pytest.MonkeyPatch, tmp_
     signal = core.Signal(signals(1, 900)[0].numpy(), 48000, "noise", False)
     opts = core.Options(dtype=torch.float64, engine="reference")
     alone = audit_files(paths, signal, opts)
-    sizes: list[int] = []
-
-    class Spy(ModelBatch):
-        def __init__(self, models: list[NamModel], **kw: Any) -> None:
-            sizes.append(len(models))
-            super().__init__(models, **kw)
-
-    monkeypatch.setattr(core, "BATCH_DEVICES", ("cpu",))
-    monkeypatch.setattr(core, "ModelBatch", Spy)
+    sizes = batching_on_the_cpu(monkeypatch)
     batched = audit_files(paths, signal, opts)
     assert sizes == [3]
     assert [r.path for r in batched] == [r.path for r in alone]
