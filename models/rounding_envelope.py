@@ -115,7 +115,7 @@ class _Value:
 
 class _Pass:
     """An offline forward of a reference WaveNet in float32 carrying, beside each exact
-    value, DRAWS rows of modelled deviations (module docstring, step 2)."""
+    value, ENVELOPE_DRAWS rows of modelled deviations (module docstring, steps 1-3)."""
 
     def __init__(self, u: float, draws: int, seed: int,
                  approximated: ApproximatedActivation | None) -> None:
