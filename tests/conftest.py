@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,3 +19,14 @@ needs_fixtures = pytest.mark.skipif(
 HAS_CUDA = torch.cuda.is_available()
 DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
     not HAS_CUDA, reason="cuda: no CUDA device on this machine"))]
+
+
+def stalled_file(path: Path) -> Path:
+    """A `.nam` whose read never returns: a FIFO no process writes to. A reader blocks in
+    open() as it would on a stalled network mount, on any machine, however fast, so a
+    timeout or an interrupt always finds the audit still on it (a slow model would be
+    fast enough on some machine)."""
+    if not hasattr(os, "mkfifo"):
+        pytest.skip("os.mkfifo: no FIFOs on this platform, so no file that never reads")
+    os.mkfifo(path)
+    return path

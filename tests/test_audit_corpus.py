@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import soundfile as sf
 
+from conftest import stalled_file
 from namcheck.harness.audit import audit_files, audit_model
 from namcheck.harness.cli import main
 from namcheck.harness.core import ModelReport, Options, Signal
@@ -33,14 +34,6 @@ def corpus(folder: Path, n: int = 6) -> list[Path]:
         paths.append(folder / f"m{i}.nam")
         write_nam(doc, paths[-1])
     return paths
-
-
-def slow_linear(path: Path, taps: int = 1_000_000) -> Path:
-    """A valid Linear whose reference forward takes many seconds (one matmul per tap)."""
-    doc = {"version": "0.5.0", "architecture": "Linear", "sample_rate": 48000,
-           "config": {"receptive_field": taps, "bias": False}, "weights": [1e-6] * taps}
-    write_nam(doc, path)
-    return path
 
 
 @pytest.fixture
@@ -119,25 +112,28 @@ def test_hanging_file_times_out_and_the_audit_goes_on(tmp_path: Path, signal: li
                                                       capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
     files = corpus(tmp_path / "c", 2)
-    slow_linear(tmp_path / "c" / "slow.nam")
+    stalled_file(tmp_path / "c" / "slow.nam")
+    results = tmp_path / "r.jsonl"  # hashing for it must not read the stalled file either
     code, doc = run_json(["audit", str(tmp_path / "c"), *signal, "--no-gain", "--timeout",
-                          "3", "--workers", "2"], capsys)
+                          "3", "--workers", "2", "--results", str(results)], capsys)
     assert code == 2
     by_name = {Path(m["path"]).name: m for m in doc["models"]}
     assert "timed out after 3 s (--timeout)" in by_name["slow.nam"]["error"]
     assert all(by_name[f.name]["status"] == "not_verified" for f in files)
+    assert results.read_text().count("\n") == len(files)  # no content, no stored result
 
 
 def test_worker_killed_mid_file_is_an_error_entry(tmp_path: Path) -> None:
     """A worker process killed from outside (as the OOM killer would) while it audits a
-    file: that file is an error entry, the pool replaces the worker, the rest is audited."""
-    files = [slow_linear(tmp_path / "slow.nam"), *corpus(tmp_path / "c", 2)]
+    file it cannot finish (a stalled read): that file is an error entry, the pool replaces
+    the worker, the rest is audited."""
+    files = [stalled_file(tmp_path / "slow.nam"), *corpus(tmp_path / "c", 2)]
     sig = Signal.from_wav(_wav(tmp_path))
     pool = WorkerPool(1, audit_model, sig, Options(with_gain=False), timeout=None)
     reports: dict[int, ModelReport] = {}
 
     def killer() -> None:
-        while pool.workers[0].job is None:  # until the worker is on slow.nam
+        while pool.workers[0].job is None:  # until the worker is on slow.nam (blocked reading it)
             time.sleep(0.05)
         time.sleep(1.0)
         pool.workers[0].process.kill()

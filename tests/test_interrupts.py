@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import soundfile as sf
 
+from conftest import stalled_file
 from namcheck.models import write_nam
 from namcheck.models.examples import a1_doc
 from namcheck.signals.generate import default_signal
@@ -26,17 +27,14 @@ from namcheck.signals.generate import default_signal
 CLI = [sys.executable, "-m", "namcheck.harness.cli"]
 
 
-def _corpus(folder: Path, fast: int = 2, slow: int = 2) -> None:
-    """`fast` small WaveNets, then `slow` Linears that take many seconds each (one matmul
-    per tap), so that an interrupt finds the audit busy."""
+def _corpus(folder: Path, fast: int = 2, stalled: int = 2) -> None:
+    """`fast` small WaveNets, then `stalled` files whose read never returns (FIFOs, see
+    conftest.stalled_file), so that an interrupt always finds the audit busy."""
     folder.mkdir()
     for i in range(fast):
         write_nam(a1_doc("nano", seed=i), folder / f"a{i}.nam")
-    for i in range(slow):
-        taps = 1_000_000 + i  # distinct contents
-        write_nam({"version": "0.5.0", "architecture": "Linear", "sample_rate": 48000,
-                   "config": {"receptive_field": taps, "bias": False},
-                   "weights": [1e-6] * taps}, folder / f"z{i}.nam")
+    for i in range(stalled):
+        stalled_file(folder / f"z{i}.nam")
 
 
 def _interrupt(cmd: list[str], cwd: Path, ready: Callable[[str], bool]

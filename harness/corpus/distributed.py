@@ -5,6 +5,8 @@ allowed-failures) becomes an `error` entry, like any file a local worker cannot 
 
 from __future__ import annotations
 
+import os
+import stat
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -49,6 +51,8 @@ def run_on_cluster(address: str, files: list[Path], indices: list[int], work_byt
         futures = {}
         for i in indices:
             try:
+                if not stat.S_ISREG(os.stat(files[i]).st_mode):  # a FIFO would block here
+                    raise OSError(0, "not a regular file")
                 data = files[i].read_bytes()
             except OSError as exc:
                 done(i, ModelReport(str(files[i]), None,

@@ -14,6 +14,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,10 @@ from namcheck.models.format.limits import limits
 
 
 def file_sha256(path: Path) -> str:
+    """The SHA-256 of a regular file's bytes (hex). Raises OSError for anything else: a
+    FIFO or device would block this process, where the work's own read is under --timeout."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise OSError(f"{path}: not a regular file")
     digest = hashlib.sha256()
     with path.open("rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):
