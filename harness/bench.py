@@ -301,20 +301,25 @@ def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, blo
     slimmed = f" at slim {slim:g}" if slim is not None else ""
     header = (f"model: {model.source}{slimmed} ({model.architecture}, {flops} FLOP/sample); "
               f"{x.shape[-1] / rate:g} s at {rate:g} Hz; {str(dtype).removeprefix('torch.')} "
-              f"on {device}, {threads} thread(s); stream block {block}; medians of {repeats} "
+              f"on {device}, {threads} thread(s); stream block {block} (outputs into one reused "
+              f"buffer, as a host calls); medians of {repeats} "
               f"interleaved runs; {peak_how}; "
               f"torch {torch.__version__}")
     return format_rows(rows, header)
 
 
 def _stream_timer(net: Any, blocks: list[torch.Tensor], device: str) -> Callable[[], float]:
-    """A timer of one pass of `blocks` through a fresh prewarmed stream (the stream is
-    opened, and prewarmed, outside the timing)."""
+    """A timer of one pass of `blocks` through a fresh prewarmed stream, every output
+    written into one buffer, as a real-time host calls its DSP (process(block, out=...));
+    the stream is opened and prewarmed, and the buffer made, outside the timing."""
+    template = net.stream().process(blocks[0]) if blocks else None
+
     def run() -> float:
         stream = net.stream()
+        out = template.clone() if template is not None else None
         start = time.perf_counter()
         for b in blocks:
-            stream.process(b)
+            stream.process(b, out=out)
         synchronize(device)
         return time.perf_counter() - start
     return run

@@ -42,9 +42,11 @@ class Stream(Protocol):
     concatenated outputs equal the offline forward (bit for bit on the fast engine, within
     rounding on the reference)."""
 
-    def process(self, block: Any) -> Any:
+    def process(self, block: Any, out: Any = None) -> Any:
         """The next block's output: (N,) or (B, N) in, the same shape out (types as
-        Engine.__call__)."""
+        Engine.__call__); with `out` (that type, shape and dtype, not overlapping the
+        block), written into it and `out` returned, as a real-time host reuses its buffer
+        (models/stream_output.py). ValueError for an `out` that does not match."""
         ...
 
 

@@ -30,3 +30,26 @@ def stalled_file(path: Path) -> Path:
         pytest.skip("os.mkfifo: no FIFOs on this platform, so no file that never reads")
     os.mkfifo(path)
     return path
+
+
+def _sigint_state() -> tuple[object, frozenset[int]]:
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None, frozenset()
+    mask = signal.pthread_sigmask(signal.SIG_BLOCK, []) if hasattr(signal, "pthread_sigmask") \
+        else set()
+    return signal.getsignal(signal.SIGINT), frozenset(int(s) for s in mask)
+
+
+@pytest.fixture(autouse=True)
+def _sigint_untouched() -> object:
+    """Every test leaves this process's Ctrl-C as it found it: handler and signal mask.
+    namcheck runs in-process (the pytest plugin, the API), so code that left SIGINT
+    ignored or blocked would take Ctrl-C from the user's own test run; and a child started
+    later would inherit it (tests/test_interrupts.py sends real Ctrl-Cs)."""
+    before = _sigint_state()
+    yield
+    after = _sigint_state()
+    assert after == before, f"SIGINT handling changed by this test: {before} -> {after}"

@@ -227,6 +227,45 @@ def test_numpy_and_torch_in_and_out(make: Callable[[], dict[str, Any]], case: En
     assert np.array_equal(y_t.detach().cpu().numpy().astype(np.float32), net(x32))
 
 
+@_models
+@_engines
+def test_stream_writes_into_the_callers_buffer(make: Callable[[], dict[str, Any]],
+                                               case: EngineCase) -> None:
+    """process(block, out=buf), as a real-time host calls with one buffer for every call:
+    the buffer gets exactly what process(block) returns from a twin stream, and is what is
+    returned; torch and NumPy, one row and a batch; a buffer that is the block itself (in
+    place) too. A buffer of the wrong shape, dtype or kind is a ValueError."""
+    net, _ = engine(make, case)
+    dtype = torch.float32 if case.exact else case.dtype  # float32: the fast one-row path
+    x = signal(400, seed=6).to(dtype).to(case.device)
+    plain, buffered = net.stream(), net.stream()
+    kinds = [lambda b: b, lambda b: b.cpu().numpy()]  # torch, NumPy
+    buf: Any = None
+    for k, i in enumerate(range(0, 400, 65)):
+        block = kinds[k % 2](x[i : i + 65])
+        want = plain.process(block)
+        if buf is None or type(buf) is not type(want) or buf.shape != want.shape:
+            buf = want.copy() if isinstance(want, np.ndarray) else want.clone()
+            buf[...] = 7  # stale content that must be overwritten
+        got = buffered.process(block, out=buf)
+        assert got is buf
+        assert np.array_equal(np.asarray(torch.as_tensor(got).cpu()),
+                              np.asarray(torch.as_tensor(want).cpu()))
+    block = x[:65].clone()
+    want = plain.process(x[:65])
+    assert torch.equal(buffered.process(block, out=block), want)  # in place
+    xs = signal(130, rows=2, seed=7).to(dtype).to(case.device)
+    want_rows = net.stream(2).process(xs[:, :65])
+    into_rows = torch.empty_like(want_rows)
+    assert net.stream(2).process(xs[:, :65], out=into_rows) is into_rows
+    assert torch.equal(into_rows, want_rows)
+    for wrong in (torch.empty(64, dtype=dtype, device=case.device),
+                  torch.empty(65, dtype=torch.float16, device=case.device),
+                  np.empty(65, dtype=np.float32)):
+        with pytest.raises(ValueError, match=r"^out: "):
+            net.stream().process(x[:65], out=wrong)
+
+
 def test_model_list_covers_every_architecture() -> None:
     """The contract runs on every architecture the format has, and on a container whose
     playing submodel is stateful (the container must say so: gain_sweep relies on it)."""

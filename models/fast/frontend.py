@@ -18,14 +18,14 @@ runtime prewarms it; this module does the rest the same way for every architectu
 from __future__ import annotations
 
 import ctypes
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 
-from namcheck.models.fast.engine import FastEngine, native_blocks
-
-_F32 = torch.float32
+from namcheck.models.fast.engine import FastEngine, hot_process, native_blocks
+from namcheck.models.stream_output import into
 
 
 class KernelState:
@@ -126,33 +126,23 @@ class KernelStream:
             self.process = self._hot_process()  # type: ignore[method-assign]
 
     def _hot_process(self) -> Any:
-        """process() of a batch-1 stream of a mono model: a contiguous 1-D float32 CPU
-        tensor takes one output tensor and one kernel call, nothing else (everything it
-        needs bound in the closure: no attribute lookups per call; at a 1-sample block
-        this costs ~3 us, about 1.2 of them the output tensor and 0.7 the ctypes call);
-        any other block the general path."""
+        """process() on the one-row hot path (engine.hot_process): the kernel's process
+        function with model and state bound (functools.partial: no Python frame)."""
         fn, model, state = self._call
-        net, batch, states, empty_like = self.net, self.batch, self.states, torch.empty_like
-
-        def process(block: torch.Tensor | np.ndarray) -> Any:
-            if (type(block) is torch.Tensor and block.dtype is _F32 and block.dim() == 1
-                    and block.is_cpu and block.is_contiguous()):
-                out = empty_like(block)
-                n = block.shape[0]
-                if n:
-                    fn(model, state, block.data_ptr(), out.data_ptr(), n)
-                return out
-            return _process_rows(net, batch, states, block)
-
+        net, batch, states = self.net, self.batch, self.states
+        process = hot_process(partial(fn, model, state),
+                              lambda block: _process_rows(net, batch, states, block))
         # (bound to what it uses, never to the stream: no reference cycle, so a dropped
         # stream frees its state at once, and the states live as long as this does)
         process.__doc__ = KernelStream.process.__doc__
         return process
 
-    def process(self, block: torch.Tensor | np.ndarray) -> Any:
+    def process(self, block: torch.Tensor | np.ndarray,
+                out: torch.Tensor | np.ndarray | None = None) -> Any:
         """The next block's output ((N,) or (B, N); NumPy in, NumPy out as for a forward;
-        torch in, float32 torch out)."""
-        return self._process(block)
+        torch in, float32 torch out), written into `out` where given (a buffer of that
+        type, shape and dtype, not overlapping the block; ValueError otherwise)."""
+        return into(out, self._process(block))
 
     def _process(self, block: torch.Tensor | np.ndarray) -> Any:
         return _process_rows(self.net, self.batch, self.states, block)

@@ -11,6 +11,7 @@ from torch import nn
 
 from namcheck.models.reference.conv import StreamState, right_align
 from namcheck.models.reference.precision import ieee_float32
+from namcheck.models.stream_output import into
 
 # Offline forwards longer than this (samples; 0.34 s at 48 kHz) run in chunks of it, so
 # memory stays flat in the signal length (a whole-signal forward holds every layer's
@@ -149,13 +150,16 @@ class Streamer:
                 model.forward_valid(zeros, self.state)
 
     @torch.no_grad()
-    def process(self, block: torch.Tensor | np.ndarray) -> Any:
-        """The next block's output ((N,) or (B, N); NumPy in, NumPy out)."""
+    def process(self, block: torch.Tensor | np.ndarray,
+                out: torch.Tensor | np.ndarray | None = None) -> Any:
+        """The next block's output ((N,) or (B, N); NumPy in, NumPy out), written into
+        `out` where given (a buffer of that type, shape and dtype, not overlapping the
+        block; ValueError otherwise)."""
         if isinstance(block, np.ndarray):
             y = self.process(torch.from_numpy(np.asarray(block, dtype=np.float64)))
-            return as_numpy(y, block.dtype)
+            return into(out, as_numpy(y, block.dtype))
         xb, single = self.model._as_batch(block)
         if xb.shape[0] != self.batch:
             raise ValueError(f"this stream was opened for batch {self.batch}, got {xb.shape[0]}")
         with ieee_float32(xb.device):
-            return self.model._as_output(self._step(xb), single)
+            return into(out, self.model._as_output(self._step(xb), single))
