@@ -40,8 +40,12 @@ def _corpus(folder: Path, fast: int = 2, stalled: int = 2) -> None:
 def _interrupt(cmd: list[str], cwd: Path, ready: Callable[[str], bool]
                ) -> subprocess.CompletedProcess[str]:
     """Run `cmd`, send Ctrl-C once `ready(stdout so far)`, and collect what it printed."""
+    # As a terminal starts a foreground job: Ctrl-C at its default. A test run started in
+    # the background by a non-interactive shell (`cmd &`) has SIGINT ignored, which every
+    # child inherits and Python then keeps (as namcheck rightly does: nohup, `&`).
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     out: list[str] = []
     err: list[str] = []
     readers = [threading.Thread(target=lambda s=s, to=to: to.extend(iter(s.readline, "")),
