@@ -43,8 +43,8 @@ from namcheck.signals.levels import (
     stream_output,
     stream_sweep,
 )
-from namcheck.signals.meter import StreamingLufs
-from namcheck.signals.meter import lufs as integrated_loudness
+from namcheck.signals.metering import StreamingLufs
+from namcheck.signals.metering import lufs as integrated_loudness
 from namcheck.signals.standard_input import (
     STANDARD_RATE,
     find_standard_input,
@@ -391,7 +391,7 @@ def measured_level(label: str, model: NamModel, m: C.Measurement, signal: Signal
                    ) -> dict[str, Any]:
     """What was measured on `model` (schema.Level), whether or not metadata is stored:
     NAM's RMS loudness (dB), BS.1770-4 integrated loudness of the same output (LUFS,
-    signals/meter.py) and their difference, the gain heuristic, the stored values."""
+    signals/metering.py) and their difference, the gain heuristic, the stored values."""
     level = C.output_level(m)  # a level beyond NAM's float32 loudness is still measured
     finite = level.passed or level.reason == "level_beyond_float32"
     rate = float(model.sample_rate or signal.rate or DEFAULT_RATE)

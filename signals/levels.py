@@ -220,7 +220,7 @@ def stream_sweep(engine: Engine, signal: np.ndarray | torch.Tensor, with_gain: b
     """gain_sweep (with_gain) or the plain forward, over a long signal in `chunk`-sample
     blocks through one engine stream of all gains at once: (the output's OutputStats at
     gain 1.0, the RMS at each of the 11 input levels or None). Memory: the rows of one
-    block, whatever the signal's length. `lufs_meter`: a signals.meter.StreamingLufs fed
+    block, whatever the signal's length. `lufs_meter`: a signals.metering.StreamingLufs fed
     the gain-1.0 output (its value stored in the stats)."""
     gains = GAIN_INPUTS if with_gain else np.ones(1)
     if with_gain and not engine.stateful:

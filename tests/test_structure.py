@@ -131,12 +131,19 @@ def test_cli_option_engines_are_the_engines() -> None:
     "    pass",
     "from namcheck.harness.cli import main\ntry:\n    main(['verify', '--help'])\n"
     "except SystemExit:\n    pass",
-], ids=["import", "version", "help"])
+    *("from namcheck.harness.cli import main\ntry:\n    code = main(" + repr(argv) + ")\n"
+      "except SystemExit as exc:\n    code = exc.code\nassert code == 2, code"
+      for argv in (["verify", "--bogus"], ["audit", "--workers", "0", "x.nam"],
+                   ["audit", "--timeout", "-1", "x.nam"])),
+], ids=["import", "version", "help", "unknown_option", "bad_workers", "bad_timeout"])
 def test_cli_and_plugin_start_without_torch(code: str) -> None:
     """Installed, the plugin is loaded by every pytest run, and `--version`/`--help` should
-    answer at once: neither imports torch nor the harness's run machinery."""
-    check = ("import sys\n" + code + "\nheavy = [m for m in ('torch', 'namcheck.harness.core', "
-             "'namcheck.models.engines') if m in sys.modules]\nprint(heavy)\n")
+    answer at once, and so should an argument error (one line, exit 2): none of them
+    imports torch, SciPy or the harness's run machinery (the package inits' exports are
+    lazy: models/lazy_exports.py)."""
+    check = ("import sys\n" + code + "\nheavy = [m for m in ('torch', 'scipy', "
+             "'namcheck.harness.core', 'namcheck.models.engines') if m in sys.modules]\n"
+             "print(heavy)\n")
     out = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True,
                          check=True).stdout
     assert out.strip().splitlines()[-1] == "[]", out
