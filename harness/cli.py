@@ -318,7 +318,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     signal, opts = _run_options(args)
     show = _tables(args)
     subject = (f"render {args.render}" if args.render else
-               f"{paths[1]} with {paths[0]} (A vs B)" if pair else "upstream's PyTorch model")
+               f"{paths[0]} (A) with {paths[1]} (B)" if pair else "upstream's PyTorch model")
     show(f"signal: {signal.name}; comparing {subject}" + (
         "" if pair else " with namcheck's reference") + f" ({args.dtype})")
 

@@ -121,7 +121,10 @@ SignalSource = Signal | str | os.PathLike[str] | None
 
 
 def _frames(path: str | os.PathLike[str]) -> int:
-    """How many frames the file says it holds (0 where it cannot say: read_mono reports)."""
+    """How many frames the file says it holds (0 where it cannot say: read_mono reports;
+    a FIFO or device is never opened here)."""
+    if not os.path.isfile(path):
+        return 0
     try:
         return int(sf.info(str(path)).frames)
     except Exception:

@@ -61,9 +61,11 @@ def workers_deaf_to_sigint() -> Iterator[None]:
     mask survives fork and exec) and stay so, so Ctrl-C, sent to the whole process group,
     reaches the parent alone, which ends them: no worker prints a traceback, whether
     starting Python, importing torch or working. A Ctrl-C that arrives meanwhile is kept
-    and raised here as the block ends, never in the middle of starting a process."""
+    and raised here as the block ends, never in the middle of starting a process. Where
+    SIGINT is ignored (a job started with nohup or `&`), it stays ignored here too."""
     if (not hasattr(signal, "pthread_sigmask")
-            or threading.current_thread() is not threading.main_thread()):
+            or threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGINT) is signal.SIG_IGN):  # nohup, `cmd &`: kept
         yield
         return
     from multiprocessing import resource_tracker

@@ -40,6 +40,9 @@ def _checked_info(path: str | os.PathLike[str]) -> Any:
         raise SignalError(f"{path}: is a folder, not an audio file")
     if not os.path.exists(path):
         raise SignalError(f"{path}: no such file")
+    if not os.path.isfile(path):  # a FIFO or device: a read could block for ever
+        raise SignalError(f"{path}: not a regular file (a FIFO, socket or device), not an "
+                          "audio file")
     try:
         info = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as exc:

@@ -22,13 +22,41 @@ DEVICES = ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
 
 
 def stalled_file(path: Path) -> Path:
-    """A `.nam` whose read never returns: a FIFO no process writes to. A reader blocks in
-    open() as it would on a stalled network mount, on any machine, however fast, so a
-    timeout or an interrupt always finds the audit still on it (a slow model would be
-    fast enough on some machine)."""
+    """A `.nam` (or `.wav`) whose read would never return: a FIFO no process writes to,
+    as a stalled network mount looks to a reader. namcheck must refuse it unread."""
     if not hasattr(os, "mkfifo"):
-        pytest.skip("os.mkfifo: no FIFOs on this platform, so no file that never reads")
+        pytest.skip("os.mkfifo: no FIFOs on this platform")
     os.mkfifo(path)
+    return path
+
+
+BUSY_TAPS = 1_000_000
+LONG_SIGNAL_SECONDS = 60
+
+
+def busy_model(path: Path, seed: int = 0) -> Path:
+    """A valid Linear of BUSY_TAPS taps (distinct contents per seed). On a
+    LONG_SIGNAL_SECONDS signal (`long_signal`) its forward is 1e6 x 2.88e6 = 2.9e12
+    multiply-adds: about 2 minutes on this project's 2-core machine, so still far beyond
+    the few seconds of --timeout or of an interrupt's wait on a machine 10x faster."""
+    from namcheck.models import write_nam
+
+    taps = BUSY_TAPS + seed
+    write_nam({"version": "0.5.0", "architecture": "Linear", "sample_rate": 48000,
+               "config": {"receptive_field": taps, "bias": False},
+               "weights": [1e-6] * taps}, path)
+    return path
+
+
+def long_signal(path: Path) -> Path:
+    """LONG_SIGNAL_SECONDS of the built-in signal at 48 kHz, as a FLOAT WAV."""
+    import numpy as np
+    import soundfile as sf
+
+    from namcheck.signals.generate import default_signal
+
+    sf.write(str(path), np.tile(default_signal(), LONG_SIGNAL_SECONDS), 48000,
+             subtype="FLOAT")
     return path
 
 

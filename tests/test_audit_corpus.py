@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import soundfile as sf
 
-from conftest import stalled_file
+from conftest import busy_model, long_signal, stalled_file
 from namcheck.harness.audit import audit_files, audit_model
 from namcheck.harness.cli import main
 from namcheck.harness.core import ModelReport, Options, Signal
@@ -108,32 +108,56 @@ def test_killed_audit_resumes_to_the_same_report(tmp_path: Path, signal: list[st
     assert len(results.read_text().splitlines()) == len(files) + 2  # + torn line + m1
 
 
-def test_hanging_file_times_out_and_the_audit_goes_on(tmp_path: Path, signal: list[str],
+def test_hanging_file_times_out_and_the_audit_goes_on(tmp_path: Path,
                                                       capsys: pytest.CaptureFixture[str]
                                                       ) -> None:
     files = corpus(tmp_path / "c", 2)
-    stalled_file(tmp_path / "c" / "slow.nam")
-    results = tmp_path / "r.jsonl"  # hashing for it must not read the stalled file either
+    busy_model(tmp_path / "c" / "slow.nam")
+    signal = ["--signal", str(long_signal(tmp_path / "long.wav"))]
     code, doc = run_json(["audit", str(tmp_path / "c"), *signal, "--no-gain", "--timeout",
-                          "3", "--workers", "2", "--results", str(results)], capsys)
+                          "3", "--workers", "2"], capsys)
     assert code == 2
     by_name = {Path(m["path"]).name: m for m in doc["models"]}
     assert "timed out after 3 s (--timeout)" in by_name["slow.nam"]["error"]
     assert all(by_name[f.name]["status"] == "not_verified" for f in files)
-    assert results.read_text().count("\n") == len(files)  # no content, no stored result
+
+
+@pytest.mark.parametrize("command", [["inspect"], ["verify"], ["audit"],
+                                     ["audit", "--results", "r.jsonl"],
+                                     ["audit", "--workers", "2", "--results", "r.jsonl"]],
+                         ids=lambda c: "-".join(c).replace("--", ""))
+def test_a_fifo_is_refused_unread(tmp_path: Path, command: list[str]) -> None:
+    """A FIFO named `.nam` in a folder (or given as --signal) would block its reader for
+    ever, with or without --timeout: it is an error entry or bad input naming it, exit 2,
+    and the rest of the folder is still checked."""
+    corpus(tmp_path / "c", 1)
+    stalled_file(tmp_path / "c" / "x.nam")
+    stalled_file(tmp_path / "s.wav")
+    cli = [sys.executable, "-m", "namcheck.harness.cli", *command]
+    done = subprocess.run([*cli, "c", *([] if command[0] == "inspect" else ["--no-gain"])],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                          check=False)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "x.nam: not a regular file (a FIFO, socket or device)" in done.stdout + done.stderr
+    assert "m0.nam" in done.stdout
+    if command[0] != "inspect":
+        bad = subprocess.run([*cli, "c/m0.nam", "--signal", "s.wav"], cwd=tmp_path,
+                             capture_output=True, text=True, timeout=300, check=False)
+        assert bad.returncode == 2
+        assert bad.stderr.strip() == ("namcheck: s.wav: not a regular file (a FIFO, socket or "
+                                      "device), not an audio file")
 
 
 def test_worker_killed_mid_file_is_an_error_entry(tmp_path: Path) -> None:
     """A worker process killed from outside (as the OOM killer would) while it audits a
-    file it cannot finish (a stalled read): that file is an error entry, the pool replaces
-    the worker, the rest is audited."""
-    files = [stalled_file(tmp_path / "slow.nam"), *corpus(tmp_path / "c", 2)]
-    sig = Signal.from_wav(_wav(tmp_path))
+    file: that file is an error entry, the pool replaces the worker, the rest is audited."""
+    files = [busy_model(tmp_path / "slow.nam"), *corpus(tmp_path / "c", 2)]
+    sig = Signal.from_wav(long_signal(tmp_path / "long.wav"))
     pool = WorkerPool(1, audit_model, sig, Options(with_gain=False), timeout=None)
     reports: dict[int, ModelReport] = {}
 
     def killer() -> None:
-        while pool.workers[0].job is None:  # until the worker is on slow.nam (blocked reading it)
+        while pool.workers[0].job is None:  # until the worker is on slow.nam
             time.sleep(0.05)
         time.sleep(1.0)
         pool.workers[0].process.kill()

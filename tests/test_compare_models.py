@@ -45,7 +45,7 @@ def test_a_re_export_is_the_same_model(tmp_path: Path, capsys: pytest.CaptureFix
     again["metadata"] = {"name": "re-exported", "loudness": -12.0}
     a, b = put(tmp_path, "a.nam", doc), put(tmp_path, "b.nam", again, indent=2)
     code, report = compare([str(a), str(b)], capsys)
-    assert code == 0 and report["options"]["subject"].endswith("(A vs B)")
+    assert code == 0 and report["options"]["subject"] == f"{a} (A) with {b} (B)"
     found = checks(report)
     assert [found[n]["status"] for n in ("output", "esr", "loudness")] == ["pass"] * 3
     assert found["output"]["measured"] == 0.0

@@ -234,7 +234,8 @@ def test_stream_writes_into_the_callers_buffer(make: Callable[[], dict[str, Any]
     """process(block, out=buf), as a real-time host calls with one buffer for every call:
     the buffer gets exactly what process(block) returns from a twin stream, and is what is
     returned; torch and NumPy, one row and a batch; a buffer that is the block itself (in
-    place) too. A buffer of the wrong shape, dtype or kind is a ValueError."""
+    place) too. A buffer of the wrong shape, dtype or kind, or a read-only one, is a
+    ValueError raised before the block is processed: the stream stays in step."""
     net, _ = engine(make, case)
     dtype = torch.float32 if case.exact else case.dtype  # float32: the fast one-row path
     x = signal(400, seed=6).to(dtype).to(case.device)
@@ -259,11 +260,17 @@ def test_stream_writes_into_the_callers_buffer(make: Callable[[], dict[str, Any]
     into_rows = torch.empty_like(want_rows)
     assert net.stream(2).process(xs[:, :65], out=into_rows) is into_rows
     assert torch.equal(into_rows, want_rows)
-    for wrong in (torch.empty(64, dtype=dtype, device=case.device),
-                  torch.empty(65, dtype=torch.float16, device=case.device),
-                  np.empty(65, dtype=np.float32)):
+    refused, twin = net.stream(), net.stream()
+    read_only = np.empty(65, dtype=np.float32)
+    read_only.flags.writeable = False
+    for block, wrong in ((x[:65], torch.empty(64, dtype=dtype, device=case.device)),
+                         (x[:65], torch.empty(65, dtype=torch.float16, device=case.device)),
+                         (x[:65], np.empty(65, dtype=np.float32)),
+                         (x[:65].cpu().numpy().astype(np.float32), read_only)):
         with pytest.raises(ValueError, match=r"^out: "):
-            net.stream().process(x[:65], out=wrong)
+            refused.process(block, out=wrong)
+    # a refused buffer cost the stream nothing: it goes on in step with its twin
+    assert torch.equal(refused.process(x[:65]), twin.process(x[:65]))
 
 
 def test_model_list_covers_every_architecture() -> None:

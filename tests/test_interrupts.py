@@ -15,37 +15,37 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-import soundfile as sf
 
-from conftest import stalled_file
+from conftest import busy_model, long_signal
 from namcheck.models import write_nam
 from namcheck.models.examples import a1_doc
-from namcheck.signals.generate import default_signal
 
 CLI = [sys.executable, "-m", "namcheck.harness.cli"]
 
 
-def _corpus(folder: Path, fast: int = 2, stalled: int = 2) -> None:
-    """`fast` small WaveNets, then `stalled` files whose read never returns (FIFOs, see
-    conftest.stalled_file), so that an interrupt always finds the audit busy."""
+def _corpus(folder: Path, fast: int = 2, busy: int = 2) -> None:
+    """`fast` small WaveNets, then `busy` models that take minutes on the long signal
+    (conftest.busy_model), so that an interrupt always finds the audit busy."""
     folder.mkdir()
     for i in range(fast):
         write_nam(a1_doc("nano", seed=i), folder / f"a{i}.nam")
-    for i in range(stalled):
-        stalled_file(folder / f"z{i}.nam")
+    for i in range(busy):
+        busy_model(folder / f"z{i}.nam", seed=i)
 
 
-def _interrupt(cmd: list[str], cwd: Path, ready: Callable[[str], bool]
-               ) -> subprocess.CompletedProcess[str]:
-    """Run `cmd`, send Ctrl-C once `ready(stdout so far)`, and collect what it printed."""
+def _interrupt(cmd: list[str], cwd: Path, ready: Callable[[str], bool],
+               sigint: Any = signal.SIG_DFL) -> subprocess.CompletedProcess[str]:
+    """Run `cmd` with SIGINT at `sigint`, send Ctrl-C once `ready(stdout so far)`, and
+    collect what it printed."""
     # As a terminal starts a foreground job: Ctrl-C at its default. A test run started in
     # the background by a non-interactive shell (`cmd &`) has SIGINT ignored, which every
     # child inherits and Python then keeps (as namcheck rightly does: nohup, `&`).
     proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint))
     out: list[str] = []
     err: list[str] = []
     readers = [threading.Thread(target=lambda s=s, to=to: to.extend(iter(s.readline, "")),
@@ -71,7 +71,7 @@ def _interrupt(cmd: list[str], cwd: Path, ready: Callable[[str], bool]
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     _corpus(tmp_path / "c")
-    sf.write(str(tmp_path / "s.wav"), default_signal(), 48000, subtype="FLOAT")
+    long_signal(tmp_path / "s.wav")
     return tmp_path
 
 
@@ -88,7 +88,7 @@ def test_ctrl_c_mid_audit_is_one_line_saying_what_was_saved(workdir: Path, worke
     def first_result_saved(_out: str) -> bool:
         return results.exists() and results.read_text().count("\n") >= 1
 
-    done = _interrupt([*CLI, "audit", "c", "--signal", "s.wav", "--standard-input",
+    done = _interrupt([*CLI, "audit", "c", "--signal", "s.wav",
                        "--workers", workers, "--results", "r.jsonl", "--no-gain"],
                       workdir, first_result_saved)
     assert done.returncode == 130
@@ -115,7 +115,7 @@ def test_ctrl_c_while_workers_start_has_no_worker_traceback(workdir: Path) -> No
             seen.append(time.monotonic())
         return bool(seen) and time.monotonic() - seen[0] > 1.0
 
-    done = _interrupt([*CLI, "audit", "c", "--signal", "s.wav", "--standard-input",
+    done = _interrupt([*CLI, "audit", "c", "--signal", "s.wav",
                        "--workers", "2", "--no-gain"], workdir, header_then_a_second)
     assert done.returncode == 130
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
@@ -125,6 +125,28 @@ def test_ctrl_c_while_workers_start_has_no_worker_traceback(workdir: Path) -> No
     ] or re.fullmatch(r"namcheck: interrupted: [1-3] of 4 files audited, nothing saved .*\n",
                       done.stderr), done.stderr
     assert _listing(workdir) == before
+
+
+def test_ctrl_c_is_ignored_where_the_job_ignores_it(tmp_path: Path) -> None:
+    """Started with SIGINT ignored (nohup, `cmd &` in a script), namcheck keeps it so, also
+    while its workers start: Ctrl-C every 50 ms from start to end, and the audit still
+    runs to its end."""
+    folder = tmp_path / "c"
+    folder.mkdir()
+    for i in range(3):
+        write_nam(a1_doc("nano", seed=i), folder / f"a{i}.nam")
+    proc = subprocess.Popen([*CLI, "audit", "c", "--workers", "2", "--no-gain"],
+                            cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    deadline = time.monotonic() + 300
+    while proc.poll() is None and time.monotonic() < deadline:
+        os.killpg(proc.pid, signal.SIGINT)
+        time.sleep(0.05)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 3, err  # every model audited (nothing stored to compare)
+    assert "interrupted" not in err
+    assert "audit: 3 files: 0 passed, 3 not_verified" in out
 
 
 @pytest.mark.parametrize("command", [

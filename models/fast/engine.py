@@ -21,7 +21,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from namcheck.models.stream_output import into
+from namcheck.models.stream_output import check_out, into
 
 
 class FastState(Protocol):
@@ -160,12 +160,14 @@ def hot_process(run: Callable[[int, int, int], Any], general: Callable[[Any], An
                 y = out.data_ptr()
                 last[0], last[1] = out, y
             else:
+                check_out(out, block, _F32)
                 return into(out, general(block))
             if y == x:  # in place: a kernel may write a sample before reading the next
                 return into(out, general(block))
             if n:
                 run(x, y, n)
             return out
+        check_out(out, block, _F32)
         return into(out, general(block))
 
     return process
@@ -204,7 +206,8 @@ class FastStream:
         """The next block's output ((N,) or (B, N); NumPy in, float64 NumPy out (float32
         for float32 in); torch in, float32 torch out), written into `out` where given (a
         buffer of that type, shape and dtype, not overlapping the block; ValueError
-        otherwise)."""
+        otherwise), checked before the block is processed."""
+        check_out(out, block, _F32, self.net.out_channels)
         return into(out, self._process(block))
 
     def _process(self, block: torch.Tensor | np.ndarray) -> Any:

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from namcheck.models.fast.engine import FastEngine, hot_process, native_blocks
-from namcheck.models.stream_output import into
+from namcheck.models.stream_output import check_out, into
 
 
 class KernelState:
@@ -141,7 +141,9 @@ class KernelStream:
                 out: torch.Tensor | np.ndarray | None = None) -> Any:
         """The next block's output ((N,) or (B, N); NumPy in, NumPy out as for a forward;
         torch in, float32 torch out), written into `out` where given (a buffer of that
-        type, shape and dtype, not overlapping the block; ValueError otherwise)."""
+        type, shape and dtype, not overlapping the block; ValueError otherwise, before the
+        block is processed)."""
+        check_out(out, block, torch.float32, self.net.out_channels)
         return into(out, self._process(block))
 
     def _process(self, block: torch.Tensor | np.ndarray) -> Any:

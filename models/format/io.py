@@ -6,6 +6,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +34,13 @@ def read_nam(source: str | os.PathLike[str] | dict[str, Any] | NamModel) -> NamM
     path = Path(source)
     name = str(path)
     try:
-        size = path.stat().st_size
-        if path.is_dir():
+        info = path.stat()
+        size = info.st_size
+        if stat.S_ISDIR(info.st_mode):
             raise NamFileError(name, "", "is a directory, not a .nam file")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO or device: a read could block for ever
+            raise NamFileError(name, "", "not a regular file (a FIFO, socket or device), "
+                                         "not a .nam file")
         if size > limits().max_file_bytes:
             raise NamFileError(name, "", refusal("max_file_bytes", size, "file size (bytes)"))
         data = path.read_bytes()

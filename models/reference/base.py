@@ -11,7 +11,7 @@ from torch import nn
 
 from namcheck.models.reference.conv import StreamState, right_align
 from namcheck.models.reference.precision import ieee_float32
-from namcheck.models.stream_output import into
+from namcheck.models.stream_output import check_out, into
 
 # Offline forwards longer than this (samples; 0.34 s at 48 kHz) run in chunks of it, so
 # memory stays flat in the signal length (a whole-signal forward holds every layer's
@@ -154,7 +154,8 @@ class Streamer:
                 out: torch.Tensor | np.ndarray | None = None) -> Any:
         """The next block's output ((N,) or (B, N); NumPy in, NumPy out), written into
         `out` where given (a buffer of that type, shape and dtype, not overlapping the
-        block; ValueError otherwise)."""
+        block; ValueError otherwise, before the block is processed)."""
+        check_out(out, block, self.model.dtype, self.model.out_channels)
         if isinstance(block, np.ndarray):
             y = self.process(torch.from_numpy(np.asarray(block, dtype=np.float64)))
             return into(out, as_numpy(y, block.dtype))
