@@ -184,8 +184,8 @@ class FastStream:
             self.process = self._hot_process(self._hot)  # type: ignore[method-assign]
 
     def _hot_process(self, hot: Callable[[int, int, int], None]) -> Any:
-        """process() on the one-row hot path (`hot_process`): straight to C where the
-        kernel runs alone (no Python frame between), else through `hot`."""
+        """process() on the one-row hot path (`hot_process`): the kernel's process function
+        with a NULL condition where the kernel runs alone, else through `hot`."""
         native = self.net.native_process(self.states[0])
         net, batch, states = self.net, self.batch, self.states
         if native is not None:
