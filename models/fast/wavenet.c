@@ -374,8 +374,9 @@ AI void conv_mixer(const Layer *L, const float **taps, const float *const *m, co
     }
 }
 
-/* One layer: `in` holds its input with history; the residual output goes to `next` rows,
- * the head branch is added to `head`'s rows. */
+/* One layer: `in` holds its input with history; the residual output goes to `next` rows
+ * (NULL: nothing reads it, so it is not computed), the head branch is added to `head`'s
+ * rows. */
 static void run_layer(const Layer *L, Buf *in, float *const *next, Buf *head,
                       const float *const *cond, State *s, int nv) {
     int K = L->k, G = L->groups, gi = L->cin / G;
@@ -401,6 +402,7 @@ static void run_layer(const Layer *L, Buf *in, float *const *next, Buf *head,
                      hrows, NULL, nv);
         else if (!fuse_head)
             add_rows(hrows, Y, L->h1, nv);
+        if (!next) return;
         if (L->l1x1.w)
             conv_run(&L->l1x1, (const float *const *)Y, (const float *const *)xrows, NULL,
                      next, NULL, nv);
@@ -449,6 +451,7 @@ static void run_layer(const Layer *L, Buf *in, float *const *next, Buf *head,
     } else {
         add_rows(hrows, Y, L->h1, nv);
     }
+    if (!next) return;
     if (L->l1x1.w) {
         if (F[F_LAYER1X1_POST].conv.w) {  /* set by Python for blended layers only */
             conv_run(&L->l1x1, (const float *const *)Y, NULL, NULL, T, NULL, nv);
@@ -495,7 +498,8 @@ static float *const *run_block(const Model *m, State *s, int n) {
         conv_run(&A->rechannel, inrows, NULL, NULL, frows, NULL, nv);
         for (int l = 0; l < A->nlayers; l++) {
             Buf *in = s->layer_in + li + l;
-            float *const *next = s->rows[S_RES];
+            /* the last array's residual output is never read */
+            float *const *next = a + 1 < m->narrays ? s->rows[S_RES] : NULL;
             if (l + 1 < A->nlayers) {
                 Buf *nb = in + 1;
                 reserve(nb, nv);
