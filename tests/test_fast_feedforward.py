@@ -97,24 +97,26 @@ def convnet_model(channels: int, dilations: list[int], batchnorm: bool, act: Any
 
 # ---- activations: the header's copy ------------------------------------------------------
 
-def test_tanh_is_wavenet_c_tanh() -> None:
-    """vecmath.h's tanh is wavenet.c's (whose bound test_tanh_bound_every_float32 proves
-    over every float32): the same coefficients in the same expression, and the same bits
-    on 10^7 inputs across its range, the clamp and the special values."""
-    def body(path: Path) -> str:
+def test_every_kernel_shares_one_activation_definition() -> None:
+    """vecmath.h holds the kernels' only tanh, sigmoid and activation switch (whose tanh
+    bound test_tanh_bound_every_float32 proves over every float32 through wavenet.c's
+    copy); every source includes it, none defines its own. Each compiled copy computes the
+    same bits: feedforward.c's equals wavenet.c's for every activation on 10^7 inputs across
+    the range, the clamp and the special values."""
+    defines = re.compile(r"\bvf (tanh_r|sigmoid_r|fasttanh|activate)\(vf x|\bvf activate\(")
+    for path in sorted(FAST.glob("*.[ch]")):
         text = path.read_text()
-        found = re.search(r"(?:static inline|AI) vf tanh_r\(vf x\) \{(.*?)\n\}", text, re.S)
-        assert found, path
-        return re.sub(r"\s+", " ", found.group(1))
-
-    assert body(FAST / "vecmath.h") == body(FAST / "wavenet.c")
+        assert bool(defines.search(text)) == (path.name == "vecmath.h"), path.name
+        if path.suffix == ".c":
+            assert '#include "vecmath.h"' in text, path.name
     rng = np.random.default_rng(0)
     x = np.concatenate([rng.uniform(-10, 10, 5 * 10**6), rng.standard_normal(5 * 10**6) * 2,
                         [0.0, -0.0, 9.0, -9.0, 1e30, -1e30, np.inf, -np.inf, 1e-40]]
                        ).astype(np.float32)
-    for name in ("Tanh", "Sigmoid"):
-        spec = ActivationSpec(name)
-        assert np.array_equal(activation(spec, x), wavenet_activations.activation(spec, x))
+    for act in ACTIVATIONS:
+        spec = parse_activation(act)
+        assert np.array_equal(activation(spec, x).view(np.uint32),
+                              wavenet_activations.activation(spec, x).view(np.uint32)), spec.name
     assert np.isnan(activation(ActivationSpec("Tanh"), np.array([np.nan], np.float32)))[0]
 
 

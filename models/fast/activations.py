@@ -27,6 +27,7 @@ SIGMOID_ERROR_BOUND = TANH_ERROR_BOUND / 2 + 2.0**-24
 # the input, not absolute: tests/test_fast_engine.py::test_silu_bound).
 SILU_ERROR_BOUND = SIGMOID_ERROR_BOUND + (1 + SIGMOID_ERROR_BOUND) * 2.0**-24
 
+# The kernels' activation ids (vecmath.h's enum: A_IDENTITY = 0, A_TANH = 1, ...)
 ACT_IDS = {"Tanh": 1, "Fasttanh": 2, "ReLU": 3, "LeakyReLU": 4, "Hardtanh": 5,
            "LeakyHardtanh": 6, "Sigmoid": 7, "Softsign": 8, "Hardswish": 9, "PReLU": 10,
            "SiLU": 11}
@@ -62,10 +63,12 @@ def make_act(spec: ActivationSpec | None, rows: int, keep: list[Any]) -> Act:
     return act
 
 
-def activation(spec: ActivationSpec, x: np.ndarray, row: int = 0) -> np.ndarray:
-    """The kernel's activation `spec` applied to float32 values (for tests and bounds)."""
-    lib = library()
-    fn = lib.namcheck_activation
+def kernel_activation(symbol: str, spec: ActivationSpec, x: np.ndarray, row: int = 0
+                      ) -> np.ndarray:
+    """The kernels' activation `spec` (vecmath.h) on float32 values x (any shape; float32
+    out, same shape), through the copy compiled into one source: `symbol` is its exported
+    entry (namcheck_activation: wavenet.c's; namcheck_ff_activation: feedforward.c's)."""
+    fn = getattr(library(), symbol)
     fn.argtypes = [ctypes.POINTER(Act), ctypes.c_int, F32P, F32P, ctypes.c_int64]
     keep: list[Any] = []
     act = make_act(spec, row + 1, keep)
@@ -73,6 +76,11 @@ def activation(spec: ActivationSpec, x: np.ndarray, row: int = 0) -> np.ndarray:
     y = np.empty_like(xs)
     fn(ctypes.byref(act), row, xs.ctypes.data_as(F32P), y.ctypes.data_as(F32P), xs.size)
     return y
+
+
+def activation(spec: ActivationSpec, x: np.ndarray, row: int = 0) -> np.ndarray:
+    """The kernel's activation `spec` applied to float32 values (for tests and bounds)."""
+    return kernel_activation("namcheck_activation", spec, x, row)
 
 
 def covered(spec: ActivationSpec) -> bool:

@@ -97,7 +97,7 @@ int namcheck_linear_process(const LinearModel *m, LinearState *s, const float *i
 /* ---- ConvNet ------------------------------------------------------------------------ */
 typedef struct {
     int32_t cin, cout, groups, d;
-    FAct act;
+    Act act;
     const float *w;      /* per group: [ceil(cog/8)][2 cig][8], tap j = k cig + i (k = 0: t - d) */
     const float *b;      /* cout (+ padding): conv bias, or the folded batchnorm shift */
 } CBlock;
@@ -121,7 +121,7 @@ typedef struct {
  * inputs of tap j at lane t. Each output row sums its taps in order j = 0, 1, .... */
 __attribute__((noinline)) static void tiles(const float *W, const float *bias, int nout,
                                             int kin, const float *const *rows,
-                                            const FAct *act, int row0, float *const *out,
+                                            const Act *act, int row0, float *const *out,
                                             int nv) {
     for (int tile = 0; tile * 8 < nout; tile++) {
         const float *Wt = W + (int64_t)tile * kin * 8;
@@ -143,8 +143,8 @@ __attribute__((noinline)) static void tiles(const float *W, const float *bias, i
                 }
                 for (int o = 0; o < PR && base + o < nout; o++) {
                     int row = row0 + base + o;
-                    st(out[base + o] + t, act ? factivate(act, row, a0[o]) : a0[o]);
-                    if (two) st(out[base + o] + t + VW, act ? factivate(act, row, a1[o]) : a1[o]);
+                    st(out[base + o] + t, act ? activate(act, row, a0[o]) : a0[o]);
+                    if (two) st(out[base + o] + t + VW, act ? activate(act, row, a1[o]) : a1[o]);
                 }
             }
         }
@@ -191,13 +191,13 @@ int namcheck_convnet_process(const ConvNetModel *m, ConvNetState *s, const float
 }
 
 /* One activation over n values (tests prove this copy's approximation bounds with it). */
-void namcheck_ff_activation(const FAct *a, int row, const float *x, float *y, int64_t n) {
+void namcheck_ff_activation(const Act *a, int row, const float *x, float *y, int64_t n) {
     int64_t t = 0;
-    for (; t + VW <= n; t += VW) st(y + t, factivate(a, row, ld(x + t)));
+    for (; t + VW <= n; t += VW) st(y + t, activate(a, row, ld(x + t)));
     if (t < n) {
         float tmp[VW] = {0};
         memcpy(tmp, x + t, sizeof(float) * (n - t));
-        st(tmp, factivate(a, row, ld(tmp)));
+        st(tmp, activate(a, row, ld(tmp)));
         memcpy(y + t, tmp, sizeof(float) * (n - t));
     }
 }

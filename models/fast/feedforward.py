@@ -20,6 +20,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from namcheck.models.fast.activations import (
+    APPROXIMATED,
+    Act,
+    covered,
+    kernel_activation,
+    make_act,
+)
 from namcheck.models.fast.build import library
 from namcheck.models.fast.frontend import KernelEngine, KernelState, pointer, process_function
 from namcheck.models.format import NamModel
@@ -31,18 +38,8 @@ from namcheck.models.numerics import EPS_PER_STAGE, chain_depth, eps
 MAX_ROWS = 1024  # as in feedforward.c
 # Buffer room, in sub-blocks, past each history before it is moved back (as in engine.py).
 HEADROOM = 8
-# Activations the kernel approximates (its tanh, proven to TANH_ERROR_BOUND); the others
-# are exact formulas, rounded as the reference rounds them.
-APPROXIMATED = ("Tanh", "Sigmoid", "SiLU")
-ACTIVATION_IDS = {"Tanh": 1, "Fasttanh": 2, "ReLU": 3, "LeakyReLU": 4, "Hardtanh": 5,
-                  "LeakyHardtanh": 6, "Sigmoid": 7, "Softsign": 8, "Hardswish": 9,
-                  "PReLU": 10, "SiLU": 11}
 
 _F = ctypes.POINTER(ctypes.c_float)
-
-
-class _Act(ctypes.Structure):
-    _fields_ = [("id", ctypes.c_int32), ("p", ctypes.c_float * 4), ("slopes", _F)]
 
 
 class _Buf(ctypes.Structure):
@@ -59,7 +56,7 @@ class _LinearState(ctypes.Structure):
 
 class _Block(ctypes.Structure):
     _fields_ = [(n, ctypes.c_int32) for n in ("cin", "cout", "groups", "d")] + [
-        ("act", _Act), ("w", _F), ("b", _F)]
+        ("act", Act), ("w", _F), ("b", _F)]
 
 
 class _ConvNetModel(ctypes.Structure):
@@ -80,7 +77,7 @@ def unsupported(model: NamModel) -> str | None:
     if max(cfg.in_channels, cfg.channels, cfg.out_channels) > MAX_ROWS:
         return f"ConvNet channels above {MAX_ROWS} are not covered by the fast engine"
     act = cfg.activation
-    if act.name not in ACTIVATION_IDS:
+    if not covered(act):
         return f"activation {act.name} is not covered by the fast engine"
     if act.slopes is not None and len(act.slopes) not in (1, cfg.channels):
         return "PReLU negative_slopes of another length than the channels"
@@ -113,36 +110,10 @@ def feedforward_tolerance(model: NamModel) -> float:
     return chain_depth(model) * (EPS_PER_STAGE * e + dots + act)
 
 
-def _act(spec: ActivationSpec, rows: int, keep: list[Any]) -> _Act:
-    act = _Act()
-    act.id = ACTIVATION_IDS[spec.name]
-    params = dict(spec.params)
-    if spec.name in ("LeakyReLU", "PReLU"):
-        act.p[0] = params["negative_slope"]
-    elif spec.name == "LeakyHardtanh":
-        for i, k in enumerate(("min_val", "max_val", "min_slope", "max_slope")):
-            act.p[i] = params[k]
-    if spec.slopes is not None and len(spec.slopes) == 1:
-        act.p[0] = spec.slopes[0]
-    elif spec.slopes is not None:  # one slope per row
-        slopes = np.zeros(max(rows, len(spec.slopes)) + 8, dtype=np.float32)
-        slopes[: len(spec.slopes)] = spec.slopes
-        keep.append(slopes)
-        act.slopes = pointer(slopes)
-    return act
-
-
 def activation(spec: ActivationSpec, x: np.ndarray, row: int = 0) -> np.ndarray:
-    """feedforward.c's activation `spec` applied to float32 values (for tests and bounds)."""
-    lib = library()
-    fn = lib.namcheck_ff_activation
-    fn.argtypes = [ctypes.POINTER(_Act), ctypes.c_int, _F, _F, ctypes.c_int64]
-    keep: list[Any] = []
-    act = _act(spec, row + 1, keep)
-    xs = np.ascontiguousarray(x, dtype=np.float32)
-    y = np.empty_like(xs)
-    fn(ctypes.byref(act), row, pointer(xs), pointer(y), xs.size)
-    return y
+    """feedforward.c's copy of the kernels' activation `spec` (vecmath.h) on float32 values:
+    tests check it against wavenet.c's, whose tanh bound is proved."""
+    return kernel_activation("namcheck_ff_activation", spec, x, row)
 
 
 def _pack_tiles(w: np.ndarray) -> np.ndarray:
@@ -279,7 +250,7 @@ class FastConvNet(KernelEngine):
             bias32 = _padded(b)
             keep += [packed, bias32]
             blk.cin, blk.cout, blk.groups, blk.d = spec.cin, C, G, spec.dilation
-            blk.act = _act(cfg.activation, C, keep)
+            blk.act = make_act(cfg.activation, C, keep)
             blk.w, blk.b = pointer(packed), pointer(bias32)
         whead = _pack_tiles(stream.take(cfg.out_channels, C)[:, :, None])
         bhead = _padded(stream.take(cfg.out_channels))

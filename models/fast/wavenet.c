@@ -22,15 +22,12 @@
  * vectors does the same operations per lane), so streaming equals the offline forward bit
  * for bit.
  */
-#include <stdint.h>
-#include <string.h>
+#include "vecmath.h"
 
 #if defined(__AVX512F__)
-#define VW 16            /* lanes per vector: one zmm register */
 #define PR 8             /* output rows per pass; PR x PV = 16 accumulators of 32 registers */
 #define PV 2             /* vectors of samples per pass */
 #else
-#define VW 8             /* lanes per vector: one ymm register (or what GCC makes of it) */
 #define PR 4             /* 12 accumulators: AVX2 has 16 registers */
 #define PV 3
 #endif
@@ -39,104 +36,6 @@
 #endif
 #define NBP (NB + VW)    /* scratch row stride */
 #define AI static inline __attribute__((always_inline))
-
-typedef float vf __attribute__((vector_size(4 * VW)));
-typedef int32_t vi __attribute__((vector_size(4 * VW)));
-
-/* unaligned loads and stores typed as float (not memcpy's char, which may alias anything:
- * the row pointer tables would then be reloaded after every store) */
-typedef float vfu __attribute__((vector_size(4 * VW), aligned(4)));
-AI vf ld(const float *p) { return *(const vfu *)p; }
-AI void st(float *p, vf v) { *(vfu *)p = v; }
-AI vf splat(float s) { return (vf){0} + s; }
-/* a where m else b; NaN-preserving clamps pick x whenever the comparison is false */
-AI vf sel(vi m, vf a, vf b) { return (vf)((m & (vi)a) | (~m & (vi)b)); }
-AI vf vabs(vf x) { return (vf)((vi)x & 0x7fffffff); }
-
-#if defined(__AVX__)
-#include <immintrin.h>
-#endif
-
-/* min(max(x, lo), hi) keeping NaN (the hardware min/max return their second operand, x,
- * when either is NaN) */
-#if defined(__AVX512F__)
-AI vf clamp(vf x, float lo, float hi) {
-    return (vf)_mm512_min_ps((__m512)splat(hi), _mm512_max_ps((__m512)splat(lo), (__m512)x));
-}
-#elif defined(__AVX__)
-AI vf clamp(vf x, float lo, float hi) {
-    return (vf)_mm256_min_ps((__m256)splat(hi), _mm256_max_ps((__m256)splat(lo), (__m256)x));
-}
-#else
-AI vf clamp(vf x, float lo, float hi) {
-    x = sel(x > hi, splat(hi), x);
-    return sel(x < lo, splat(lo), x);
-}
-#endif
-
-/* ---- activations (ids shared with models/fast/wavenet.py) --------------------------- */
-enum { A_IDENTITY, A_TANH, A_FASTTANH, A_RELU, A_LEAKY, A_HARDTANH, A_LEAKYHARDTANH,
-       A_SIGMOID, A_SOFTSIGN, A_HARDSWISH, A_PRELU, A_SILU };
-
-/* tanh(x) ~ x P(x^2) / Q(x^2) on |x| <= 9, odd; inputs clamped to +-9 (tanh(9) is 1 to
- * 3e-8). A [9/8] rational fitted by namcheck (Sanathanan-Koerner with Lawson weights on
- * [0, 9]): 1.85e-8 worst error in exact arithmetic; evaluated in float32 the worst
- * absolute error over every float32 input is TANH_ERROR_BOUND in wavenet.py, proved by
- * tests/test_fast_engine.py::test_tanh_bound_every_float32. */
-AI vf tanh_r(vf x) {
-    x = clamp(x, -9.0f, 9.0f);
-    vf s = x * x;
-    vf p = (((1.318450766797691e-08f * s + 2.0472036140108945e-05f) * s
-             + 0.0034865944327220825f) * s + 0.13373208273026285f) * s + 0.9999999063677925f;
-    vf q = (((7.702779858885516e-07f * s + 0.0003271405860299473f) * s
-             + 0.025842026952140607f) * s + 0.4670650514111023f) * s + 1.0f;
-    return x * p / q;
-}
-
-/* The runtime's own rational approximation (NAM/activations.h fast_tanh), as reference. */
-AI vf fasttanh(vf x) {
-    vf ax = vabs(x), x2 = x * x;
-    vf num = x * (2.45550750702956f + 2.45550750702956f * ax
-                  + (0.893229853513558f + 0.821226666969744f * ax) * x2);
-    return num / (2.44506634652299f + (2.44506634652299f + x2)
-                  * vabs(x + 0.814642734961073f * x * ax));
-}
-
-AI vf sigmoid_r(vf x) { return 0.5f + 0.5f * tanh_r(0.5f * x); }
-
-typedef struct {
-    int32_t id;
-    float p[4];           /* LeakyReLU: p0 slope; LeakyHardtanh: lo, hi, lo_slope, hi_slope */
-    const float *slopes;  /* PReLU per-row slopes (NULL: p0 for every row) */
-} Act;
-
-AI vf activate(const Act *a, int row, vf x) {
-    switch (a->id) {
-    case A_TANH: return tanh_r(x);
-    case A_FASTTANH: return fasttanh(x);
-    case A_RELU: return sel(x < 0.0f, splat(0.0f), x);
-    case A_LEAKY: return sel(x > 0.0f, x, a->p[0] * x);
-    case A_PRELU: return sel(x > 0.0f, x, (a->slopes ? a->slopes[row] : a->p[0]) * x);
-    case A_HARDTANH:
-        x = sel(x > 1.0f, splat(1.0f), x);
-        return sel(x < -1.0f, splat(-1.0f), x);
-    case A_LEAKYHARDTANH: {
-        vf below = (x - a->p[0]) * a->p[2] + a->p[0];
-        vf above = (x - a->p[1]) * a->p[3] + a->p[1];
-        return sel(x < a->p[0], below, sel(x > a->p[1], above, x));
-    }
-    case A_SIGMOID: return sigmoid_r(x);
-    case A_SOFTSIGN: return x / (1.0f + vabs(x));
-    case A_HARDSWISH: {
-        vf r = x + 3.0f;
-        r = sel(r < 0.0f, splat(0.0f), r);
-        r = sel(r > 6.0f, splat(6.0f), r);
-        return x * r / 6.0f;
-    }
-    case A_SILU: return x * sigmoid_r(x);
-    default: return x;
-    }
-}
 
 /* Rows row0..row0+n-1 of a pass: the switch is taken once per pass, not per row. */
 AI void activate_rows(const Act *a, int row0, vf *acc, int n) {
@@ -252,7 +151,7 @@ AI void mac(const float *W, int kin, const float *const *taps, int t, int r0, in
 enum { K_NONE, K_TANH, K_LEAKY, K_OTHER };
 
 /* One pass: rows r0.. of a tile, pv vectors from sample t. acc = bias (+ add rows) + taps;
- * activated (kind); stored to out, and added to out2 if given. */
+ * activated (kind); stored to out, and added to out2 rows if given. */
 AI void conv_pass(const Conv *cv, int tile, int r0, const float *const *taps,
                   const float *const *add, const Act *act, int kind, float *const *out,
                   float *const *out2, int t, int pv) {
