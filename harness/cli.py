@@ -174,6 +174,8 @@ def cmd_scale(args: argparse.Namespace) -> int:
                                           args.force)
     if written:
         print(f"wrote {args.output}: {summary}")
+    held = f"what {args.output} holds" if written else "not written"
+    print(f"checks of {args.model} as it is, and scaled ([s={args.by:g}]: {held}):")
     print(format_table(report))
     if not written:
         print(f"namcheck: {args.model}: not written to {args.output}: the scaled model "

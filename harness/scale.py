@@ -31,13 +31,13 @@ def scale_file(model_path: Path, scale: float, output: Path, signal: Signal, opt
     """Scale the model at `model_path` by `scale` (head_scale and weights[-1], loudness +
     20*log10(scale)), verify the hooked model on `signal`, and write it to `output` only
     where the verification allows it (`writable`): nothing is written for a failed one.
-    Returns the verification report (its path: `output`), a one-line summary of the
-    change, and whether the file was written. HookRefusedError where the hook does not
+    Returns the verification report (of the file as it is, and scaled: its checks labelled
+    [s=scale] are the model written), a one-line summary of the change, and whether the
+    file was written. HookRefusedError where the hook does not
     apply (a post-stack head without `force`)."""
     model = read_nam(model_path)
     scaled = scale_output(model, scale, force=force)
     report = verify_model(model, [scale], "reference", signal, opts)
-    report.path = str(output)
     written = writable(report, force)
     if written:
         write_nam(scaled, output, original=model_path)

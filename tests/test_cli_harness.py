@@ -62,7 +62,12 @@ def test_scale_writes_atomically_and_verifies(files: dict[str, Path], tmp_path: 
     scaled, original = read_nam(out), read_nam(files["good"])
     assert scaled.head_scale == pytest.approx(0.5 * original.head_scale)
     assert scaled.loudness == pytest.approx(-20.0 - 6.020599913279624)
-    assert "passed" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "passed" in text
+    # the table's unlabelled rows are the source's (its stored -20 dB); the [s=0.5] rows are
+    # the file written: the header names the source, not the output
+    assert f"== {files['good']} (" in text and f"== {out} (" not in text
+    assert f"scaled ([s=0.5]: what {out} holds)" in text
 
 
 def test_scale_refusals_write_nothing(files: dict[str, Path], tmp_path: Path) -> None:

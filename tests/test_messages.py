@@ -120,6 +120,26 @@ def test_json_parser_position_is_said_once(tmp_path: Path,
                    "line 1 column 38\n")  # the opening quote
 
 
+def test_an_audio_file_named_as_a_model_is_called_what_it_is(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The usual mistake (the signal where the model goes) is said in its own words, not as
+    a JSON parser's position; a file that merely starts like one is still bad JSON."""
+    wav = tmp_path / "take.wav"
+    sf.write(wav, default_signal(4800), 48000, subtype="FLOAT")
+    assert main(["inspect", str(wav)]) == 2
+    assert _err_lines(capsys) == [
+        f"namcheck: {wav}: a WAV (RIFF) audio file, not a .nam model (a JSON file)"]
+    flac = tmp_path / "take.flac"
+    sf.write(flac, default_signal(4800), 48000, format="FLAC")
+    assert main(["verify", str(flac), "--no-gain"]) == 2
+    assert _err_lines(capsys) == [
+        f"namcheck: {flac}: a FLAC audio file, not a .nam model (a JSON file)"]
+    text = tmp_path / "riff.nam"
+    text.write_text("RIFFraff")
+    assert main(["inspect", str(text)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+
+
 # --------------------------------------------------------------------- 11: parsing limits
 
 

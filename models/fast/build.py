@@ -33,7 +33,7 @@ def flags() -> tuple[str, ...]:
     """Compiler flags: FLAGS and `-march=$NAMCHECK_MARCH` (default native: this CPU's vector
     units; e.g. x86-64-v3 builds the AVX2 path on an AVX-512 machine, for testing)."""
     return (*FLAGS, f"-march={os.environ.get('NAMCHECK_MARCH', 'native')}")
-ABI = 3  # namcheck_wavenet_abi() of the source this Python side matches
+ABI = 4  # namcheck_wavenet_abi() of the source this Python side matches
 # namcheck_<stem>_abi() of every source, as the Python side that drives it expects
 ABIS = {"wavenet": ABI, "lstm": 1, "feedforward": 1, "driver": 1}
 

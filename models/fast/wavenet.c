@@ -15,6 +15,12 @@
  * linear buffer that is rewound (history moved to the front) when full, so a block of n
  * samples costs n samples of work whatever the dilation.
  *
+ * An array whose rechannel reads one row (array 0 of every mono model) and whose first
+ * layer's conv can take the product (groups 1, no FiLM) has that conv composed with the
+ * rechannel: weights W_k R, made in float64 and rounded once by the Python side, so the conv
+ * reads K taps of the input, not K C taps of the rechannel's output (Array.composed; its
+ * first Layer.tin = 1).
+ *
  * Blocks are processed in sub-blocks of at most NB samples; sample counts that are not a
  * multiple of VW compute whole vectors whose extra lanes only ever read and write the slack
  * past the end of each buffer row (causality: lane t reads times <= t), never stored out.
@@ -70,6 +76,8 @@ typedef struct {
 
 typedef struct {
     int32_t cin, z, b, k, d, groups, dc, gating, h1, nfilm;
+    int32_t tin;              /* rows the conv's taps read from the layer's input buffer:
+                                 cin, or 1 where the array is `composed` (see run_block) */
     Act act, sec;
     Conv conv, mixer;
     Conv fused;               /* conv and mixer as one conv (groups 1): taps, then the
@@ -80,6 +88,7 @@ typedef struct {
 
 typedef struct {
     int32_t nin, c, nlayers, h1, hout, hk, hd;
+    int32_t composed;         /* the first layer's conv is composed with the rechannel */
     const Layer *layers;
     Conv rechannel, head;     /* head: head_rechannel over hk taps of h1 rows */
 } Array;
@@ -264,7 +273,7 @@ static void copy_rows(float *const *dst, float *const *src, int rows, int nv) {
 AI void conv_mixer(const Layer *L, const float **taps, const float *const *m, const Act *act,
                    float *const *out, float *const *out2, State *s, int nv) {
     if (L->fused.w) {
-        for (int i = 0; i < L->dc; i++) taps[L->k * L->cin + i] = m[i];
+        for (int i = 0; i < L->dc; i++) taps[L->k * L->tin + i] = m[i];
         conv_run(&L->fused, taps, NULL, act, out, out2, nv);
     } else {
         float *const *MS = s->rows[S_MS];
@@ -273,12 +282,12 @@ AI void conv_mixer(const Layer *L, const float **taps, const float *const *m, co
     }
 }
 
-/* One layer: `in` holds its input with history; the residual output goes to `next` rows
- * (NULL: nothing reads it, so it is not computed), the head branch is added to `head`'s
- * rows. */
-static void run_layer(const Layer *L, Buf *in, float *const *next, Buf *head,
-                      const float *const *cond, State *s, int nv) {
-    int K = L->k, G = L->groups, gi = L->cin / G;
+/* One layer: `in` holds its conv's input with history (L->tin rows); the residual input is
+ * `xres` rows where given, else `in`'s; the residual output goes to `next` rows (NULL:
+ * nothing reads it, so it is not computed), the head branch is added to `head`'s rows. */
+static void run_layer(const Layer *L, Buf *in, float *const *xres, float *const *next,
+                      Buf *head, const float *const *cond, State *s, int nv) {
+    int K = L->k, G = L->groups, gi = L->tin / G;
     const float **taps = s->ptrs;
     float **xrows = (float **)s->ptrs + s->maxp;
     float **hrows = (float **)s->ptrs + 2 * s->maxp;
@@ -286,7 +295,7 @@ static void run_layer(const Layer *L, Buf *in, float *const *next, Buf *head,
         for (int k = 0; k < K; k++)
             for (int i = 0; i < gi; i++)
                 taps[(g * K + k) * gi + i] = at(in, g * gi + i) - (K - 1 - k) * L->d;
-    for (int c = 0; c < L->cin; c++) xrows[c] = at(in, c);
+    for (int c = 0; c < L->cin; c++) xrows[c] = xres ? xres[c] : at(in, c);
     for (int h = 0; h < L->h1; h++) hrows[h] = at(head, h);
     float *const *Y = s->rows[S_Y], *const *ZS = s->rows[S_ZS];
     const Film *F = L->film;
@@ -390,11 +399,20 @@ static float *const *run_block(const Model *m, State *s, int n) {
             if (a) memcpy(dst, hout[h], sizeof(float) * nv);  /* previous array's head */
             else memset(dst, 0, sizeof(float) * nv);
         }
-        /* rechannel into the first layer's buffer */
+        /* rechannel into the first layer's buffer; where the first layer's conv is composed
+         * with a one-input rechannel (its weights W_k R, Python's _pack_model), that buffer
+         * keeps the input itself, and the rechannel's output is only the residual's input */
         Buf *first = s->layer_in + li;
         reserve(first, nv);
-        for (int c = 0; c < A->c; c++) frows[c] = at(first, c);
-        conv_run(&A->rechannel, inrows, NULL, NULL, frows, NULL, nv);
+        float *const *xres = NULL;
+        if (A->composed) {
+            memcpy(at(first, 0), inrows[0], sizeof(float) * nv);
+            xres = s->rows[S_XRES];
+            conv_run(&A->rechannel, inrows, NULL, NULL, xres, NULL, nv);
+        } else {
+            for (int c = 0; c < A->c; c++) frows[c] = at(first, c);
+            conv_run(&A->rechannel, inrows, NULL, NULL, frows, NULL, nv);
+        }
         for (int l = 0; l < A->nlayers; l++) {
             Buf *in = s->layer_in + li + l;
             /* the last array's residual output is never read */
@@ -405,7 +423,7 @@ static float *const *run_block(const Model *m, State *s, int n) {
                 for (int c = 0; c < A->c; c++) frows[c] = at(nb, c);
                 next = frows;
             }
-            run_layer(A->layers + l, in, next, head, cond, s, nv);
+            run_layer(A->layers + l, in, l ? NULL : xres, next, head, cond, s, nv);
             in->pos += n;
         }
         li += A->nlayers;
@@ -472,6 +490,6 @@ void namcheck_activation(const Act *a, int row, const float *x, float *y, int64_
     }
 }
 
-int namcheck_wavenet_abi(void) { return 3; }
+int namcheck_wavenet_abi(void) { return 4; }
 int namcheck_wavenet_nb(void) { return NB; }
 int namcheck_wavenet_vw(void) { return VW; }

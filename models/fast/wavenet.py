@@ -60,14 +60,15 @@ class _Film(ctypes.Structure):
 
 class _Layer(ctypes.Structure):
     _fields_ = [(n, ctypes.c_int32) for n in ("cin", "z", "b", "k", "d", "groups", "dc",
-                                              "gating", "h1", "nfilm")] + [
+                                              "gating", "h1", "nfilm", "tin")] + [
         ("act", Act), ("sec", Act), ("conv", _Conv), ("mixer", _Conv), ("fused", _Conv),
         ("l1x1", _Conv), ("h1x1", _Conv), ("film", _Film * len(FILM_ORDER))]
 
 
 class _Array(ctypes.Structure):
-    _fields_ = [(n, ctypes.c_int32) for n in ("nin", "c", "nlayers", "h1", "hout", "hk", "hd")
-                ] + [("layers", ctypes.POINTER(_Layer)), ("rechannel", _Conv), ("head", _Conv)]
+    _fields_ = [(n, ctypes.c_int32) for n in ("nin", "c", "nlayers", "h1", "hout", "hk", "hd",
+                                              "composed")] + [
+        ("layers", ctypes.POINTER(_Layer)), ("rechannel", _Conv), ("head", _Conv)]
 
 
 class _Post(ctypes.Structure):
@@ -228,8 +229,23 @@ class _Packer:
         return make_act(spec, rows, self.keep)
 
 
-def _pack_model(model: NamModel, spec: WaveNetSpec, cond_ch: int, p: _Packer) -> _Model:
-    """The kernel's Model for `model`, consuming its weights in the runtime's order."""
+def composed_first(spec: WaveNetSpec, a: int) -> bool:
+    """Whether array `a`'s first layer conv is composed with the array's rechannel: the
+    rechannel reads one input row (as every array 0 of a mono model does) and the conv can
+    take the product (groups 1, no FiLM, which would act between the two). Its conv then
+    reads K taps of that input (the kernel's Array.composed), a C-th of the work; the
+    rechannel's output is only the residual's input."""
+    aspec = spec.arrays[a]
+    first = aspec.layers[0]
+    return (aspec.rechannel.cin == 1 and aspec.rechannel.kernel == 1
+            and not aspec.rechannel.bias and first.conv.groups == 1
+            and first.mixer.groups == 1 and not first.films)
+
+
+def _pack_model(model: NamModel, spec: WaveNetSpec, cond_ch: int, p: _Packer,
+                composed: list[bool]) -> _Model:
+    """The kernel's Model for `model`, consuming its weights in the runtime's order;
+    composed[a]: array a's first conv composed with its rechannel (composed_first)."""
     stream = split_weights(spec.tensors(), model.weights)
 
     def take(expected: ConvSpec) -> _Conv:
@@ -240,11 +256,14 @@ def _pack_model(model: NamModel, spec: WaveNetSpec, cond_ch: int, p: _Packer) ->
     arrays = (_Array * len(spec.arrays))()
     for a, aspec in enumerate(spec.arrays):
         A = arrays[a]
-        A.rechannel = take(aspec.rechannel)
+        got, rw, rb = next(stream)
+        assert got is aspec.rechannel
+        A.rechannel, A.composed = p.conv(got, rw, rb), int(composed[a])
         layers = (_Layer * len(aspec.layers))()
         for i, ls in enumerate(aspec.layers):
             L = layers[i]
             L.cin, L.z, L.b = ls.conv.cin, ls.conv.cout, ls.bottleneck
+            L.tin = ls.conv.cin
             L.k, L.d, L.groups, L.dc = ls.conv.kernel, ls.conv.dilation, ls.conv.groups, \
                 ls.mixer.cin
             L.gating, L.h1 = GATING[ls.gating], aspec.head_width
@@ -255,8 +274,13 @@ def _pack_model(model: NamModel, spec: WaveNetSpec, cond_ch: int, p: _Packer) ->
             L.conv, L.mixer = p.conv(cspec, cw, cb), p.conv(mspec, mw, None)
             if cspec.groups == 1 and mspec.groups == 1:
                 # one dot product per output: the conv's taps, then the mixer's inputs
-                joined = np.concatenate([cw.transpose(0, 2, 1).reshape(cspec.cout, -1),
-                                         mw[:, :, 0]], axis=1)
+                taps = cw.transpose(0, 2, 1).reshape(cspec.cout, -1)
+                if i == 0 and composed[a]:
+                    # conv(R u) = sum_k (W_k R) u(t - (K-1-k) d): K taps of the input, not
+                    # K C taps of its rechannel (weights composed in float64, rounded once)
+                    taps = np.einsum("ock,c->ok", cw.astype(np.float64), rw[:, 0, 0])
+                    L.tin = 1
+                joined = np.concatenate([taps, mw[:, :, 0]], axis=1)
                 L.fused = p.conv(ConvSpec(joined.shape[1], cspec.cout), joined[:, :, None], cb)
             if ls.layer1x1 is not None:
                 L.l1x1 = take(ls.layer1x1)
@@ -314,7 +338,10 @@ class FastWaveNet(FastEngine):
             self.stateful = bool(self.dsp.stateful)
         cond_ch = self.dsp.out_channels if self.dsp is not None else 0
         self._packer = _Packer()
-        self._model = _pack_model(model, spec, cond_ch, self._packer)
+        # per array: its first conv composed with its rechannel (the state's first buffer
+        # then holds the array's input row)
+        self.composed = [composed_first(spec, a) for a in range(len(spec.arrays))]
+        self._model = _pack_model(model, spec, cond_ch, self._packer, self.composed)
         self._model_ptr = ctypes.addressof(self._model)
         self.in_channels, self.out_channels = spec.in_channels, spec.out_channels
         self.receptive_field = spec.receptive_field + (
@@ -438,7 +465,8 @@ class _WaveNetState:
         self._keep: list[Any] = []
         self._histories: list[np.ndarray] = []
 
-        layers = [(ls.conv.cin, ls.conv.context) for a in spec.arrays for ls in a.layers]
+        layers = [(1 if i == 0 and net.composed[a] else ls.conv.cin, ls.conv.context)
+                  for a, aspec in enumerate(spec.arrays) for i, ls in enumerate(aspec.layers)]
         heads = [(a.head_width, a.head_rechannel.context) for a in spec.arrays]
         posts = [(c.cin, c.context) for c in spec.post_head]
         room = HEADROOM * nb + nb + 3 * vw

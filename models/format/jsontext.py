@@ -43,6 +43,19 @@ def _json_int(text: str) -> int | float:
 _DECODER = json.JSONDecoder(parse_int=_json_int, strict=True)
 
 
+# Leading bytes of the files most often named as a model by mistake, and what they are.
+_NOT_JSON_MAGIC = ((b"FORM", "an AIFF audio file"), (b"fLaC", "a FLAC audio file"),
+                   (b"OggS", "an Ogg audio file"), (b"ID3", "an MP3 audio file"),
+                   (b"PK\x03\x04", "a ZIP archive"), (b"\x1f\x8b", "a gzip archive"))
+
+
+def _not_json_kind(data: bytes) -> str | None:
+    """What a file that is not JSON is, by its leading bytes, where it is a common one."""
+    if data[:4] in (b"RIFF", b"RF64") and data[8:12] == b"WAVE":
+        return f"a WAV ({data[:4].decode()}) audio file"
+    return next((kind for magic, kind in _NOT_JSON_MAGIC if data.startswith(magic)), None)
+
+
 def decode_document(data: bytes, name: str) -> tuple[Any, list[NamWarning]]:
     """The first JSON value of `data` and the warnings about how it was found.
 
@@ -65,6 +78,9 @@ def decode_document(data: bytes, name: str) -> tuple[Any, list[NamWarning]]:
         # Python's messages end in "at" where they give a position ("Unterminated string
         # starting at"): the position follows once, in words.
         what = exc.msg.removesuffix(" at")
+        kind = _not_json_kind(data)
+        if kind is not None and exc.pos == begin:
+            raise NamFileError(name, "", f"{kind}, not a .nam model (a JSON file)") from None
         raise NamFileError(
             name, "", f"not valid JSON: {what} at line {exc.lineno} column {exc.colno}"
         ) from None
