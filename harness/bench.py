@@ -277,12 +277,14 @@ def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, blo
         note = "; ".join(v for v in (ratio, notes.get(label, "")) if v)
         rows.append(SpeedRow(label, off, stream, gflops, 100 * gflops / peak, note))
         if label == "namcheck fast" and native is not None:
+            dsp = getattr(nets[label], "dsp", None) is not None
             c_rtf = streamed / medians["namcheck fast stream (C host)"]
             ratio = f"x{c_rtf / core_rtf:.2f} of Core; " if core_rtf else ""
             rows.append(SpeedRow("namcheck fast (C host)", None, c_rtf, flops * rate * c_rtf / 1e9,
                                  100 * flops * rate * c_rtf / 1e9 / peak,
-                                 f"{ratio}{block}-sample blocks, each one kernel call from C "
-                                 "(driver.c), as a plugin calls it"))
+                                 f"{ratio}{block}-sample blocks, each block's kernel "
+                                 f"call{'s (the condition DSP, then the WaveNet)' if dsp else ''}"
+                                 " made from C (driver.c), as a plugin calls it"))
     if core_rtf:
         rows.append(SpeedRow("NeuralAmpModelerCore", None, core_rtf, flops * rate * core_rtf / 1e9,
                              100 * flops * rate * core_rtf / 1e9 / peak,

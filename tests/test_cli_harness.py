@@ -9,7 +9,7 @@ import pytest
 
 from namcheck.harness.cli import main
 from namcheck.models import read_nam, write_nam
-from namcheck.models.examples import builtin_doc, wavenet_doc
+from namcheck.models.examples import builtin_doc, lstm_doc, wavenet_doc
 
 pytest_plugins = ["pytester"]
 
@@ -159,6 +159,24 @@ def test_bench_prints_a_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert "namcheck fast" in out and "namcheck reference" in out and "FMA peak" in out
     assert "namcheck fast (C host)" in out  # the kernel called per block from C
     assert main(["bench", "--threads", "0"]) == 2
+
+
+def test_bench_times_a_condition_dsp_model_from_c(tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """A WaveNet with a condition DSP gets the C-host row too: per block the DSP's kernel,
+    then the WaveNet's, both called from C (equality with the offline forward:
+    tests/test_fast_wavenet_options.py)."""
+    layer = {"input_size": 1, "condition_size": 1, "channels": 3, "kernel_size": 3,
+             "dilations": [1, 2], "activation": "Tanh",
+             "head": {"out_channels": 1, "kernel_size": 1, "bias": True}}
+    doc = wavenet_doc([layer], seed=3)
+    doc["config"]["condition_dsp"] = lstm_doc(hidden=3, seed=4)
+    path = tmp_path / "dsp.nam"
+    write_nam(doc, path)
+    assert main(["bench", str(path), "--seconds", "0.1", "--repeats", "1", "--block", "64"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines()
+            if line.startswith("namcheck fast (C host)")]
+    assert len(rows) == 1 and "kernel calls (the condition DSP, then the WaveNet)" in rows[0]
 
 
 def test_bench_times_core_beside_ours(tmp_path: Path, capsys: pytest.CaptureFixture[str]

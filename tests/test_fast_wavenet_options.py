@@ -241,6 +241,8 @@ def test_everything_stream_equals_offline(block: Any) -> None:
         outs.append(stream.process(torch.from_numpy(x[i : i + int(size)])).numpy())
         i += int(size)
     assert np.array_equal(np.concatenate(outs), offline)
+    if block != "random":  # the DSP's kernel call, then the WaveNet's, per block from C
+        assert np.array_equal(net.stream().process_blocks(x, block), offline)
 
 
 def test_everything_batch_rows_equal_single_runs() -> None:
@@ -472,3 +474,5 @@ def test_condition_dsp_on_the_fast_kernels(kind: str, block: int) -> None:
     stream = net.stream()
     parts = [stream.process(x[i : i + block]) for i in range(0, x.size, block)]
     assert np.array_equal(np.concatenate(parts), y)
+    # each block's DSP call, then the WaveNet's, made from C (the bench's plugin view)
+    assert np.array_equal(net.stream().process_blocks(x, block), y)

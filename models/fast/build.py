@@ -35,7 +35,7 @@ def flags() -> tuple[str, ...]:
     return (*FLAGS, f"-march={os.environ.get('NAMCHECK_MARCH', 'native')}")
 ABI = 4  # namcheck_wavenet_abi() of the source this Python side matches
 # namcheck_<stem>_abi() of every source, as the Python side that drives it expects
-ABIS = {"wavenet": ABI, "lstm": 1, "feedforward": 1, "driver": 1}
+ABIS = {"wavenet": ABI, "lstm": 1, "feedforward": 1, "driver": 2}
 
 
 def sources() -> list[Path]:

@@ -217,14 +217,20 @@ class FastStream:
         """x ((N,) float32 mono) through this stream in consecutive blocks of `block`
         samples, each one call of the kernel's process function made from C, as a plugin
         host calls its DSP; the (N,) float32 output equals process() block by block.
-        ValueError where the engine has no such call (a batch, several channels, a
-        condition DSP run from Python)."""
+        A WaveNet with a condition DSP runs the DSP's kernel, then its own, per block
+        (driver.c's namcheck_stream_blocks_dsp, as the runtime does). ValueError where the
+        engine has no such call (a batch, several channels, a condition DSP whose kernel
+        does not run alone from C)."""
         native = self.net.native_process(self.states[0]) if self.batch == 1 else None
-        if native is None:
+        if native is not None:
+            fn, model, state = native
+            return native_blocks(fn, model, state, x, block, cond=True)
+        with_dsp = getattr(self.net, "native_dsp_process", None)
+        calls = with_dsp(self.states[0]) if with_dsp is not None and self.batch == 1 else None
+        if calls is None:
             raise ValueError("process_blocks runs a batch-1 stream of a mono model whose "
                              "kernel runs alone from C")
-        fn, model, state = native
-        return native_blocks(fn, model, state, x, block, cond=True)
+        return native_dsp_blocks(calls, x, block)
 
 
 def _process_rows(net: FastEngine, batch: int, states: list[FastState],
@@ -240,6 +246,29 @@ def _process_rows(net: FastEngine, batch: int, states: list[FastState],
         raise ValueError(f"this stream was opened for batch {batch}, got {rows.shape[0]}")
     ys = np.stack([s.run(r[None]) for s, r in zip(states, rows, strict=True)])
     return _output(ys, xs.ndim == 1, net.out_channels, as_numpy, block)
+
+
+def native_dsp_blocks(calls: Any, x: np.ndarray, block: int) -> np.ndarray:
+    """x (N,) through a WaveNet and its condition DSP (`calls`: wavenet.NativeDsp) in blocks
+    of `block` samples, each block's two kernel calls made from C (driver.c's
+    namcheck_stream_blocks_dsp); the (N,) float32 output."""
+    if block < 1:
+        raise ValueError(f"block must be at least 1, got {block}")
+    from namcheck.models.fast.build import library
+
+    xs = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    out = np.empty_like(xs)
+    cond = np.empty(calls.rows * max(1, min(block, xs.size)), dtype=np.float32)
+    driver = library().namcheck_stream_blocks_dsp
+    driver.argtypes = [ctypes.c_void_p, ctypes.c_int32] + [ctypes.c_void_p] * 8 + [
+        ctypes.c_int64, ctypes.c_int64]
+    driver.restype = ctypes.c_int
+    if xs.size:
+        driver(ctypes.cast(calls.dsp_fn, ctypes.c_void_p), int(calls.dsp_cond),
+               calls.dsp_model, calls.dsp_state, ctypes.cast(calls.fn, ctypes.c_void_p),
+               calls.model, calls.state, xs.ctypes.data, cond.ctypes.data, out.ctypes.data,
+               xs.size, block)
+    return out
 
 
 def native_blocks(fn: Any, model: int, state: int, x: np.ndarray, block: int,

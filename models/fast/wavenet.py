@@ -15,7 +15,7 @@ from __future__ import annotations
 import ctypes
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -318,6 +318,21 @@ def _pack_model(model: NamModel, spec: WaveNetSpec, cond_ch: int, p: _Packer,
 
 # ---- the engine ---------------------------------------------------------------------------
 
+class NativeDsp(NamedTuple):
+    """driver.c's namcheck_stream_blocks_dsp arguments: the condition DSP's process function,
+    whether it is wavenet.c's (it takes a NULL condition), its model and state addresses;
+    the WaveNet's; and the condition's rows."""
+
+    dsp_fn: Any
+    dsp_cond: bool
+    dsp_model: int
+    dsp_state: int
+    fn: Any
+    model: int
+    state: int
+    rows: int
+
+
 class FastWaveNet(FastEngine):
     """A WaveNet on the fast engine, built from the parsed model (see the module docstring)."""
 
@@ -376,6 +391,27 @@ class FastWaveNet(FastEngine):
             return None
         assert isinstance(state, _WaveNetState)
         return self._process, self._model_ptr, state._state_ptr
+
+    def native_dsp_process(self, state: FastState) -> NativeDsp | None:
+        """The kernel calls of a mono WaveNet with a condition DSP whose own kernel runs
+        alone from C (a WaveNet without a DSP of its own, an LSTM, a Linear, a ConvNet), for
+        FastStream.process_blocks; else None."""
+        if self.out_channels != 1 or self.in_channels != 1 or self.dsp is None:
+            return None
+        assert isinstance(state, _WaveNetState)
+        d, dsp = state.dsp, self.dsp
+        if isinstance(dsp, FastWaveNet):
+            if dsp.dsp is not None:
+                return None
+            assert isinstance(d, _WaveNetState)
+            call: tuple[Any, bool, int, int] = (dsp._process, True, dsp._model_ptr,
+                                                d._state_ptr)
+        elif all(hasattr(d, k) for k in ("_fn", "_model", "_state")):
+            call = (d._fn, False, d._model, d._state)  # type: ignore[union-attr]
+        else:
+            return None
+        return NativeDsp(*call, self._process, self._model_ptr, state._state_ptr,
+                         dsp.out_channels)
 
 
 def _row_length(rows: int, n: int) -> int:
