@@ -178,9 +178,22 @@ def cmd_scale(args: argparse.Namespace) -> int:
     print(f"checks of {args.model} as it is, and scaled ([s={args.by:g}]: {held}):")
     print(format_table(report))
     if not written:
-        print(f"namcheck: {args.model}: not written to {args.output}: the scaled model "
-              f"failed verification ({summary})", file=sys.stderr)
+        print(f"namcheck: {args.model}: not written to {args.output}: "
+              f"{_scale_refusal(report)} ({summary})", file=sys.stderr)
     return exit_code([report])
+
+
+def _scale_refusal(report: Any) -> str:
+    """Why `scale` wrote nothing, in words: the file's own stored loudness where that is
+    what failed (the scaled file would carry it on), else the failed checks."""
+    failed = [c for c in report.checks if c.passed is False]
+    stored = next((c for c in failed if c.name == "metadata_loudness"), None)
+    if stored is not None and stored.expected is not None and stored.measured is not None:
+        return (f"the file's metadata.loudness is not what it plays (stored "
+                f"{stored.expected:.2f} dB, measured {stored.measured:.2f} dB), and the scaled "
+                "file would carry that on; `namcheck stamp` stores the measured value")
+    names = ", ".join(c.name for c in failed) or report.status
+    return f"the scaled model failed verification ({names})"
 
 
 def cmd_audit(args: argparse.Namespace) -> int:
@@ -527,6 +540,13 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         from namcheck.harness.errors import EXIT_BAD_INPUT
 
+        if message.startswith("the following arguments are required"):
+            # a mistyped option ("--bye" for "--by") leaves its option missing: say the typo
+            known = {s for a in self._actions for s in a.option_strings}
+            typos = [w.split("=", 1)[0] for w in getattr(self, "argv", None) or []
+                     if w.startswith("--") and w.split("=", 1)[0] not in known]
+            if typos:
+                message = f"unrecognized arguments: {' '.join(typos)}"
         print(f"{self.prog}: {message}{self._suggestion(message)} (see {self.prog} --help)",
               file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
@@ -567,6 +587,10 @@ class _Parser(argparse.ArgumentParser):
     def parse_args(self, args: Sequence[str] | None = None,  # type: ignore[override]
                    namespace: argparse.Namespace | None = None) -> argparse.Namespace:
         self.argv = list(sys.argv[1:] if args is None else args)
+        for action in self._actions:  # a command's parser reads them too (error())
+            if isinstance(action, argparse._SubParsersAction):
+                for parser in action.choices.values():
+                    parser.argv = self.argv  # type: ignore[attr-defined]
         return super().parse_args(args, namespace)
 
 

@@ -70,6 +70,21 @@ def test_scale_writes_atomically_and_verifies(files: dict[str, Path], tmp_path: 
     assert f"scaled ([s=0.5]: what {out} holds)" in text
 
 
+def test_scale_says_when_the_files_own_loudness_is_what_fails(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every scaling check holds, but the stored loudness was wrong before scaling: nothing
+    is written, and the message says so and points to stamp, not at the scaling."""
+    doc = builtin_doc()
+    doc["metadata"] = {"loudness": 3.0}  # the built-in plays about -39 dB
+    src, out = tmp_path / "wrong.nam", tmp_path / "o.nam"
+    write_nam(doc, src)
+    assert main(["scale", str(src), "--by", "2", "-o", str(out), "--no-gain"]) == 1
+    err = capsys.readouterr().err
+    assert "the file's metadata.loudness is not what it plays (stored 3.00 dB, measured -39." \
+        in err and "`namcheck stamp` stores the measured value" in err
+    assert not out.exists()
+
+
 def test_scale_refusals_write_nothing(files: dict[str, Path], tmp_path: Path) -> None:
     before = files["good"].read_bytes()
     assert main(["scale", str(files["good"]), "--by", "-1", "-o", str(tmp_path / "o.nam")]) == 2

@@ -276,6 +276,15 @@ def test_a_mistyped_option_suggests_the_right_one(capsys: pytest.CaptureFixture[
         main(["verify", "--sigal", "x.wav"])
     assert exc.value.code == 2
     assert "did you mean --signal?" in capsys.readouterr().err
+    # a typo in a required option is said as a typo, not as the option missing
+    with pytest.raises(SystemExit) as exc:
+        main(["scale", "m.nam", "--bye", "0.5", "-o", "o.nam"])
+    assert exc.value.code == 2
+    assert capsys.readouterr().err == ("namcheck scale: unrecognized arguments: --bye; did you "
+                                       "mean --by? (see namcheck scale --help)\n")
+    with pytest.raises(SystemExit):  # really missing: said so
+        main(["scale", "m.nam", "-o", "o.nam"])
+    assert "the following arguments are required: --by" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["plot", "shift", "x.nam", "--no-gain"])
     assert "this command has no such option" in capsys.readouterr().err

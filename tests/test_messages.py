@@ -134,10 +134,18 @@ def test_an_audio_file_named_as_a_model_is_called_what_it_is(
     assert main(["verify", str(flac), "--no-gain"]) == 2
     assert _err_lines(capsys) == [
         f"namcheck: {flac}: a FLAC audio file, not a .nam model (a JSON file)"]
-    text = tmp_path / "riff.nam"
-    text.write_text("RIFFraff")
-    assert main(["inspect", str(text)]) == 2
-    assert "not valid JSON" in capsys.readouterr().err
+    for name, data in (("riff.nam", b"RIFFraff"), ("flac.nam", b"fLaC text"),
+                       ("gz.nam", b"\x1f\x8b")):
+        text = tmp_path / name
+        text.write_bytes(data)
+        assert main(["inspect", str(text)]) == 2
+        assert "not valid JSON" in capsys.readouterr().err, name
+    import gzip
+    gz = tmp_path / "model.nam.gz"
+    gz.write_bytes(gzip.compress(b'{"version": "0.5.4"}'))
+    assert main(["inspect", str(gz)]) == 2
+    assert _err_lines(capsys) == [f"namcheck: {gz}: a gzip archive, not a .nam model (a JSON "
+                                  "file)"]
 
 
 # --------------------------------------------------------------------- 11: parsing limits

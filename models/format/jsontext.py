@@ -43,17 +43,26 @@ def _json_int(text: str) -> int | float:
 _DECODER = json.JSONDecoder(parse_int=_json_int, strict=True)
 
 
-# Leading bytes of the files most often named as a model by mistake, and what they are.
-_NOT_JSON_MAGIC = ((b"FORM", "an AIFF audio file"), (b"fLaC", "a FLAC audio file"),
-                   (b"OggS", "an Ogg audio file"), (b"ID3", "an MP3 audio file"),
-                   (b"PK\x03\x04", "a ZIP archive"), (b"\x1f\x8b", "a gzip archive"))
-
-
 def _not_json_kind(data: bytes) -> str | None:
-    """What a file that is not JSON is, by its leading bytes, where it is a common one."""
+    """What a file that is not JSON is, where its header is one of the files most often
+    named as a model by mistake (the header checked past its magic, so a text that merely
+    starts with the same letters stays "not valid JSON")."""
     if data[:4] in (b"RIFF", b"RF64") and data[8:12] == b"WAVE":
         return f"a WAV ({data[:4].decode()}) audio file"
-    return next((kind for magic, kind in _NOT_JSON_MAGIC if data.startswith(magic)), None)
+    if data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
+        return "an AIFF audio file"
+    if data[:4] == b"fLaC" and len(data) >= 42 and data[4] & 0x7F == 0 \
+            and data[5:8] == b"\x00\x00\x22":  # STREAMINFO, 34 bytes, comes first
+        return "a FLAC audio file"
+    if data[:5] == b"OggS\x00" and len(data) >= 27:
+        return "an Ogg audio file"
+    if data[:3] == b"ID3" and len(data) >= 10 and data[3] in (2, 3, 4) and data[4] != 0xFF:
+        return "an MP3 audio file"
+    if data[:4] == b"PK\x03\x04" and len(data) >= 30:
+        return "a ZIP archive"
+    if data[:3] == b"\x1f\x8b\x08" and len(data) >= 18:
+        return "a gzip archive"
+    return None
 
 
 def decode_document(data: bytes, name: str) -> tuple[Any, list[NamWarning]]:
