@@ -399,7 +399,8 @@ def cmd_stamp(args: argparse.Namespace) -> int:
         runner.say_error(report)
         target = (f" -> {plan.output}" if plan.output and plan.output != plan.source
                   and not report.error else "")
-        show(f"== {plan.source}{target}")
+        if not report.error:  # an unreadable file: the table below is its one header
+            show(f"== {plan.source}{target}")
         for change in report.changes:
             show(f"   {change}")
         rates = report.sample_rates

@@ -180,7 +180,8 @@ def test_stamp_fixes_namcore_examples(tmp_path: Path, capsys: pytest.CaptureFixt
     assert [m["status"] for m in report["models"]] == ["passed", "passed"]
 
 
-def test_a_new_output_folder_appears_only_with_a_written_file(tmp_path: Path) -> None:
+def test_a_new_output_folder_appears_only_with_a_written_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """-o NEW: checked before any work, but made by the first file written, so a run that
     writes nothing (here: every input unreadable; likewise Ctrl-C before the first file)
     leaves no empty folder behind; a run that writes makes it."""
@@ -191,6 +192,8 @@ def test_a_new_output_folder_appears_only_with_a_written_file(tmp_path: Path) ->
     args = ["--signal", str(signal), "--standard-input"]
     assert main(["stamp", str(bad), "-o", str(tmp_path / "new"), *args]) == 2
     assert not (tmp_path / "new").exists()
+    out = capsys.readouterr().out  # one header for the unreadable file, the table's
+    assert out.count(f"== {bad}") == 1 and f"== {bad} (unreadable)" in out
     write_nam(builtin_doc(), tmp_path / "good.nam")
     assert main(["stamp", str(tmp_path / "good.nam"), "-o", str(tmp_path / "new"), *args]) == 0
     assert (tmp_path / "new" / "good.nam").is_file()
