@@ -248,16 +248,22 @@ def _process_rows(net: FastEngine, batch: int, states: list[FastState],
     return _output(ys, xs.ndim == 1, net.out_channels, as_numpy, block)
 
 
+def _block_io(x: np.ndarray, block: int) -> tuple[np.ndarray, np.ndarray]:
+    """The (N,) float32 input and an output of its shape for a run in blocks of `block`
+    samples called from C; ValueError for a block below 1."""
+    if block < 1:
+        raise ValueError(f"block must be at least 1, got {block}")
+    xs = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
+    return xs, np.empty_like(xs)
+
+
 def native_dsp_blocks(calls: Any, x: np.ndarray, block: int) -> np.ndarray:
     """x (N,) through a WaveNet and its condition DSP (`calls`: wavenet.NativeDsp) in blocks
     of `block` samples, each block's two kernel calls made from C (driver.c's
     namcheck_stream_blocks_dsp); the (N,) float32 output."""
-    if block < 1:
-        raise ValueError(f"block must be at least 1, got {block}")
     from namcheck.models.fast.build import library
 
-    xs = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
-    out = np.empty_like(xs)
+    xs, out = _block_io(x, block)
     cond = np.empty(calls.rows * max(1, min(block, xs.size)), dtype=np.float32)
     driver = library().namcheck_stream_blocks_dsp
     driver.argtypes = [ctypes.c_void_p, ctypes.c_int32] + [ctypes.c_void_p] * 8 + [
@@ -275,12 +281,9 @@ def native_blocks(fn: Any, model: int, state: int, x: np.ndarray, block: int,
                   cond: bool = False) -> np.ndarray:
     """x (N,) through `fn` (a kernel's process function; `cond`: wavenet.c's, with a NULL
     condition) in blocks of `block` samples, called from C; the (N,) float32 output."""
-    if block < 1:
-        raise ValueError(f"block must be at least 1, got {block}")
     from namcheck.models.fast.build import library
 
-    xs = np.ascontiguousarray(x, dtype=np.float32).reshape(-1)
-    out = np.empty_like(xs)
+    xs, out = _block_io(x, block)
     lib = library()
     driver = lib.namcheck_stream_blocks_cond if cond else lib.namcheck_stream_blocks
     driver.argtypes = [ctypes.c_void_p] * 5 + [ctypes.c_int64, ctypes.c_int64]
