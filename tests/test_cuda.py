@@ -131,6 +131,30 @@ def test_ieee_float32_turns_tf32_off_and_restores_the_callers_settings() -> None
     assert tf32_settings() == saved
 
 
+def test_a_float32_lstm_on_cuda_runs_without_cudnn() -> None:
+    """cuDNN's float32 LSTM erred 5-40x the CPU's float32 on an H200 (recurrent.py), so the
+    reference's float32 LSTM on CUDA runs with cuDNN off, float64 and the CPU as they were,
+    and the caller's setting comes back (only a flag changes: runs without a GPU)."""
+    from types import SimpleNamespace
+
+    from namcheck.models.reference.recurrent import _no_cudnn
+
+    cudnn = torch.backends.cudnn
+    saved = cudnn.enabled
+    try:
+        for flag in (True, False):
+            cudnn.enabled = flag
+            for device, dtype, inside in (("cuda", torch.float32, False),
+                                          ("cuda", torch.float64, flag),
+                                          ("cpu", torch.float32, flag)):
+                x = SimpleNamespace(device=torch.device(device), dtype=dtype)
+                with _no_cudnn(x):  # type: ignore[arg-type]
+                    assert cudnn.enabled is inside, (device, dtype)
+                assert cudnn.enabled is flag
+    finally:
+        cudnn.enabled = saved
+
+
 def restore(saved: dict[str, Any]) -> None:
     """Put back the settings tf32_settings() read (torch >= 2.9's per-op ones last)."""
     cudnn = torch.backends.cudnn

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
@@ -10,6 +12,9 @@ from torch import nn
 from namcheck.models.format.schema import LSTMConfig
 from namcheck.models.reference.base import NamModule
 from namcheck.models.reference.conv import StreamState, WeightStream
+
+# Whether the reference's LSTM may run on cuDNN (CUDA). It may not: see `_no_cudnn`.
+CUDNN_LSTM = False
 
 # render's host buffer size; the runtime rounds its prewarm up to whole buffers.
 DEFAULT_BUFFER = 64
@@ -20,6 +25,34 @@ def lstm_prewarm_samples(sample_rate: float | None, buffer_size: int = DEFAULT_B
     p = math.floor(0.5 * sample_rate) if sample_rate else 1
     p = max(p, 1)
     return math.ceil(p / buffer_size) * buffer_size
+
+
+@contextmanager
+def _no_cudnn(x: torch.Tensor) -> Iterator[None]:
+    """A float32 LSTM on CUDA runs on ATen's own kernels (cuBLAS products, IEEE exp and
+    tanh), not cuDNN's. Measured on an H200 (torch 2.11, cuDNN 9, TF32 off: precision.py),
+    peak-relative error against the float64 forward on upstream's test signal:
+
+        model                          cuDNN f32   ATen f32   CPU f32   bound
+        upstream lstm.nam (H 6)        9.8e-6      2.4e-7     2.8e-7    4.3e-6
+        namcore-examples lstm.nam      1.4e-5      2.3e-6     2.7e-6    9.9e-5
+        lstm_doc(hidden=3, layers=2)   3.4e-6      1.1e-7     1.2e-7    4.1e-6
+
+    (bound: numerics.forward_tolerance in float32). cuDNN's float32 LSTM errs 5 to 40
+    times the CPU's, beyond the bound on upstream's model; ATen's errs as the CPU's. ATen
+    launches its kernels sample by sample (2.5 s per second of audio there, cuDNN 28 ms):
+    the reference's job is the exact answer. float64 stays on cuDNN (its error there:
+    5e-16 to 4e-15). The setting is process-wide while the block runs, like
+    precision.py's."""
+    if x.device.type != "cuda" or x.dtype != torch.float32 or CUDNN_LSTM:
+        yield
+        return
+    saved = torch.backends.cudnn.enabled
+    torch.backends.cudnn.enabled = False
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.enabled = saved
 
 
 class LSTM(NamModule):
@@ -59,7 +92,8 @@ class LSTM(NamModule):
 
     def _run(self, x: torch.Tensor, hc: tuple[torch.Tensor, torch.Tensor]
              ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        y, hc = self.lstm(x.transpose(1, 2), hc)
+        with _no_cudnn(x):
+            y, hc = self.lstm(x.transpose(1, 2), hc)
         return self.head(y).transpose(1, 2), hc
 
     def _initial(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
