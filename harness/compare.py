@@ -39,7 +39,13 @@ from namcheck.harness.errors import BadInputError
 from namcheck.models.engines import NamSource, cached_engine
 from namcheck.models.format import NamModel, read_nam
 from namcheck.models.format.schema import LinearConfig, WaveNetConfig
-from namcheck.models.numerics import chain_depth, eps, forward_tolerance, peak_relative_error
+from namcheck.models.numerics import (
+    eps,
+    forward_tolerance,
+    peak_relative_error,
+    rounding_stages,
+    stages_text,
+)
 from namcheck.models.rounding_envelope import envelope
 from namcheck.models.tolerances import (
     DB_PER_REL,
@@ -115,7 +121,7 @@ def _comparison(name: str, model: NamModel, out: Outputs, dtype: torch.dtype, wh
     rel, diff, level_db = out.errors()
     rounding = forward_tolerance(model, dtype, implementations=implementations)
     kind = str(dtype).removeprefix("torch.")
-    how = f"{implementations} x depth x 8 eps({kind})"
+    how = f"{implementations} x {stages_text(model)} x 8 eps({kind})"
     if amplified is not None and rel > rounding + extra_rel:
         print(f"namcheck: {model.source}: {what} misses {how}; computing the float32 "
               "rounding envelope on this signal (about 35 forwards' work)", file=sys.stderr,
@@ -386,14 +392,14 @@ def compare_models(a: NamModel, b: NamModel, signal: Signal, opts: Options) -> M
             report.checks.append(C.failed("output", f"{name}: the output is not finite or "
                                           "silent: nothing to compare", "non_finite_output"))
             return report
-    deeper = a if chain_depth(a) >= chain_depth(b) else b
+    deeper = a if rounding_stages(a) >= rounding_stages(b) else b
     bound = forward_tolerance(deeper, opts.dtype, implementations=2)
     rel, diff, level_db = Outputs(ya, yb).errors()
     mse = float(((yb - ya) ** 2).mean())
     ratio = mse / float((ya ** 2).mean())
     crest = float(ya.abs().max()) / math.sqrt(float((ya ** 2).mean()))
     dtype = str(opts.dtype).removeprefix("torch.")
-    note = f"bound: 2 x depth x 8 eps({dtype}), two rounding plays of one model"
+    note = f"bound: 2 x {stages_text(deeper)} x 8 eps({dtype}), two rounding plays of one model"
     report.checks.append(C.CheckResult(
         "output", bool(rel <= bound), rel, 0.0, rel, bound,
         f"{b.source} vs {a.source}, peak-relative; max |diff| {diff:.3g}; ESR {ratio:.3g} "

@@ -119,3 +119,23 @@ def test_slimmable_wavenet_slices(slim: float) -> None:
     assert torch.isfinite(y).all()
     if slim == 1.0:
         assert torch.equal(y, load(full)(torch.linspace(-0.5, 0.5, 3000)))
+
+
+@pytest.mark.parametrize("path", [NAMCORE / "lstm.nam", UPSTREAM / "models" / "lstm.nam"],
+                         ids=["namcore", "upstream"])
+def test_an_lstms_float32_error_is_within_its_stated_bound(path) -> None:
+    """An LSTM's state carries its steps' rounding: on namcore-examples/lstm.nam the
+    reference's float32 forward errs by 2.7e-6 of the peak, beyond its depth x 8 eps
+    (1.9e-6). The bound counts the LSTM's effective stages (numerics.rounding_stages) and
+    holds, for our forward and for upstream's stored float32 output alike."""
+    from namcheck.models.fast.lstm import lstm_gain, lstm_step_bound, lstm_tolerance
+    from namcheck.models.numerics import chain_depth, rounding_stages
+
+    model = read_nam(path)
+    gain = lstm_gain(model)
+    assert rounding_stages(model) == max(chain_depth(model), gain + 1)
+    assert lstm_tolerance(model) > gain * lstm_step_bound(model)  # (+ the head's own)
+    x = signal()
+    exact = load(model, dtype=torch.float64)(x)
+    bound32 = forward_tolerance(model, torch.float32) + forward_tolerance(model, torch.float64)
+    assert peak_relative_error(load(model, dtype=torch.float32)(x), exact) <= bound32

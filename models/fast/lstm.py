@@ -99,7 +99,8 @@ def lstm_tolerance(model: NamModel, buffer_size: int = DEFAULT_BUFFER) -> float:
     cached = _TOLERANCES.get(id(model))
     if cached is not None and cached[0] is model and buffer_size == DEFAULT_BUFFER:
         return cached[1]
-    bound = _operating_point_bound(model, buffer_size)
+    with np.errstate(over="ignore", invalid="ignore"):  # (a state that overflows: inf)
+        bound = _operating_point_bound(model, buffer_size)
     if buffer_size == DEFAULT_BUFFER:
         if len(_TOLERANCES) > 16:
             _TOLERANCES.clear()
@@ -107,11 +108,23 @@ def lstm_tolerance(model: NamModel, buffer_size: int = DEFAULT_BUFFER) -> float:
     return bound
 
 
+def lstm_gain(model: NamModel) -> float:
+    """G: how many times a step's local error reaches the output at the operating point
+    (`lstm_tolerance` = G x `lstm_step_bound` + the head's dot product; infinite where
+    the operating point is unstable). numerics.rounding_stages counts an LSTM by it."""
+    return (lstm_tolerance(model) - _head_bound(model)) / lstm_step_bound(model)
+
+
+def _head_bound(model: NamModel) -> float:
+    cfg = model.config
+    assert isinstance(cfg, LSTMConfig)
+    return max(EPS_PER_STAGE, math.sqrt(cfg.hidden_size + 1) / 2) * eps(torch.float32)
+
+
 def _operating_point_bound(model: NamModel, buffer_size: int) -> float:
     cfg = model.config
     assert isinstance(cfg, LSTMConfig)
     step = lstm_step_bound(model)
-    e = eps(torch.float32)
     params = _float64_params(model)
     P = max(lstm_prewarm_samples(model.sample_rate, buffer_size), 1)
     states = _prewarmed_states(params, cfg.input_size, P)
@@ -130,8 +143,7 @@ def _operating_point_bound(model: NamModel, buffer_size: int) -> float:
             cond = float(np.linalg.norm(L, 2) * np.linalg.norm(Li, 2))
             err = cond / math.sqrt(1 - rho * rho) * (step + B * err)
             x = h[None]
-    head = max(EPS_PER_STAGE, math.sqrt(cfg.hidden_size + 1) / 2) * e
-    return err + head
+    return err + _head_bound(model)
 
 
 def _prewarmed_states(params: dict[str, Any], width: int, n: int
