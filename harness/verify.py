@@ -54,7 +54,20 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
     out = report.checks
     if model.submodels:
         out.append(C.container_metadata(model))
-    before = measure(model, signal, opts, opts.slim)
+    # Every scale's hooked model first (its hook checks kept for its place in the report),
+    # then the model and all of them measured together (measure_many: one batched forward
+    # on CUDA). linearity, loudness_shift and gain_invariant allow only the rounding of
+    # the scaled weights (4 eps), so the model before the hook must run the arithmetic the
+    # scaled ones run: measured alone beside a batch, it differed by 6.1e-7 of the peak on
+    # an H200 (tests/test_batched_forward.py).
+    pending = []
+    for s in scales:
+        scratch = ModelReport(report.path, None)
+        hooked, forced = _apply_hook(model, s, hook, scratch)
+        pending.append((s, hooked, forced, scratch))
+    measured = measure_many([model, *(h for _, h, _, _ in pending if h is not None)],
+                            signal, opts, opts.slim)
+    before, afters = measured[0], iter(measured[1:])
     report.used(before)
     level = C.output_level(before)
     out.append(level)
@@ -77,15 +90,6 @@ def verify_model(model: NamModel, scales: Iterable[float], hook: str, signal: Si
         report.unverified.append("the hook's level claims: the output has no finite level")
         return finish_report(report, opts)
     sub_before: dict[int, C.Measurement] = {}
-    # Every scale's hooked model first (its hook checks kept for its place in the report),
-    # then all of them measured together: one batched forward on CUDA (measure_many).
-    pending = []
-    for s in scales:
-        scratch = ModelReport(report.path, None)
-        hooked, forced = _apply_hook(model, s, hook, scratch)
-        pending.append((s, hooked, forced, scratch))
-    afters = iter(measure_many([h for _, h, _, _ in pending if h is not None], signal, opts,
-                               opts.slim))
     for s, hooked, forced, scratch in pending:
         out.extend(scratch.checks)
         report.unverified.extend(scratch.unverified)
