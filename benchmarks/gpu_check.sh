@@ -14,18 +14,22 @@
 #
 # namcheck need not be installed: the checkout is put on PYTHONPATH as the `namcheck`
 # namespace (a folder of links in a temporary directory). Its dependencies must import:
-# torch (with CUDA), numpy, scipy, pytest, hypothesis, tqdm, pydantic, soundfile. A GPU
-# image without pydantic or soundfile (no network there) takes them as wheels fetched
-# beforehand on a machine with pip access, from the checkout's root:
+# torch (with CUDA), numpy, scipy, pytest, hypothesis, tqdm, pydantic, soundfile, pyloudnorm.
+# A GPU image without pydantic, soundfile or pyloudnorm (no network there) takes them as
+# wheels fetched beforehand on a machine with pip access, from the checkout's root:
 #   echo /.whl/ >> .git/info/exclude
 #   python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
-#     --implementation cp --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
-#     -d .whl pydantic pydantic-core annotated-types typing-inspection soundfile cffi pycparser
-# (--python-version: the GPU machine's python3; soundfile's wheel is py2.py3-none-any and
-# bundles libsndfile for x86_64), then on the GPU machine, carrying .whl:
-#   python3 -m pip install -q --no-index --no-deps --target /tmp/site .whl/*.whl \
+#     --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+#     --platform manylinux2014_x86_64 -d .whl pydantic pydantic-core annotated-types \
+#     typing-inspection typing-extensions soundfile cffi pycparser pyloudnorm
+# (--python-version: the GPU machine's python3; soundfile's wheel bundles libsndfile for
+# x86_64; pydantic-core needs typing-extensions >= 4.14.1), then on the GPU machine,
+# carrying .whl:
+#   python3 -m pip install -q --no-index --no-deps --upgrade --target /tmp/site .whl/*.whl \
 #     && export PYTHONPATH=/tmp/site
 #   benchmarks/gpu_check.sh --out "$OUT"
+# The fixture tests need ../shared/fixtures beside the checkout (they skip by name without).
+# Last run: an H200 (torch 2.11.0+cu130), 2026-11-30: 219 s in all (tests 104 s).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 dry="${NAMCHECK_GPU_DRY:-0}"
@@ -55,7 +59,7 @@ export PYTHONUNBUFFERED=1
 import importlib, sys
 missing = []
 for name in ("torch", "numpy", "scipy", "pytest", "hypothesis", "tqdm", "pydantic",
-             "soundfile"):
+             "soundfile", "pyloudnorm"):
     try:
         importlib.import_module(name)
     except Exception as exc:
