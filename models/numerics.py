@@ -6,7 +6,9 @@ dtype's epsilon of the signal's scale; we allow 8 eps per stage (the dot product
 at most a few hundred terms, summed by blocked BLAS kernels whose error grows with the
 log of the length, well inside 8). Errors pass through activations with slope <= 1 and
 add up along the deepest chain of stages, so the peak-relative error of a forward is
-bounded by ``depth * 8 * eps``. Two implementations that both round carry twice that.
+bounded by ``depth * 8 * eps``, except where a recurrence feeds errors back: an LSTM
+counts as the stages its state makes of each step's rounding (`rounding_stages`). Two
+implementations that both round carry twice that.
 """
 
 from __future__ import annotations
