@@ -61,7 +61,7 @@ def rounding_stages(model: NamModel) -> float:
     has no such bound (G infinite): it keeps its depth, a bound that does not hold there."""
     cfg = model.config
     if isinstance(cfg, LSTMConfig):
-        from namcheck.models.fast.lstm import lstm_gain  # (fast.lstm imports this module)
+        from namcheck.models.fast.lstm import lstm_gain
 
         gain = lstm_gain(model)
         depth = float(chain_depth(model))

@@ -21,8 +21,11 @@ from namcheck.models.fast.build import library
 from namcheck.models.fast.frontend import KernelEngine, KernelState, pointer, process_function
 from namcheck.models.format import NamModel
 from namcheck.models.format.schema import LSTMConfig
-from namcheck.models.numerics import EPS_PER_STAGE, eps
 from namcheck.models.reference.recurrent import DEFAULT_BUFFER, lstm_prewarm_samples
+from namcheck.models.tolerances import EPS_PER_STAGE
+
+# float32's epsilon (numerics.eps, which imports this module for an LSTM's stages)
+_EPS32 = float(torch.finfo(torch.float32).eps)
 
 MAX_HIDDEN, MAX_INPUT = 1024, 64  # as in lstm.c
 
@@ -72,7 +75,7 @@ def lstm_step_bound(model: NamModel) -> float:
 
     cfg = model.config
     assert isinstance(cfg, LSTMConfig)
-    e = eps(torch.float32)
+    e = _EPS32
     widest = max(cfg.input_size, cfg.hidden_size) + cfg.hidden_size + 1
     return EPS_PER_STAGE * e + max(EPS_PER_STAGE, math.sqrt(widest) / 2) * e \
         + 5 * TANH_ERROR_BOUND
@@ -118,7 +121,7 @@ def lstm_gain(model: NamModel) -> float:
 def _head_bound(model: NamModel) -> float:
     cfg = model.config
     assert isinstance(cfg, LSTMConfig)
-    return max(EPS_PER_STAGE, math.sqrt(cfg.hidden_size + 1) / 2) * eps(torch.float32)
+    return max(EPS_PER_STAGE, math.sqrt(cfg.hidden_size + 1) / 2) * _EPS32
 
 
 def _operating_point_bound(model: NamModel, buffer_size: int) -> float:
@@ -244,7 +247,7 @@ def lstm_error_bound(model: NamModel, x: np.ndarray, buffer_size: int = DEFAULT_
     assert isinstance(cfg, LSTMConfig)
     if cfg.input_size != 1:
         raise ValueError("lstm_error_bound takes a mono signal: input_size must be 1")
-    e = eps(torch.float32)
+    e = _EPS32
     u = e / 2
 
     def dot(n: int) -> float:
