@@ -17,7 +17,7 @@ import torch
 from namcheck.harness.hooks import closed_form_shift_db, linearity_obstacle
 from namcheck.models.format import NamModel
 from namcheck.models.format.access import describe
-from namcheck.models.numerics import eps, forward_tolerance
+from namcheck.models.numerics import eps, forward_tolerance, unjudgeable
 from namcheck.models.tolerances import (
     DB_PER_REL,
     FLOAT32_MAX,
@@ -211,6 +211,15 @@ def our_bound(model: NamModel, m: Measurement, dtype: torch.dtype) -> float:
     return m.bound if m.bound is not None else forward_tolerance(model, dtype)
 
 
+def unjudged(name: str, model: NamModel, m: Measurement, dtype: torch.dtype
+             ) -> CheckResult | None:
+    """n/a ('no_usable_bound') where a stored value checked against our measurement and
+    the exporter's float32 one has no usable bound (numerics.unjudgeable), else None."""
+    bound = max(forward_tolerance(model, torch.float32), our_bound(model, m, dtype))
+    why = unjudgeable(model, bound)
+    return None if why is None else not_applicable(name, why, "no_usable_bound")
+
+
 def scale_tolerance_db(dtype: torch.dtype) -> float:
     """Error of a measured dB shift when only head_scale changed between two runs.
 
@@ -374,6 +383,9 @@ def metadata_loudness(model: NamModel, m: Measurement, standard_input: bool,
     if not output_level(m).passed:
         return failed(name, f"stored loudness {model.loudness:g} dB, but "
                       f"{output_level(m).detail}", output_level(m).reason, "dB", model.loudness)
+    no_bound = unjudged(name, model, m, dtype)
+    if no_bound is not None:
+        return no_bound
     tol = stored_loudness_tolerance(model, m, dtype, model.loudness)
     return result(name, m.loudness, model.loudness, tol,
                   "stored metadata.loudness vs measured on the standard input", "dB")
@@ -469,6 +481,9 @@ def stored_gain(model: NamModel, m: Measurement, standard_input: bool, label: st
         return failed(name, f"stored gain {model.gain:g}, but {level.detail}", level.reason,
                       "gain (0..1)", model.gain)
     assert m.levels is not None
+    no_bound = unjudged(name, model, m, torch.float32)
+    if no_bound is not None:
+        return no_bound
     rel = (forward_tolerance(model, torch.float32) + our_bound(model, m, torch.float32)
            ) * m.crest
     # + the float64 rounding of the stored number itself (gain is written as a Python float)
@@ -520,6 +535,9 @@ def normalised_level_error(container: NamModel, index: int, lo: float, hi: float
         return failed(name, f"submodel {index}: {level.detail}", level.reason, "dB",
                       container.loudness)
     sub = container.submodels[index].model
+    no_bound = unjudged(name, sub, m, torch.float32)
+    if no_bound is not None:
+        return no_bound
     tol = stored_loudness_tolerance(sub, m, torch.float32, container.loudness)
     off = m.loudness - container.loudness
     check = result(name, m.loudness, container.loudness, tol,

@@ -45,6 +45,7 @@ from namcheck.models.numerics import (
     peak_relative_error,
     rounding_stages,
     stages_text,
+    unjudgeable,
 )
 from namcheck.models.rounding_envelope import envelope
 from namcheck.models.tolerances import (
@@ -120,8 +121,13 @@ def _comparison(name: str, model: NamModel, out: Outputs, dtype: torch.dtype, wh
     rounding, which the depth bound does not see."""
     rel, diff, level_db = out.errors()
     rounding = forward_tolerance(model, dtype, implementations=implementations)
+    why = unjudgeable(model, rounding / implementations)
+    if why is not None:
+        return [C.not_applicable(f"{name}{what_}", f"{what} vs namcheck's reference: {why}",
+                                 "no_usable_bound") for what_ in ("output", "loudness")]
     kind = str(dtype).removeprefix("torch.")
-    how = f"{implementations} x {stages_text(model)} x 8 eps({kind})"
+    how = (f"{implementations} rounding implementation{'s' if implementations > 1 else ''}"
+           f" x {stages_text(model)} x 8 eps({kind})")
     if amplified is not None and rel > rounding + extra_rel:
         print(f"namcheck: {model.source}: {what} misses {how}; computing the float32 "
               "rounding envelope on this signal (about 35 forwards' work)", file=sys.stderr,
@@ -394,6 +400,11 @@ def compare_models(a: NamModel, b: NamModel, signal: Signal, opts: Options) -> M
             return report
     deeper = a if rounding_stages(a) >= rounding_stages(b) else b
     bound = forward_tolerance(deeper, opts.dtype, implementations=2)
+    why = unjudgeable(deeper, bound / 2)
+    if why is not None:
+        report.checks += [C.not_applicable(check, f"{deeper.source}: {why}", "no_usable_bound")
+                          for check in ("output", "esr", "loudness")]
+        return finish_report(report, opts)
     rel, diff, level_db = Outputs(ya, yb).errors()
     mse = float(((yb - ya) ** 2).mean())
     ratio = mse / float((ya ** 2).mean())

@@ -214,7 +214,8 @@ class ModelReport:
         if any(c.passed is False for c in self.checks):
             return "failed"
         claims = [c for c in self.checks if not c.name.startswith(PRECONDITIONS)]
-        if self.unverified or not any(c.passed for c in claims):
+        unjudged = any(c.reason == "no_usable_bound" for c in self.checks)  # (claimed, unjudged)
+        if self.unverified or unjudged or not any(c.passed for c in claims):
             return "not_verified"
         return "passed"
 

@@ -61,6 +61,8 @@ REASONS: dict[str, str] = {
                           "for every slim); fails only with --fail-on-runtime-limits",
     "float32_overflow": "a value the hook wrote, the scaled output or its level is beyond "
                         "float32's range",
+    "no_usable_bound": "the model's forward has no error bound narrow enough to judge with "
+                       "(an unstable or strongly amplifying LSTM): nothing is claimed",
     "would_change": "stamp --check: stamping would change the file's stored loudness or "
                     "gain (check metadata_current)",
 }

@@ -20,7 +20,7 @@ import torch
 from namcheck.models.format import NamModel
 from namcheck.models.format.layout import WaveNetSpec
 from namcheck.models.format.schema import ContainerConfig, ConvNetConfig, LSTMConfig, WaveNetConfig
-from namcheck.models.tolerances import EPS_PER_STAGE
+from namcheck.models.tolerances import EPS_PER_STAGE, WIDEST_BOUND
 
 
 def eps(dtype: torch.dtype) -> float:
@@ -94,3 +94,31 @@ def peak_relative_error(y: torch.Tensor, ref: torch.Tensor) -> float:
     y64, r64 = y.detach().double().cpu(), ref.detach().double().cpu()
     scale = float(r64.abs().max())
     return float((y64 - r64).abs().max()) / (scale if scale > 0 else 1.0)
+
+
+def _lstms(model: NamModel) -> list[NamModel]:
+    """The model's LSTMs: itself, its container submodels', its condition DSP's."""
+    if isinstance(model.config, LSTMConfig):
+        return [model]
+    inner = [s.model for s in model.submodels]
+    if model.condition_dsp is not None:
+        inner.append(model.condition_dsp)
+    return [m for sub in inner for m in _lstms(sub)]
+
+
+def unjudgeable(model: NamModel, bound: float) -> str | None:
+    """Why no check can judge `model` with the peak-relative error `bound` it would use
+    (None: it can). An LSTM whose operating point is unstable has no error bound at all
+    (its rounding errors grow without bound: `fast.lstm.lstm_gain` infinite); any bound
+    above WIDEST_BOUND (float16's unit roundoff) is too wide to tell a right result from a
+    wrong one. Such checks are n/a, with this text as the reason."""
+    from namcheck.models.fast.lstm import lstm_gain
+
+    if any(not math.isfinite(lstm_gain(m)) for m in _lstms(model)):
+        return ("its LSTM's state is unstable (rounding errors grow without bound): no "
+                "float32 forward of it has an error bound to judge with")
+    if not bound <= WIDEST_BOUND:
+        return (f"its error bound, {bound:.3g} of the peak from {rounding_stages(model):.3g} "
+                f"rounding stages, is wider than float16's rounding ({WIDEST_BOUND:.3g}): "
+                "too wide to tell a right result from a wrong one")
+    return None

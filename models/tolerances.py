@@ -64,3 +64,10 @@ LIBRARY_ULPS = 1.0
 #   part from 16 values (models/fast's tanh: about 0.6 to 0.9 ulp rms around a smooth part
 #   of similar size).
 APPROX_NEIGHBOURS = 8
+
+# The widest peak-relative error bound a check may judge with: float16's unit roundoff. A
+# model whose float32 forward is known only to within more than that keeps fewer correct
+# bits than half precision (an LSTM whose state amplifies each step's rounding 500-fold or
+# more); a check tolerating it passed a render 10% off and a stored loudness 1 dB off in a
+# new user's trial, so such checks are n/a instead (numerics.unjudgeable).
+WIDEST_BOUND = 2.0**-11

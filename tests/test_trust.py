@@ -388,3 +388,62 @@ def test_compare_render_of_a_silent_model_fails_its_output_level(
     assert code == 1
     [level] = checks_named(report, "output_level")
     assert level["status"] == "fail" and level["reason"]["code"] == "silent_output"
+
+
+def random_lstm(hidden: int, sd: float, seed: int) -> dict[str, Any]:
+    """A 1-layer LSTM of N(0, sd^2) weights (a new user's trial made these)."""
+    rng = np.random.default_rng(seed)
+    n = 4 * hidden * (1 + hidden) + 4 * hidden + 2 * hidden + hidden + 1
+    return {"version": "0.5.4", "architecture": "LSTM",
+            "config": {"input_size": 1, "hidden_size": hidden, "num_layers": 1},
+            "weights": (rng.standard_normal(n) * sd).tolist(), "sample_rate": 48000}
+
+
+@pytest.mark.parametrize("hidden,sd,seed,words", [
+    (4, 4.0, 4, "wider than float16's rounding"),  # stable, amplifying ~1e5-fold
+    (8, 3.0, 2, "unstable"),  # errors grow without bound
+], ids=["amplifying", "unstable"])
+def test_an_lstm_without_a_usable_bound_is_not_verified(
+        hidden: int, sd: float, seed: int, words: str, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """Where an LSTM's float32 error bound is wider than float16's rounding (numerics.
+    unjudgeable), or it has none, a check against it cannot tell right from wrong: the
+    trial saw a model with its head x 1.1 pass as the same model, a stored loudness 1 dB
+    off pass, and the runtime's correct render of an unstable LSTM fail. They are n/a
+    ('no_usable_bound') and the model not_verified (exit 3), never passed or failed."""
+    doc = random_lstm(hidden, sd, seed)
+    a = put(tmp_path, "a.nam", doc)
+    other = json.loads(json.dumps(doc))
+    other["weights"][-2] *= 1.1  # the head's last weight, and its bias
+    other["weights"][-1] *= 1.1
+    b = put(tmp_path, "b.nam", other)
+    code, report = run(["compare", str(a), str(b), "--builtin-signal"], capsys)
+    assert code == 3 and report["models"][0]["status"] == "not_verified"
+    for name in ("output", "esr", "loudness"):
+        [check] = checks_named(report, name)
+        assert check["status"] == "n/a" and check["reason"]["code"] == "no_usable_bound"
+        assert words in check["reason"]["text"]
+    stored = put(tmp_path, "stored.nam", {**doc, "metadata": {"loudness": -3.0}})
+    wav = tmp_path / "standard.wav"
+    sf.write(wav, default_signal(), 48000, subtype="FLOAT")
+    code, report = run(["audit", str(stored), "--signal", str(wav), "--standard-input",
+                        "--no-gain"], capsys)
+    assert code == 3 and report["models"][0]["status"] == "not_verified"
+    [check] = checks_named(report, "metadata_loudness")
+    assert check["status"] == "n/a" and check["reason"]["code"] == "no_usable_bound"
+
+
+def test_an_ordinary_lstm_is_still_judged(tmp_path: Path,
+                                          capsys: pytest.CaptureFixture[str]) -> None:
+    """The guard above leaves a well-conditioned LSTM's checks as they were: the same model
+    twice passes, a head x 1.001 fails."""
+    doc = lstm_doc()
+    a = put(tmp_path, "a.nam", doc)
+    code, report = run(["compare", str(a), str(a), "--builtin-signal"], capsys)
+    assert code == 0 and report["models"][0]["status"] == "passed"
+    other = json.loads(json.dumps(doc))
+    other["weights"][-2] *= 1.001
+    other["weights"][-1] *= 1.001
+    code, report = run(["compare", str(a), str(put(tmp_path, "b.nam", other)),
+                        "--builtin-signal"], capsys)
+    assert code == 1
