@@ -361,13 +361,32 @@ def _core_plays(model: NamModel, slim: float | None) -> str:
     return "full size" if is_slimmable(model) else "the whole model"
 
 
+_KEPT_OPEN: list[int] = []  # descriptors of _temp_model's unlinked files, open until exit
+
+
 def _temp_model(model: NamModel) -> str:
-    """The model written to a temporary .nam file for an external program (removed at exit)."""
+    """The model written to a temporary .nam file for an external program to read.
+
+    On Linux the file is unlinked as soon as it is written and reopened, and the program
+    reads it through /proc/PID/fd/N while this process holds it open: nothing is left in
+    the temporary folder however namcheck ends (a SIGTERM runs no cleanup; the file of a
+    killed `bench --core` stayed behind). Elsewhere it is removed at exit."""
     import atexit
     import tempfile
 
     fd, path = tempfile.mkstemp(suffix=".nam", prefix="namcheck-bench-")
     os.close(fd)
-    write_nam(model, path)
+    try:
+        write_nam(model, path)
+        proc = f"/proc/{os.getpid()}/fd"
+        if os.path.isdir(proc):
+            fd = os.open(path, os.O_RDONLY)
+            os.unlink(path)
+            _KEPT_OPEN.append(fd)
+            return f"{proc}/{fd}"
+    except BaseException:
+        if os.path.exists(path):
+            os.unlink(path)
+        raise
     atexit.register(lambda: os.path.exists(path) and os.unlink(path))
     return path

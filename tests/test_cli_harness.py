@@ -216,6 +216,33 @@ def test_bench_times_core_beside_ours(tmp_path: Path, capsys: pytest.CaptureFixt
     assert main([*args, "--core", str(tmp_path / "none")]) == 2
 
 
+def test_bench_leaves_no_temporary_model(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """The built-in model goes to benchmodel as a file already unlinked (read through
+    /proc/PID/fd/N while bench holds it open), so a SIGTERM leaves nothing behind: a new
+    user's trial found /tmp/namcheck-bench-*.nam after `bench --core` was killed. The
+    program still reads the whole model."""
+    import sys
+    import tempfile
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("Linux only: elsewhere the file is removed at exit")
+    temp = tmp_path / "temp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    copy = tmp_path / "seen.nam"
+    fake = tmp_path / "benchmodel"
+    fake.write_text(f'#!/bin/sh\ncat "$1" > {copy}\nls {temp} | wc -l >> {copy}.n\n'
+                    'echo "Finished"\necho "200ms"\n')
+    fake.chmod(0o755)
+    assert main(["bench", "--seconds", "0.05", "--repeats", "1", "--block", "256",
+                 "--core", str(fake)]) == 0
+    capsys.readouterr()
+    assert read_nam(copy).config == read_nam(builtin_doc()).config
+    assert set((tmp_path / "seen.nam.n").read_text().split()) == {"0"}  # while it ran
+    assert list(temp.iterdir()) == []
+
+
 def test_bench_gives_core_the_same_submodel(tmp_path: Path,
                                             capsys: pytest.CaptureFixture[str]) -> None:
     """benchmodel gets --slim where the model is slimmable (a container: the same submodel
