@@ -26,6 +26,8 @@ def render_file(model_path: Path, input_path: Path, output_path: Path, *,
     for a non-finite output (nothing written). BadInputError for a rate mismatch or a
     model with more than one output."""
     model = read_nam(model_path)
+    for warning in model.warnings:  # what the runtime plays despite a fault: said, as inspect does
+        print(f"namcheck: {model_path}: warning: {warning}", file=sys.stderr)
     samples, rate = read_mono(input_path)
     if model.sample_rate is not None and rate != model.sample_rate:
         raise BadInputError(f"{input_path}: sample rate {rate} Hz differs from the model's "

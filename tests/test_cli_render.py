@@ -80,3 +80,17 @@ def test_render_namcore_examples(model: str, slim: float, tmp_path: Path) -> Non
                  "--slim", str(slim)]) == 0
     y, _ = sf.read(str(out))
     assert np.isfinite(y).all() and np.abs(y).max() > 0
+
+
+def test_render_says_what_the_runtime_plays_despite(tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """A file the runtime plays with a fault (here a UTF-8 byte-order mark it skips) is
+    rendered, with the warning inspect and audit give, on stderr (a new user's trial: render
+    said nothing)."""
+    bom = tmp_path / "bom.nam"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(builtin_doc()).encode())
+    write_input(tmp_path / "in.wav")
+    assert main(["render", str(bom), str(tmp_path / "in.wav"), str(tmp_path / "o.wav")]) == 0
+    captured = capsys.readouterr()
+    assert f"namcheck: {bom}: warning:" in captured.err and "byte-order mark" in captured.err
+    assert "warning" not in captured.out
