@@ -568,14 +568,13 @@ class _Parser(argparse.ArgumentParser):
         known = sorted({s for p in parsers for a in p._actions for s in a.option_strings
                         if s.startswith("--")})
         hints = []
-        for word in message.split(":", 1)[1].split():
-            flag = word.split("=", 1)[0]
-            if not flag.startswith("-"):
-                continue
+        flags = [w.split("=", 1)[0] for w in message.split(":", 1)[1].split()
+                 if w.startswith("-") and w != "-"]
+        for flag in flags:
             close = difflib.get_close_matches(flag if flag.startswith("--") else "-" + flag,
                                               known, n=1, cutoff=0.6)
             if close and close[0] != flag:
-                hints.append(close[0] if len(message.split()) == 3 else f"{close[0]} for {flag}")
+                hints.append(close[0] if len(flags) == 1 else f"{close[0]} for {flag}")
         if not hints:
             words = message.split()
             if words[2:] == ["-"]:

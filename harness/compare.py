@@ -327,7 +327,8 @@ def render_comparison(model: NamModel, render: str | os.PathLike[str], signal: S
     report.checks.append(C.CheckResult(
         "render_alignment", lag == 0, float(lag), 0.0, float(abs(lag)), 0.0,
         "best-correlating shift of the render against the reference"
-        + (f": the render is {abs(lag)} samples {'late' if lag > 0 else 'early'}; the "
+        + (f": the render is {abs(lag)} sample{'s' if abs(lag) != 1 else ''} "
+           f"{'late' if lag > 0 else 'early'}; the "
            "comparison below uses the aligned overlap" if lag else ""), "samples",
         "render_misaligned" if lag else ""))
     if lag >= 0:

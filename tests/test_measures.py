@@ -276,6 +276,9 @@ def test_a_mistyped_option_suggests_the_right_one(capsys: pytest.CaptureFixture[
         main(["verify", "--sigal", "x.wav"])
     assert exc.value.code == 2
     assert "did you mean --signal?" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # one flag, with its value: no "--scale for --scael"
+        main(["verify", "m.nam", "--scael", "0.5"])
+    assert "did you mean --scale?" in capsys.readouterr().err
     # a typo in a required option is said as a typo, not as the option missing
     with pytest.raises(SystemExit) as exc:
         main(["scale", "m.nam", "--bye", "0.5", "-o", "o.nam"])
