@@ -58,7 +58,8 @@ def rounding_stages(model: NamModel) -> float:
     (`fast.lstm.lstm_tolerance` is linear in the step bound: G = (tolerance - head) / step;
     errors of successive steps add in root-sum-square, as that bound's derivation says),
     and never fewer than its depth. An LSTM whose operating point amplifies its own errors
-    has no such bound (G infinite): it keeps its depth, a bound that does not hold there."""
+    has no such bound (G infinite): it keeps its depth, a bound that does not hold there
+    (`unjudgeable` makes the checks that would use it n/a)."""
     cfg = model.config
     if isinstance(cfg, LSTMConfig):
         from namcheck.models.fast.lstm import lstm_gain
