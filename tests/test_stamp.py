@@ -127,6 +127,24 @@ def test_stamp_in_place_dry_run_and_refusals(corpus: tuple[Path, list[str]],
     assert "already correct" in capsys.readouterr().out and path.read_bytes() == again
 
 
+def test_stamp_in_place_leaves_a_read_only_file_as_it_is(
+        corpus: tuple[Path, list[str]], capsys: pytest.CaptureFixture[str]) -> None:
+    """A rename in a writable folder would replace a read-only file: --in-place refuses it
+    (exit 2, one line naming the file) and stamps the writable ones of the same run."""
+    folder, signal = corpus
+    locked, free = folder / "wrong.nam", folder / "c.nam"
+    before = locked.read_bytes()
+    locked.chmod(0o444)
+    try:
+        assert main(["stamp", str(locked), str(free), "--in-place", "--no-gain", *signal]) == 2
+        out = capsys.readouterr()
+        assert f"{locked}: read-only; --in-place leaves it as it is" in out.out + out.err
+        assert locked.read_bytes() == before and locked.stat().st_mode & 0o777 == 0o444
+        assert read_nam(free).loudness is not None
+    finally:
+        locked.chmod(0o644)
+
+
 def test_stamp_refuses_a_silent_model(tmp_path: Path, corpus: tuple[Path, list[str]],
                                       capsys: pytest.CaptureFixture[str]) -> None:
     _, signal = corpus
