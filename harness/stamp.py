@@ -26,7 +26,7 @@ from namcheck.harness.core import (
     measure,
 )
 from namcheck.harness.errors import BadInputError
-from namcheck.models.atomic import OutputError, atomic_write
+from namcheck.models.atomic import atomic_write
 from namcheck.models.format import NamModel, parse_nam, read_nam, write_nam
 from namcheck.models.format.access import describe
 
@@ -181,13 +181,6 @@ def stamp_file(plan: Plan, signal: Signal, opts: Options, check: bool = False) -
     return report
 
 
-def _read_only(path: Path) -> bool:
-    """No write permission bit set (even root, whom access() lets write anything), or none
-    for this user: a rename in a writable folder would replace it all the same, but the
-    file's own mode is its owner's word that it is not to change."""
-    return not path.stat().st_mode & 0o222 or not os.access(path, os.W_OK)
-
-
 def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
     model = read_nam(plan.source)
     rates = check_rate(model, signal)
@@ -210,9 +203,6 @@ def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
     if stamped.submodels:
         report.checks.append(C.container_metadata(stamped))
     if plan.output is not None and (changes or plan.output != plan.source):
-        if changes and plan.output == plan.source and _read_only(plan.source):
-            raise OutputError(f"{plan.source}: read-only; --in-place leaves it as it is "
-                              "(make it writable, or stamp it to -o DIR)")
         plan.output.parent.mkdir(parents=True, exist_ok=True)
         if changes:
             write_nam(doc, plan.output, original=plan.source)

@@ -66,7 +66,10 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
                  check: Callable[[BinaryIO], None] | None = None) -> Path:
     """Write a file atomically through `write(handle)`; `check(handle)` (optional) reads the
     written bytes back from the same handle (position 0) before the file gets its name, so a
-    concurrent writer of the same path can never make it fail. Returns the path."""
+    concurrent writer of the same path can never make it fail. Returns the path.
+
+    Raises OutputError where it cannot write, or where `path` is an existing file that is
+    read-only (no write permission bit, or none for this user): that file is left as it is."""
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     mode = 0o644
@@ -75,6 +78,12 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
             mode = target.stat().st_mode & 0o777
     except OSError:
         pass
+    else:
+        # a rename in a writable folder would replace it all the same (and root may write
+        # anything): a file's own mode is its owner's word that it is not to change
+        if target.exists() and (not mode & 0o222 or not os.access(target, os.W_OK)):
+            raise OutputError(f"{target}: read-only; left as it is (make it writable to "
+                              "let namcheck replace it)")
     try:
         fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, mode) if _LINKAT is not None else -1
     except OSError:

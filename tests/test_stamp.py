@@ -138,7 +138,7 @@ def test_stamp_in_place_leaves_a_read_only_file_as_it_is(
     try:
         assert main(["stamp", str(locked), str(free), "--in-place", "--no-gain", *signal]) == 2
         out = capsys.readouterr()
-        assert f"{locked}: read-only; --in-place leaves it as it is" in out.out + out.err
+        assert f"{locked}: read-only; left as it is" in out.out + out.err
         assert locked.read_bytes() == before and locked.stat().st_mode & 0o777 == 0o444
         assert read_nam(free).loudness is not None
     finally:
