@@ -53,6 +53,7 @@ from namcheck.models.tolerances import (
     ENVELOPE_FALSE_FAILURE,
     HEAD_SCALE_REL_TOL,
     UPSTREAM_HEAD_SCALE_TOL,
+    WIDEST_BOUND,
 )
 from namcheck.signals.levels import loudness_of_output
 from namcheck.signals.wav import read_mono
@@ -135,6 +136,14 @@ def _comparison(name: str, model: NamModel, out: Outputs, dtype: torch.dtype, wh
         env = amplified()
         envelope_is = (f"the float32 rounding envelope of {implementations} forward"
                        f"{'s' if implementations > 1 else ''} on this signal")
+        if env is not None and not env / implementations <= WIDEST_BOUND:
+            # the rule of numerics.unjudgeable, for the bound the signal gives
+            why = (f"{envelope_is}, {env:.3g} of the peak, is wider than float16's rounding "
+                   f"({WIDEST_BOUND:.3g} per forward): too wide to tell a right result from "
+                   f"a wrong one (the error measured: {rel:.3g})")
+            return [C.not_applicable(f"{name}{what_}", f"{what} vs namcheck's reference: "
+                                     f"{why}", "no_usable_bound")
+                    for what_ in ("output", "loudness")]
         if env is not None and env > rounding:
             rounding = env
             how = f"{envelope_is}, P(exceeded) <= {ENVELOPE_FALSE_FAILURE:g}"

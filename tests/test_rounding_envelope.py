@@ -254,3 +254,28 @@ def test_a_computed_envelope_is_said(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "computing the float32 rounding envelope" in capsys.readouterr().err
     assert "rounding envelope of 1 forward on this signal" in output.detail
     assert "is below it" in output.detail and "eps(float32)" in output.detail
+
+
+def test_an_envelope_too_wide_to_judge_leaves_the_checks_unjudged(tmp_path: Path) -> None:
+    """Weights of standard deviation 0.6 (not 0.42): float32 rounding alone moves this
+    model's output by about 2e-3 of the peak on the tone, past float16's rounding
+    (WIDEST_BOUND), where no bound tells a right render from a wrong one. The correct render
+    and one 1% too loud are both n/a (`no_usable_bound`), never a pass with that bound."""
+    layer = {"input_size": 1, "condition_size": 1, "channels": 16, "kernel_size": 3,
+             "dilations": [2**i for i in range(12)], "activation": "Tanh",
+             "gating_mode": "none", "head": {"out_channels": 1, "kernel_size": 1,
+                                             "bias": True}}
+    model = parse_nam(wavenet_doc([layer], seed=1, weight_std=0.6, head_scale=0.05))
+    x = signal(8000).astype(np.float32).astype(np.float64)
+    sig, good, _ = _render_pair(tmp_path, model, x)
+    loud = tmp_path / "loud.wav"
+    y, _ = sf.read(str(good), dtype="float64")
+    sf.write(str(loud), y * 1.01, 48000, subtype="FLOAT")
+    for render in (good, loud):
+        report = compare.compare_render(model, render, sig, Options())
+        checks = {c.name: c for c in report.checks}
+        for name in ("output", "loudness"):
+            assert checks[name].passed is None, checks[name]
+            assert checks[name].reason == "no_usable_bound"
+            assert "wider than float16's rounding" in checks[name].detail
+        assert report.status == "not_verified"
