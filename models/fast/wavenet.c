@@ -145,6 +145,7 @@ AI float *at(const Buf *b, int row) { return b->data + (int64_t)row * b->len + b
 /* a[v][o] += W[j][r0 + o] * taps[j][t + v VW] for j < kin */
 AI void mac(const float *W, int kin, const float *const *taps, int t, int r0, int pv,
             vf a[PV][PR]) {
+    _Pragma("GCC unroll 4")
     for (int j = 0; j < kin; j++) {
         const float *r = taps[j] + t;
         vf x[PV];
@@ -163,9 +164,9 @@ enum { K_NONE, K_TANH, K_LEAKY, K_OTHER };
  * activated (kind); stored to out, and added to out2 rows if given. */
 AI void conv_pass(const Conv *cv, int tile, int r0, const float *const *taps,
                   const float *const *add, const Act *act, int kind, float *const *out,
-                  float *const *out2, int t, int pv) {
+                  float *const *out2, int t, int pv, int full) {
     const int32_t *ti = cv->tile + 3 * tile;
-    int row0 = ti[0] + r0, n = ti[1] - r0;
+    int row0 = ti[0] + r0, n = full ? PR : ti[1] - r0;
     /* loops of constant length with guards (o < n), never of length n: the accumulators
      * then stay in registers from the bias to the stores */
     vf a[PV][PR];
@@ -206,19 +207,23 @@ AI void conv_tile(const Conv *cv, int tile, const float *const *taps,
                   const float *const *add, const Act *act, int kind, float *const *out,
                   float *const *out2, int nv) {
     int rows = cv->tile[3 * tile + 1], t = 0;
+    if (rows == 8)  /* a full tile: whole passes, no row guards */
+        for (; t + PV * VW <= nv; t += PV * VW)
+            for (int r0 = 0; r0 < 8; r0 += PR)
+                conv_pass(cv, tile, r0, taps, add, act, kind, out, out2, t, PV, 1);
     for (; t + PV * VW <= nv; t += PV * VW)
         for (int r0 = 0; r0 < rows; r0 += PR)
-            conv_pass(cv, tile, r0, taps, add, act, kind, out, out2, t, PV);
+            conv_pass(cv, tile, r0, taps, add, act, kind, out, out2, t, PV, 0);
 #if PV > 2
     if (nv - t >= 2 * VW) {
         for (int r0 = 0; r0 < rows; r0 += PR)
-            conv_pass(cv, tile, r0, taps, add, act, kind, out, out2, t, 2);
+            conv_pass(cv, tile, r0, taps, add, act, kind, out, out2, t, 2, 0);
         t += 2 * VW;
     }
 #endif
     if (nv - t >= VW)
         for (int r0 = 0; r0 < rows; r0 += PR)
-            conv_pass(cv, tile, r0, taps, add, act, kind, out, out2, t, 1);
+            conv_pass(cv, tile, r0, taps, add, act, kind, out, out2, t, 1, 0);
 }
 
 /* out rows = conv(taps) + bias (+ add rows), activated if act, over nv samples (a
