@@ -78,7 +78,8 @@ def _output_folder(folder: Path) -> None:
             folder.mkdir()
         except OSError as exc:
             raise O.bad(f"-o {folder}: cannot create: {exc.strerror}") from None
-    _check_output(folder / "probe", [], "-o")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise O.bad(f"-o {folder}: folder is not writable")
 
 
 def _plots_folder(args: argparse.Namespace) -> None:
@@ -366,7 +367,12 @@ def cmd_stamp(args: argparse.Namespace) -> int:
                     "--check)")
     from namcheck.harness import runner
     from namcheck.harness.report import format_table
-    from namcheck.harness.stamp import plan_outputs, require_standard_input, stamp_file
+    from namcheck.harness.stamp import (
+        ALREADY_CORRECT,
+        plan_outputs,
+        require_standard_input,
+        stamp_file,
+    )
 
     found = _expand_with_roots(args.paths)
     if args.output is not None and not args.dry_run:
@@ -397,8 +403,8 @@ def cmd_stamp(args: argparse.Namespace) -> int:
                 show(format_table(report))
             return
         runner.say_error(report)
-        target = (f" -> {plan.output}" if plan.output and plan.output != plan.source
-                  and not report.error else "")
+        moved = plan.output and (not plan.in_place or plan.source.is_symlink())
+        target = f" -> {plan.output}" if moved and not report.error else ""
         if not report.error:  # an unreadable file: the table below is its one header
             show(f"== {plan.source}{target}")
         for change in report.changes:
@@ -409,7 +415,11 @@ def cmd_stamp(args: argparse.Namespace) -> int:
         if not report.changes and not report.error:
             show("   already correct: nothing to change")
         if report.status != "passed":
-            show(format_table(report))
+            show(format_table(report))  # with the warnings
+        else:
+            for warning in report.warnings:
+                if warning != ALREADY_CORRECT:
+                    show(f"   warning: {warning}")
 
     outcomes = (runner.Outcome(stamp_file(plan, signal, opts, args.check), item=plan)
                 for plan in plans)

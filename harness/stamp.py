@@ -42,12 +42,20 @@ def run(path: str | os.PathLike[str], output: str | os.PathLike[str] | None = No
     return stamp_file(Plan(Path(path), target), sig, options or Options())
 
 
+ALREADY_CORRECT = "already correct: nothing to change"
+
+
 @dataclass(frozen=True)
 class Plan:
-    """Where one input goes: `output` None for a dry run."""
+    """Where one input goes: `output` None for a dry run; for --in-place, the file itself
+    (a link's target: writing replaces the file the link names, never the link)."""
 
     source: Path
     output: Path | None
+
+    @property
+    def in_place(self) -> bool:
+        return self.output is not None and self.output == Path(os.path.realpath(self.source))
 
 
 def require_standard_input(signal: Signal) -> None:
@@ -65,7 +73,10 @@ def plan_outputs(files: list[tuple[Path, Path]], out_dir: Path | None, in_place:
     plans, seen = [], {}
     for path, root in files:
         if in_place:
-            target: Path | None = path
+            target: Path | None = Path(os.path.realpath(path))
+            if not os.access(target.parent, os.W_OK | os.X_OK):
+                raise BadInputError(f"{path}: folder {target.parent} is not writable; "
+                                    "--in-place cannot replace a file there")
         elif out_dir is not None:
             rel = path.relative_to(root) if root != path else Path(path.name)
             target = out_dir / rel
@@ -185,14 +196,14 @@ def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
     model = read_nam(plan.source)
     rates = check_rate(model, signal)
     doc, changes, problems, measured = stamp_document(model, signal, opts)
-    report = ModelReport(str(plan.output or plan.source), model.architecture,
-                         changes=changes, sample_rates=rates)
+    label = plan.source if plan.in_place else plan.output or plan.source
+    report = ModelReport(str(label), model.architecture, changes=changes, sample_rates=rates)
     for m in measured.values():
         report.used(m)
     if problems:
         report.checks.extend(problems)
         return report
-    stamped = parse_nam(doc, source=str(plan.output or plan.source))
+    stamped = parse_nam(doc, source=str(label))
     targets = [("", stamped)] + [(f".submodel{i}", s.model)
                                  for i, s in enumerate(stamped.submodels)]
     for label, sub in targets:  # the stamped values against the same measurements
@@ -202,7 +213,11 @@ def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
             report.checks.append(C.stored_gain(sub, m, True, label))
     if stamped.submodels:
         report.checks.append(C.container_metadata(stamped))
-    if plan.output is not None and (changes or plan.output != plan.source):
+    if plan.output is not None and (changes or not plan.in_place):
+        if plan.in_place and plan.output.stat().st_nlink > 1:
+            report.warnings.append(
+                f"hard-linked ({plan.output.stat().st_nlink} names): the stamped file is a new "
+                "one under this name; the other names keep the old content")
         plan.output.parent.mkdir(parents=True, exist_ok=True)
         if changes:
             write_nam(doc, plan.output, original=plan.source)
@@ -210,5 +225,5 @@ def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
             data = plan.source.read_bytes()
             atomic_write(plan.output, lambda handle: handle.write(data))
     if not changes:
-        report.warnings.append("already correct: nothing to change")
+        report.warnings.append(ALREADY_CORRECT)
     return report

@@ -68,9 +68,13 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
     written bytes back from the same handle (position 0) before the file gets its name, so a
     concurrent writer of the same path can never make it fail. Returns the path.
 
-    Raises OutputError where it cannot write, or where `path` is an existing file that is
-    read-only (no write permission bit, or none for this user): that file is left as it is."""
+    A symbolic link is written through: the file it names gets the new content, the link
+    stays. Raises OutputError where it cannot write, or where the file is an existing one
+    that is read-only (no write permission bit, or none for this user): that file is left
+    as it is."""
     target = Path(path)
+    if target.is_symlink():  # write the file it names, as `>` does; a rename would replace
+        target = Path(os.path.realpath(target))  # the link with a file of its own
     folder = target.parent if str(target.parent) else Path(".")
     mode = 0o644
     try:

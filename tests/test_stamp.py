@@ -145,6 +145,29 @@ def test_stamp_in_place_leaves_a_read_only_file_as_it_is(
         locked.chmod(0o644)
 
 
+def test_stamp_in_place_writes_through_a_link(corpus: tuple[Path, list[str]],
+                                              capsys: pytest.CaptureFixture[str]) -> None:
+    """--in-place on a symbolic link stamps the file it names and keeps the link (a rename
+    over the link replaced it with a stamped copy, and the real file kept its old values);
+    a hard-linked file is stamped under its name, with a warning that its other names keep
+    the old content."""
+    folder, signal = corpus
+    real, link = folder / "wrong.nam", folder / "link.nam"
+    link.symlink_to(real.name)
+    assert main(["stamp", str(link), "--in-place", "--no-gain", *signal]) == 0
+    assert link.is_symlink() and read_nam(real).loudness != -20.0
+    capsys.readouterr()
+    other = folder / "c.nam"
+    hard = folder / "hard.nam"
+    hard.hardlink_to(other)
+    doc = json.loads(other.read_text())
+    doc.setdefault("metadata", {})["loudness"] = -3.0
+    other.write_text(json.dumps(doc))
+    assert main(["stamp", str(hard), "--in-place", "--no-gain", *signal]) == 0
+    assert "hard-linked (2 names)" in capsys.readouterr().out
+    assert read_nam(hard).loudness != -3.0 and read_nam(other).loudness == -3.0
+
+
 def test_stamp_refuses_a_silent_model(tmp_path: Path, corpus: tuple[Path, list[str]],
                                       capsys: pytest.CaptureFixture[str]) -> None:
     _, signal = corpus
