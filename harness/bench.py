@@ -146,6 +146,9 @@ def format_rows(rows: list[SpeedRow], header: str) -> str:
         lines.append(f"{r.label:<28} {f(r.offline_rtf, '10.1f', 'x')} "
                      f"{f(r.stream_rtf, '9.2f', 'x')} {f(r.gflops, '8.2f', '')} "
                      f"{f(r.peak_share, '6.1f', '%')}  {r.note}")
+    lines.append("RTF: seconds of audio per second of compute (one signal). GFLOP/s and % peak "
+                 "follow the offline RTF where a row has one, else the stream RTF. "
+                 "'xA / xB of Core': offline / stream RTF over Core's.")
     return "\n".join(lines)
 
 
@@ -196,6 +199,7 @@ def timed(fn: Callable[[], Any], device: str | torch.device = "cpu") -> Callable
 
 
 CORE_SAMPLES = 96000  # benchmodel processes (48000 / 64) * 2 buffers of 64 samples
+CORE_BLOCK = 64  # benchmodel's buffer (samples)
 
 
 def core_timer(benchmodel: str, model_path: str, slim: float | None) -> Callable[[], float]:
@@ -274,6 +278,8 @@ def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, blo
         gflops = flops * rate * off / 1e9
         ratio = f"x{off / core_rtf:.2f} / x{stream / core_rtf:.2f} of Core" \
             if core_rtf and stream else ""
+        if ratio and block != CORE_BLOCK:
+            ratio += f" (streamed in {block}-sample blocks; Core in {CORE_BLOCK})"
         note = "; ".join(v for v in (ratio, notes.get(label, "")) if v)
         rows.append(SpeedRow(label, off, stream, gflops, 100 * gflops / peak, note))
         if label == "namcheck fast" and native is not None:
@@ -288,7 +294,7 @@ def bench(model: NamModel, *, dtype: torch.dtype, device: str, threads: int, blo
     if core_rtf:
         rows.append(SpeedRow("NeuralAmpModelerCore", None, core_rtf, flops * rate * core_rtf / 1e9,
                              100 * flops * rate * core_rtf / 1e9 / peak,
-                             f"benchmodel, 64-sample buffers, fast tanh, "
+                             f"benchmodel, {CORE_BLOCK}-sample buffers, fast tanh, "
                              f"{_core_plays(model, core_slim)} ({core})"))
     elif core_note:
         rows.append(SpeedRow("NeuralAmpModelerCore", None, None, None, None, core_note))
@@ -354,7 +360,7 @@ def _core_plays(model: NamModel, slim: float | None) -> str:
     if model.submodels:
         i = select_submodel(model, slim)
         how = f"--slim {slim:g}" if slim is not None else "no --slim: its default"
-        return (f"submodel {i + 1} of {len(model.submodels)} "
+        return (f"submodel {i} of {len(model.submodels)} "
                 f"(max_value {model.submodels[i].max_value:g}; {how})")
     if slim is not None:
         return f"--slim {slim:g}"

@@ -264,7 +264,13 @@ def test_bench_gives_core_the_same_submodel(tmp_path: Path,
     out = capsys.readouterr().out
     assert all(line.startswith(f"--slim 0.2 {box}") for line in log.read_text().splitlines())
     core = next(line for line in out.splitlines() if line.startswith("NeuralAmpModelerCore"))
-    assert "submodel 1 of 2 (max_value 0.5; --slim 0.2)" in core
+    assert "submodel 0 of 2 (max_value 0.5; --slim 0.2)" in core  # 0-based, as everywhere
     log.unlink()
     assert main([*args, str(plain)]) == 0
+    out = capsys.readouterr().out
+    assert "streamed in" not in out and "offline / stream RTF over Core's" in out
+    assert main([*args[:6], "32", *args[7:], str(plain)]) == 0
+    fast = next(line for line in capsys.readouterr().out.splitlines()
+                if line.startswith("namcheck fast "))
+    assert "(streamed in 32-sample blocks; Core in 64)" in fast  # not like for like
     assert all(line.strip() == str(plain) for line in log.read_text().splitlines())
