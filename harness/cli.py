@@ -33,13 +33,23 @@ if TYPE_CHECKING:
 
 
 def _expand(paths: Sequence[Path]) -> list[Path]:
-    """Files as given, folders as every `.nam` below them (sorted)."""
+    """Files as given, folders as every `.nam` file below them (sorted; the extension in
+    any case); the other files a folder holds are counted in one line on stderr."""
     files: list[Path] = []
     for root in paths:
         if root.is_dir():
-            found = sorted(root.rglob("*.nam"))
+            found, others = [], []
+            for path in sorted(root.rglob("*")):
+                if path.suffix.lower() == ".nam" and not path.is_dir():
+                    found.append(path)  # a broken link too: it becomes its own error entry
+                elif path.is_file() and not path.name.startswith("."):
+                    others.append(path.relative_to(root))
             if not found:
                 raise O.bad(f"{root}: no .nam files in this folder")
+            if others:
+                shown = ", ".join(str(p) for p in others[:3]) + (", ..." if len(others) > 3 else "")
+                print(f"namcheck: {root}: {len(others)} file{'s' if len(others) > 1 else ''} "
+                      f"without the .nam extension skipped ({shown})", file=sys.stderr)
             files.extend(found)
         else:
             files.append(root)  # a missing file becomes its own error entry

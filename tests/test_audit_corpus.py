@@ -201,3 +201,24 @@ def test_progress_off_a_terminal_has_no_control_characters(tmp_path: Path, signa
     assert proc.returncode == 2
     assert "\r" not in proc.stderr and "\x1b" not in proc.stderr
     assert "bad.nam: not valid JSON" in proc.stderr
+
+
+def test_a_folder_gives_every_nam_file_and_counts_the_rest(tmp_path: Path,
+                                                          capsys: pytest.CaptureFixture[str]
+                                                          ) -> None:
+    """A folder's `.nam` files in any case of the extension (`UPPER.NAM`), below sub-folders
+    too; a broken link to a `.nam` is an entry saying so; other files are counted on stderr
+    (a trial found them skipped without a word)."""
+    (tmp_path / "sub").mkdir()
+    for name in ("a.nam", "UPPER.NAM", "sub/b.nam"):
+        write_nam(lstm_doc(3, seed=1), tmp_path / name)
+    (tmp_path / "notes.json").write_text("{}")
+    (tmp_path / "readme.txt").write_text("x")
+    (tmp_path / "gone.nam").symlink_to("nowhere.nam")
+    assert main(["audit", str(tmp_path), "--builtin-signal", "--json",
+                 str(tmp_path / "r.json")]) == 2  # the broken link: a bad file
+    err = capsys.readouterr().err
+    assert "2 files without the .nam extension skipped (notes.json, readme.txt)" in err
+    assert "gone.nam: a broken link (to nowhere.nam, which does not exist)" in err
+    paths = {Path(m["path"]).name for m in json.loads((tmp_path / "r.json").read_text())["models"]}
+    assert paths == {"a.nam", "UPPER.NAM", "b.nam", "gone.nam"}

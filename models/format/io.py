@@ -45,6 +45,9 @@ def read_nam(source: str | os.PathLike[str] | dict[str, Any] | NamModel) -> NamM
             raise NamFileError(name, "", refusal("max_file_bytes", size, "file size (bytes)"))
         data = path.read_bytes()
     except FileNotFoundError:
+        if path.is_symlink():
+            raise NamFileError(name, "", f"a broken link (to {os.readlink(path)}, which does "
+                                         "not exist)") from None
         raise NamFileError(name, "", "no such file") from None
     except OSError as exc:
         raise NamFileError(name, "", f"cannot read: {exc.strerror}") from None
