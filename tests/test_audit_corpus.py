@@ -177,7 +177,8 @@ def _wav(folder: Path) -> Path:
     return path
 
 
-def test_results_file_is_reused_in_process(tmp_path: Path) -> None:
+def test_results_file_is_reused_in_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                          ) -> None:
     files = corpus(tmp_path / "c", 3)
     sig, opts = Signal.from_wav(_wav(tmp_path)), Options(with_gain=False)
     first = audit_files(files, sig, opts, results=tmp_path / "r.jsonl")
@@ -187,6 +188,15 @@ def test_results_file_is_reused_in_process(tmp_path: Path) -> None:
     assert [r.status for r in first] == [r.status for r in second]
     assert [r.levels for r in first] == [r.levels for r in second]
     assert seen == [str(f) for f in files]
+    import namcheck.harness.corpus as corpus_module
+
+    def no_pool(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("workers started with every result reused")
+
+    monkeypatch.setattr(corpus_module, "WorkerPool", no_pool)
+    again = audit_files(files, sig, opts, workers=2, results=tmp_path / "r.jsonl")
+    assert [r.status for r in again] == [r.status for r in first]
+    monkeypatch.undo()
     other = audit_files(files, sig, Options(with_gain=True), results=tmp_path / "r.jsonl")
     assert all(r.levels[0]["gain"] is not None for r in other)  # other settings: re-run
 

@@ -74,7 +74,9 @@ def run(files: list[Path], work: Work, work_bytes: WorkBytes, signal: Signal, op
                 continue
         todo.append(i)
     try:
-        if scheduler is not None:
+        if not todo:
+            pass  # every result reused: no worker (nor cluster) to start
+        elif scheduler is not None:
             run_on_cluster(scheduler, files, todo, work_bytes, signal, opts, finish)
         elif workers <= 1 and timeout is None and work_many is not None and batches(opts):
             for start in range(0, len(todo), CORPUS_BATCH):
