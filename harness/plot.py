@@ -209,11 +209,16 @@ def plot_compare(model: NamModel, signal: Signal, opts: Options, out: str | os.P
     # dBFS: a full-scale sine at a bin's frequency reads 0 dBFS (amplitude 2|X|/sum(w))
     full_scale = np.sum(window) / 2
     styles = (("tab:blue", 1.4, "-"), ("tab:orange", 0.6, "--"), ("tab:red", 0.6, "-"))
+    exact = not np.any(b - a)
     for (data, name), (color, width, style) in zip(
-            ((a, "reference"), (b, label), (b - a, "difference")), styles, strict=True):
-        spectrum = np.abs(np.fft.rfft(data * window)) / full_scale + 1e-20
-        axes[2].semilogx(freqs[1:], 20 * np.log10(spectrum[1:]), lw=width, color=color,
-                         linestyle=style, label=name)
+            ((a, "reference"), (b, label),
+             (b - a, "difference: exactly 0, not drawn" if exact else "difference")),
+            styles, strict=True):
+        spectrum = np.abs(np.fft.rfft(data * window))[1:] / full_scale
+        with np.errstate(divide="ignore"):  # an exact 0 is not drawn (no -inf dB)
+            level = np.where(spectrum > 0, 20 * np.log10(spectrum), np.nan)
+        axes[2].semilogx(freqs[1:], level, lw=width, color=color, linestyle=style,
+                         label=name)
     axes[2].set_xlabel("frequency (Hz)")
     axes[2].set_ylabel("level (dBFS, Hann window)")
     axes[2].legend(fontsize=8)

@@ -126,3 +126,26 @@ def test_shift_plot_draws_one_curve_per_container_submodel(tmp_path: Path,
     assert_picture(out)
     assert labels == ["closed form 20·log10(s)", "submodel 1 (max_value 0.6)",
                       "submodel 2 (max_value 1)"]
+
+
+def test_plot_compare_leaves_an_exact_zero_undrawn(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """An identity Linear against its own input: the difference is exactly 0, which the
+    spectrum panel names and does not draw (it was a line at -400 dBFS that squashed the
+    spectra into the top of the panel)."""
+    import namcheck.harness.plot as plot
+
+    signal = tmp_path / "signal.wav"
+    sf.write(str(signal), default_signal().astype(np.float32), 48000, subtype="FLOAT")
+    model = tmp_path / "identity.nam"
+    write_nam({"version": "0.5.4", "architecture": "Linear", "sample_rate": 48000,
+               "config": {"receptive_field": 1, "bias": False}, "weights": [1.0]}, model)
+    figures: list = []
+    monkeypatch.setattr(plot, "_save", lambda fig, path: figures.append(fig) or Path(path))
+    assert main(["plot", "compare", str(model), "--render", str(signal), "--signal",
+                 str(signal), "-o", str(tmp_path / "c.png")]) == 0
+    spectra = figures[0].axes[2]
+    labels = [line.get_label() for line in spectra.get_lines()]
+    assert labels[2] == "difference: exactly 0, not drawn"
+    assert np.all(np.isnan(spectra.get_lines()[2].get_ydata()))
+    assert spectra.get_ylim()[0] > -300
