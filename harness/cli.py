@@ -568,9 +568,21 @@ class _Parser(argparse.ArgumentParser):
                      if w.startswith("--") and w.split("=", 1)[0] not in known]
             if typos:
                 message = f"unrecognized arguments: {' '.join(typos)}"
-        print(f"{self.prog}: {message}{self._suggestion(message)} (see {self.prog} --help)",
+        owner = self._owner()
+        print(f"{owner}: {message}{self._suggestion(message)} (see {owner} --help)",
               file=sys.stderr)
         raise SystemExit(EXIT_BAD_INPUT)
+
+    def _owner(self) -> str:
+        """The program whose --help lists the options: the command's ('namcheck verify')
+        where the top parser reports a command's unrecognized arguments."""
+        argv = getattr(self, "argv", None) or []
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and argv[:1]:
+                command = action.choices.get(argv[0])
+                if command is not None:
+                    return command.prog
+        return self.prog
 
     def _suggestion(self, message: str) -> str:
         """'; did you mean --signal?' for a mistyped option (the closest of this command's

@@ -139,7 +139,8 @@ def plot_slims(model: NamModel, signal: Signal, opts: Options, out: str | os.Pat
         note = f"sub {index}: {level:.2f} dB"
         if (check.passed is not None or limited) and model.loudness is not None:
             mark = "LIMIT" if limited else "PASS" if check.passed else "FAIL"
-            note += (f"\n{mark}: {level - model.loudness:+.2f} "
+            off = round(level - model.loudness, 2) + 0.0  # never "-0.00"
+            note += (f"\n{mark}: {off:+.2f} "
                      f"dB vs the level hosts set (tolerance {check.tolerance:.2g} dB)")
         first = lo == 0.0  # centred there, the note would run into the y axis
         ax.annotate(note, (lo + 0.01 if first else (lo + right) / 2, level), xytext=(0, 6),
