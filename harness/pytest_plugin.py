@@ -8,7 +8,11 @@ table. A model with nothing to check (an LSTM has no head_scale) is skipped with
 reason, never passed. Models where the closed form is known not to hold are marked with
 ini lines `namcheck_xfail = GLOB: reason` (strict xfail).
 
-Fixture: `def test_amp(namcheck_verify): namcheck_verify("amp.nam", scales=[0.5])`.
+Fixture: `def test_amp(namcheck_verify): namcheck_verify("amp.nam", scales=[0.5])` behaves
+as an item: a failure fails the test with the check table, a model with nothing to verify
+skips it with the reason (never a pass), a bad input (a missing file, a folder, a bad
+signal) fails it with one line naming the file and the problem. pytest's short summary
+(`-r`) starts with the reason (`namcheck: failed: ...`) in both ways.
 
 The options come from the table the CLI uses (harness/options.py). Installed, this module
 is loaded by every pytest run: it imports neither torch nor the harness until a namcheck
@@ -98,7 +102,12 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
-class VerificationFailedError(AssertionError):
+class NamcheckFailureError(AssertionError):
+    """A failure reported as its message alone (no traceback into namcheck), whose first
+    line is pytest's short summary: in an item and in a test using the fixture."""
+
+
+class VerificationFailedError(NamcheckFailureError):
     """A verification that failed; its message is the check table."""
 
     def __init__(self, report: ModelReport) -> None:
@@ -162,33 +171,69 @@ class NamItem(pytest.Item):
         if report.status in ("failed", "error"):
             raise VerificationFailedError(report)
         if report.status == "not_verified":
-            # reported at the model file, not at this plugin's line
-            raise pytest.skip.Exception("namcheck: not verified: "
-                                        + "; ".join(report.unverified),
-                                        _use_item_location=True)
+            raise _not_verified(report)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None
                      ) -> str:
-        if isinstance(excinfo.value, VerificationFailedError):
+        from namcheck.harness.errors import BAD_INPUT_ERRORS
+
+        if isinstance(excinfo.value, NamcheckFailureError):
             return str(excinfo.value)
-        return f"{type(excinfo.value).__name__}: {excinfo.value}"  # e.g. a bad file: one line
+        if isinstance(excinfo.value, BAD_INPUT_ERRORS):  # a bad file: one line, as the fixture
+            return _bad_input(excinfo.value)
+        return f"{type(excinfo.value).__name__}: {excinfo.value}"
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, 0, f"namcheck {self.nodeid}"
 
 
+def _bad_input(exc: Exception) -> str:
+    """The one line of a bad input (its message names the file and the problem)."""
+    return f"namcheck: error: {exc}"
+
+
+def _not_verified(report: ModelReport) -> BaseException:
+    """The skip of a model with nothing to verify, with the reason; reported at the item
+    (the model file, or the test using the fixture), not at this plugin's line."""
+    return pytest.skip.Exception("namcheck: not verified: " + "; ".join(report.unverified),
+                                 _use_item_location=True)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]
+                              ) -> Iterator[None]:
+    """A NamcheckFailureError raised in a test (by the fixture) is reported as its message, as
+    in an item: no traceback into namcheck, and the short summary starts with the reason
+    (not with the exception's class path)."""
+    outcome = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, NamcheckFailureError):
+        report = outcome.get_result()
+        if report.failed:
+            report.longrepr = str(call.excinfo.value)
+
+
 @pytest.fixture
 def namcheck_verify(request: pytest.FixtureRequest) -> Callable[..., ModelReport]:
-    """Call with a model path; fails the test with the check table unless all checks pass."""
+    """Call with a model path; returns the report when every check passed. A failure fails
+    the test with the check table; a model with nothing to verify (an LSTM has no
+    head_scale) skips it with the reason, never passes; a bad input (a missing file, a
+    folder, a bad signal or option) fails it with one line naming the file and the problem.
+    Collected items (`--namcheck`) do the same."""
     config = request.config
 
     def verify(path: str | Path, scales: Sequence[float] = O.DEFAULT_SCALES, *,
                signal: str | None = None, dtype: str | None = None, hook: str = "reference",
                device: str = "cpu") -> ModelReport:
+        from namcheck.harness.errors import BAD_INPUT_ERRORS
         from namcheck.harness.verify import run
 
-        sig, opts = _run(config, signal=signal, dtype=dtype, device=device)
-        report = run(path, scales, hook=hook, signal=sig, options=opts)
+        try:
+            sig, opts = _run(config, signal=signal, dtype=dtype, device=device)
+            report = run(path, scales, hook=hook, signal=sig, options=opts)
+        except BAD_INPUT_ERRORS as exc:
+            raise NamcheckFailureError(_bad_input(exc)) from None
+        if report.status == "not_verified":
+            raise _not_verified(report)
         if report.status != "passed":
             raise VerificationFailedError(report)
         return report

@@ -121,6 +121,80 @@ def test_pytest_plugin_fixture(pytester: pytest.Pytester, files: dict[str, Path]
     result.stdout.fnmatch_lines(["*closed form does not hold*"])
 
 
+def _summary(result: pytest.RunResult) -> list[str]:
+    """The short test summary's lines (run with a wide terminal: `wide`)."""
+    return result.stdout.str().split("short test summary info")[1].splitlines()[1:]
+
+
+@pytest.fixture
+def wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A terminal wide enough for pytest's short summary to show the reason."""
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+def test_pytest_fixture_bad_input_is_one_line(pytester: pytest.Pytester, wide: None) -> None:
+    """A missing file or a folder through the fixture fails the test with one line naming
+    it, as a collected bad file does: no traceback into namcheck (read_nam, verify.py)."""
+    (pytester.path / "models").mkdir()
+    (pytester.path / "models" / "bad.nam").write_text("{}")
+    pytester.makepyfile(test_f="""
+        def test_missing(namcheck_verify):
+            namcheck_verify("models/nope.nam", scales=[0.5])
+
+        def test_folder(namcheck_verify):
+            namcheck_verify("models")
+        """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", "--namcheck",
+                                           "--namcheck-scale", "0.5", "models", "test_f.py")
+    result.assert_outcomes(failed=3)
+    failures = result.stdout.str().split("short test summary")[0]
+    assert "Traceback" not in failures and "def " not in failures and "io.py" not in failures
+    result.stdout.fnmatch_lines(["namcheck: error: *bad.nam: version: required key is missing",
+                                 "namcheck: error: models/nope.nam: no such file",
+                                 "namcheck: error: models: is a directory*"])
+    summary = _summary(result)
+    assert any(x.startswith("FAILED test_f.py::test_missing - namcheck: error: "
+                            "models/nope.nam: no such file") for x in summary)
+
+
+def test_pytest_fixture_skips_a_model_with_nothing_to_verify(pytester: pytest.Pytester
+                                                            ) -> None:
+    """As the README promises (and as --namcheck does): skipped with the reason, never
+    passed, never failed."""
+    doc = lstm_doc()
+    doc.pop("metadata", None)
+    write_nam(doc, pytester.path / "lstm.nam")
+    pytester.makepyfile("""
+        def test_lstm(namcheck_verify):
+            namcheck_verify("lstm.nam", scales=[0.5])
+        """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rs",
+                                           "--namcheck-builtin-signal")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["SKIPPED*test_pytest_fixture_skips*.py:1: namcheck: not "
+                                 "verified: s=0.5: the reference hook does not apply"])
+
+
+def test_pytest_fixture_summary_starts_with_the_reason(pytester: pytest.Pytester,
+                                                       wide: None) -> None:
+    """`-r` shows 'namcheck: failed: <checks>', not the exception's class path."""
+    doc = builtin_doc()
+    doc["metadata"] = {"loudness": 3.0}  # the built-in plays about -39 dB
+    write_nam(doc, pytester.path / "amp.nam")
+    pytester.makepyfile(test_f="""
+        def test_amp_loud(namcheck_verify):
+            namcheck_verify("amp.nam", scales=[0.5])
+        """)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-rf", "--namcheck-no-gain")
+    result.assert_outcomes(failed=1)
+    line = next(x for x in _summary(result) if x.startswith("FAILED"))
+    assert line.startswith("FAILED test_f.py::test_amp_loud - namcheck: failed: "
+                           "metadata_loudness"), line
+    failures = result.stdout.str().split("short test summary")[0]
+    assert "FAIL  metadata_loudness " in failures and "Traceback" not in failures
+    assert "pytest_plugin.py" not in failures
+
+
 def test_pytest_collects_nam_files(pytester: pytest.Pytester) -> None:
     """Collection hooks: node IDs per scale, -k, node-ID selection, ini xfail, the check
     table on failure, a skip (never a pass) for a model with nothing to verify."""
