@@ -172,3 +172,37 @@ def test_a_listing_piped_into_head_ends_quietly(tmp_path: Path, command: list[st
     assert code in (0, 141)  # 0: everything fitted in the pipe before it closed
     if command[0] == "inspect":
         assert code == 141  # 150 files: more than a pipe holds
+
+
+@pytest.mark.parametrize("phase", ["workers_spawning", "workers_importing",
+                                   "workers_importing_late", "workers_computing"])
+def test_ctrl_c_during_conform_with_workers_is_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, phase: str) -> None:
+    """`namcheck conform --jobs 2`: Ctrl-C while its reference workers are being started,
+    while they import torch, and while they compute: they leave quietly (no traceback from
+    a worker), and namcheck says one line, exit 130. The runtime is `true` (it writes
+    nothing: each case is a runtime fault, which does not matter here)."""
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")  # the header arrives as it is printed
+    suite = tmp_path / "suite"
+    seen: list[float] = []
+
+    def ready(out: str) -> bool:
+        if "conform: " in out and not seen:
+            seen.append(time.monotonic())  # the reference workers start now
+        if not seen:
+            return False
+        after = time.monotonic() - seen[0]
+        if phase == "workers_spawning":
+            return True
+        if phase == "workers_importing":
+            return after > 0.3
+        if phase == "workers_importing_late":
+            return after > 1.5
+        return len(list(suite.rglob("case.json"))) >= 2  # cases done: workers at work
+
+    done = _interrupt([*CLI, "conform", "--runtime", "true {model} {input} {output}",
+                       "--slim-arg", "--slim {slim}", "--jobs", "2", "-o", str(suite)],
+                      tmp_path, ready)
+    assert done.returncode == 130, done.stderr
+    assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
+    assert done.stderr.splitlines() == ["namcheck: interrupted"], done.stderr

@@ -2,16 +2,22 @@
 
 References are computed in `jobs` worker processes (spawned, one torch thread each) while
 the runtime runs on finished cases in up to `jobs` parallel processes; results come back
-in suite order.
+in suite order. Ctrl-C is the parent's alone (harness/interrupts.py): the workers are born
+deaf to it (whether starting Python, importing torch, computing or idle, as audit's:
+harness/corpus/pool.py), and the parent ends them and starts no queued case after it.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import pickle
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -19,6 +25,7 @@ from namcheck.harness.conform.expected import Prepared, prepare
 from namcheck.harness.conform.runner import RunResult, Template, run
 from namcheck.harness.conform.suite import Case
 from namcheck.harness.conform.verdict import Verdict, judge, skipped
+from namcheck.harness.interrupts import start_worker, workers_deaf_to_sigint
 
 
 @dataclass
@@ -37,8 +44,25 @@ class CaseResult:
 Progress = Callable[[CaseResult], None]
 
 
-def _init_worker() -> None:
+def _serve(conn: Connection) -> None:
+    """A reference worker (started by interrupts.start_worker, deaf to Ctrl-C): prepare
+    each (case, root) it is handed, until None or the parent has gone."""
     torch.set_num_threads(1)
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        try:
+            reply: tuple[bool, object] = (True, prepare(*job))
+        except Exception as exc:
+            reply = (False, exc)
+        try:
+            conn.send(reply)
+        except (pickle.PicklingError, TypeError, AttributeError):  # an odd exception
+            conn.send((False, RuntimeError(f"{type(reply[1]).__name__}: {reply[1]}")))
 
 
 def prepared_cases(cases: list[Case], root: Path, jobs: int) -> Iterator[Prepared]:
@@ -49,11 +73,49 @@ def prepared_cases(cases: list[Case], root: Path, jobs: int) -> Iterator[Prepare
             yield prepare(case, root)
         return
     context = mp.get_context("spawn")
-    with ProcessPoolExecutor(min(jobs, len(cases)), mp_context=context,
-                             initializer=_init_worker) as pool:
-        futures = [pool.submit(prepare, case, root) for case in cases]
-        for future in as_completed(futures):
-            yield future.result()
+    workers: dict[Connection, Any] = {}  # each worker's pipe -> its process
+    finished = False
+    try:
+        with workers_deaf_to_sigint():  # Ctrl-C meanwhile is raised as the block ends
+            for _ in range(min(jobs, len(cases))):
+                conn, child = context.Pipe()
+                process = context.Process(target=start_worker, daemon=True,
+                                          args=(child, pickle.dumps((_serve, ()))))
+                process.start()
+                child.close()
+                workers[conn] = process
+        pending = deque(cases)
+        busy = set()
+        for conn in workers:
+            conn.send((pending.popleft(), root))
+            busy.add(conn)
+        while busy:
+            for conn in wait(list(busy)):
+                assert isinstance(conn, Connection)
+                try:
+                    ok, value = conn.recv()
+                except (EOFError, OSError):
+                    raise RuntimeError("a reference worker died (exit code "
+                                       f"{workers[conn].exitcode})") from None
+                if pending:
+                    conn.send((pending.popleft(), root))  # on with the next meanwhile
+                else:
+                    busy.discard(conn)
+                if not ok:
+                    raise value
+                yield value
+        for conn in workers:
+            conn.send(None)
+        finished = True
+    finally:
+        # Ctrl-C, an error or the consumer gone (GeneratorExit): the workers (deaf to
+        # Ctrl-C) are killed; each has its own pipe, so nothing waits on a half-sent
+        # result. They print nothing.
+        for conn, process in workers.items():
+            if not finished:
+                process.kill()
+            process.join()
+            conn.close()
 
 
 def run_case(p: Prepared, template: Template, timeout: float) -> CaseResult:
@@ -81,16 +143,23 @@ def run_prepared(prepared: Iterable[Prepared], template: Template, *, jobs: int 
     """Run the runtime on cases already prepared (as they arrive), `jobs` at a time;
     results in `order` (case names; default: as given)."""
     futures: list[Future[CaseResult]] = []
+    done: dict[str, CaseResult] = {}
     with ThreadPoolExecutor(max(1, jobs)) as threads:
-        for p in prepared:
-            futures.append(threads.submit(run_case, p, template, timeout))
-        done: dict[str, CaseResult] = {}
-        for future in as_completed(futures):
-            result = future.result()
-            _record(result)
-            done[result.case.name] = result
-            if progress is not None:
-                progress(result)
+        try:
+            for p in prepared:
+                futures.append(threads.submit(run_case, p, template, timeout))
+            for future in as_completed(futures):
+                result = future.result()
+                _record(result)
+                done[result.case.name] = result
+                if progress is not None:
+                    progress(result)
+        except BaseException:  # Ctrl-C: no queued case starts; the reference workers end
+            threads.shutdown(wait=False, cancel_futures=True)
+            close = getattr(prepared, "close", None)
+            if close is not None:
+                close()
+            raise
     names = order if order is not None else [f.result().case.name for f in futures]
     return [done[n] for n in names]
 
