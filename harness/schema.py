@@ -103,9 +103,9 @@ class Check(_Strict):
                            "a sentence")
     measured: float | None = Field(
         None, description="what namcheck measured on the model's output (or read from the "
-        "hooked file), in `unit`: e.g. the output's loudness 20*log10(RMS) in dB, the gain "
-        "heuristic, the loudness after - before a hook; null where nothing was measured "
-        "(n/a, a check that failed before a number) or the number is not finite")
+        "file or the hooked one), in `unit`: e.g. the output's loudness 20*log10(RMS) in "
+        "dB, the gain heuristic, the loudness after - before a hook; null where nothing was "
+        "measured (n/a, a check that failed before a number) or the number is not finite")
     expected: float | None = Field(
         None, description="what the claim says it should be, in `unit`: e.g. the stored "
         "metadata.loudness or metadata.gain, NAM's closed form 20*log10(scale) for a hook's "
@@ -237,10 +237,11 @@ class ModelEntry(_Strict):
     """One model (or file) and everything found about it."""
 
     path: str = Field(description="the model file as the command was given it (audit: "
-                      "as found in the folder)")
+                      "as found in the folder; compare of two files: 'A vs B')")
     architecture: str | None = Field(description="the file's `architecture` (WaveNet, "
-                                     "LSTM, ConvNet, Linear, SlimmableContainer, ...); "
-                                     "null where the file was not read as a model")
+                                     "LSTM, ConvNet, Linear, SlimmableContainer, ...; "
+                                     "compare of two files: 'A vs B'); null where the file "
+                                     "was not read as a model")
     status: ModelStatus = Field(description="'passed' (claims checked and held), "
                                 "'not_verified' (no claim could be checked, or a requested "
                                 "one could not), 'failed' (a check failed), 'error' (the "
@@ -255,8 +256,8 @@ class ModelEntry(_Strict):
     levels: list[Level] = Field(default_factory=list,
                                 description="what was measured: audit, one for the model "
                                 "(target '') and one per container submodel; verify, the "
-                                "model or the submodel --slim selects; empty where nothing "
-                                "was measured")
+                                "model or the submodel --slim selects; empty in compare and "
+                                "stamp, and where nothing was measured")
     unverified: list[str] = Field(default_factory=list,
                                   description="claims that could not be checked")
     warnings: list[str] = Field(default_factory=list,
@@ -268,7 +269,8 @@ class ModelEntry(_Strict):
     content_hash: str | None = Field(
         None, description="SHA-256 of what plays: architecture, config and weights as the "
         "runtime reads them, metadata and formatting excluded (models/identity.py, "
-        "docs/model_identity.md); null where the file could not be read")
+        "docs/model_identity.md); null where the file could not be read, in stamp's reports "
+        "and for a compare of two files")
     sample_rates: SampleRates | None = Field(
         None, description="where the model's rate is unknown or differs from the "
         "signal's: how it was measured; null where they agree")

@@ -4,8 +4,10 @@ reference a report reader has, so a field without a description is a defect."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 from namcheck.harness.schema import json_schema
@@ -34,3 +36,17 @@ def test_the_walk_finds_a_missing_description() -> None:
                                                  "b": {"type": "integer"}},
               "$defs": {"Level": {"properties": {"c": {"description": " "}}}}}
     assert undescribed(schema) == ["Report.b", "Level.c"]
+
+
+def test_the_readme_report_shape_names_every_field() -> None:
+    """README's 'JSON reports' block lists every property of the schema (the shape a
+    reader compares a report with)."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    section = readme.split("### JSON reports", 1)[1]
+    block = section.split("```", 2)[1]
+    words = set(re.findall(r"[a-z_0-9]+", block))
+    schema = json_schema()
+    models = {"Report": schema, **schema["$defs"]}
+    missing = sorted({prop for model in models.values() for prop in model.get("properties", {})
+                      if prop not in words})
+    assert missing == []
