@@ -17,6 +17,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +162,34 @@ def _write(p: Prepared, y: np.ndarray, rate: int = 48000) -> None:
 
 def _run(rc: int | None, tail: str = "", timed_out: bool = False) -> RunResult:
     return RunResult(["rt"], rc, timed_out, 0.1, tail)
+
+
+def test_an_interrupted_suite_kills_the_runtime_it_is_running(tmp_path: Path) -> None:
+    """A Ctrl-C while a runtime runs (in a session of its own, so the terminal's SIGINT
+    never reaches it) kills it: run_prepared re-raises at once, not after the runtime's
+    60 s, and the process is gone."""
+    slow = tmp_path / "slow.py"
+    slow.write_text("import os, sys, time\n"
+                    "open(sys.argv[1] + '.pid', 'w').write(str(os.getpid()))\n"
+                    "time.sleep(60)\n")
+    template = Template.parse(f"{sys.executable} -I -S {slow} {{output}} {{model}} {{input}}")
+    p = _prepared(tmp_path)
+    pid_file = Path(str(p.output_path) + ".pid")
+
+    def cases() -> Iterator[Prepared]:
+        yield p
+        deadline = time.monotonic() + 30
+        while not pid_file.exists() or not pid_file.read_text():
+            assert time.monotonic() < deadline, "the runtime never started"
+            time.sleep(0.01)
+        raise KeyboardInterrupt
+
+    start = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        run_prepared(cases(), template, jobs=2, timeout=120.0)
+    assert time.monotonic() - start < 20
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid_file.read_text()), 0)
 
 
 def test_verdict_statuses(tmp_path: Path) -> None:

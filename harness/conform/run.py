@@ -22,7 +22,7 @@ from typing import Any
 import torch
 
 from namcheck.harness.conform.expected import Prepared, prepare
-from namcheck.harness.conform.runner import RunResult, Template, run
+from namcheck.harness.conform.runner import Running, RunResult, Template, run
 from namcheck.harness.conform.suite import Case
 from namcheck.harness.conform.verdict import Verdict, judge, skipped
 from namcheck.harness.interrupts import start_worker, workers_deaf_to_sigint
@@ -118,14 +118,16 @@ def prepared_cases(cases: list[Case], root: Path, jobs: int) -> Iterator[Prepare
             conn.close()
 
 
-def run_case(p: Prepared, template: Template, timeout: float) -> CaseResult:
-    """Run the runtime on one prepared case (or skip it) and judge the result."""
+def run_case(p: Prepared, template: Template, timeout: float,
+             running: Running | None = None) -> CaseResult:
+    """Run the runtime on one prepared case (or skip it) and judge the result; `running`
+    (where given) can kill the runtime's process early."""
     reason = template.skip_reason(p.case.slim, p.case.block)
     if reason is not None:
         return CaseResult(p, None, skipped(reason))
     p.output_path.unlink(missing_ok=True)
     argv = template.argv(p.model_path, p.input_path, p.output_path, p.case.slim, p.case.block)
-    result = run(argv, timeout, Path.cwd())
+    result = run(argv, timeout, Path.cwd(), running)
     return CaseResult(p, result, judge(p, result, timeout))
 
 
@@ -144,18 +146,23 @@ def run_prepared(prepared: Iterable[Prepared], template: Template, *, jobs: int 
     results in `order` (case names; default: as given)."""
     futures: list[Future[CaseResult]] = []
     done: dict[str, CaseResult] = {}
+    running = Running()
     with ThreadPoolExecutor(max(1, jobs)) as threads:
         try:
             for p in prepared:
-                futures.append(threads.submit(run_case, p, template, timeout))
+                futures.append(threads.submit(run_case, p, template, timeout, running))
             for future in as_completed(futures):
                 result = future.result()
                 _record(result)
                 done[result.case.name] = result
                 if progress is not None:
                     progress(result)
-        except BaseException:  # Ctrl-C: no queued case starts; the reference workers end
+        except BaseException:
+            # Ctrl-C: no queued case starts, running runtimes are killed (they run in
+            # sessions of their own: the terminal's SIGINT never reached them), the
+            # reference workers end
             threads.shutdown(wait=False, cancel_futures=True)
+            running.stop()
             close = getattr(prepared, "close", None)
             if close is not None:
                 close()

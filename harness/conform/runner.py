@@ -16,6 +16,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,9 +140,39 @@ CRASH_SIGNALS = {int(s) for s in (signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, 
                                   signal.SIGKILL, signal.SIGABRT)}
 
 
-def run(argv: list[str], timeout: float, cwd: Path) -> RunResult:
+class Running:
+    """The runtime processes one suite is running now. Each runs in its own session, so a
+    Ctrl-C at the terminal never reaches it: stop() kills them all, and every process
+    started after it, so that no runtime outlives an interrupted suite."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[bytes]] = set()
+        self._stopped = False
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            procs = list(self._procs)
+        for proc in procs:
+            _kill_group(proc)
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.add(proc)
+            stopped = self._stopped
+        if stopped:
+            _kill_group(proc)
+
+    def discard(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+
+def run(argv: list[str], timeout: float, cwd: Path, running: Running | None = None
+        ) -> RunResult:
     """Run one command in `cwd` (stdin closed) in its own process group, killed with its
-    children when it runs past `timeout` seconds."""
+    children when it runs past `timeout` seconds, or when `running` is stopped."""
     start = time.monotonic()
     try:
         proc = subprocess.Popen(argv, cwd=cwd, stdin=subprocess.DEVNULL,
@@ -149,6 +180,8 @@ def run(argv: list[str], timeout: float, cwd: Path) -> RunResult:
                                 start_new_session=True)
     except OSError as exc:
         return RunResult(argv, 127, False, 0.0, f"cannot start: {exc.strerror or exc}")
+    if running is not None:
+        running.add(proc)
     try:
         out, _ = proc.communicate(timeout=timeout)
         timed_out = False
@@ -156,6 +189,9 @@ def run(argv: list[str], timeout: float, cwd: Path) -> RunResult:
         _kill_group(proc)
         out, _ = proc.communicate()
         timed_out = True
+    finally:
+        if running is not None:
+            running.discard(proc)
     text = out.decode("utf-8", errors="replace")
     tail = text[-TAIL_CHARS:].strip()
     return RunResult(argv, None if timed_out else proc.returncode, timed_out,
