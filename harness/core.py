@@ -190,6 +190,7 @@ class ModelReport:
     metadata_hash: str | None = None  # of the metadata object (duplicates: does it differ)
     calibration: dict[str, Any] | None = None  # schema.Calibration (audit)
     unreadable: bool = False  # the error is the file's own: it could not be read as a model
+    refused: bool = False  # the error is one field's: the runtime would refuse the file
     sample_rates: dict[str, Any] | None = None  # schema.SampleRates: model vs signal rate
 
     def used(self, m: C.Measurement) -> None:
@@ -231,7 +232,9 @@ def guarded(path: str, work: Callable[[], ModelReport]) -> ModelReport:
     try:
         return work()
     except BAD_INPUT_ERRORS as exc:
-        return ModelReport(path, None, error=str(exc), unreadable=isinstance(exc, NamFileError))
+        own = isinstance(exc, NamFileError)  # a field's path, or '' for the whole file
+        return ModelReport(path, None, error=str(exc), unreadable=own and not exc.path,
+                           refused=own and bool(exc.path))
     except HookRefusedError as exc:
         return ModelReport(path, None, error=str(exc) if exc.source else f"{path}: {exc}")
     except MemoryError:

@@ -53,10 +53,13 @@ def _num(value: float | None) -> str:
 
 def _not_run(report: ModelReport) -> str:
     """A heading's word for a model that has no architecture to show: 'unreadable' only
-    for a file that could not be read as a model (not for a timeout, a crashed worker or
+    for a file that could not be read as a model, 'refused' for one that could but that
+    the runtime would refuse for one of its fields (not for a timeout, a crashed worker or
     a signal at another rate: those files may be fine)."""
     if report.unreadable:
         return "unreadable"
+    if report.refused:
+        return "refused"
     return "internal error" if report.internal else "not checked"
 
 

@@ -1,5 +1,6 @@
 """What namcheck says when something is wrong (issue 16 items 11, 14, 15): every error line
-names its file, a heading says "(unreadable)" only for a file that could not be read, the
+names its file, a heading says "(unreadable)" only for a file that could not be read (and
+"(refused)" for a readable one the runtime refuses for a field), the
 words are JSON's (null, true, "text") as the file spells them, never Python's, and every
 limit of the parsing stack is bad input naming the field."""
 
@@ -76,6 +77,21 @@ def test_heading_says_unreadable_only_for_unreadable_files(
     # a file that timed out or crashed its worker (harness/corpus/pool.py) was never read
     timed_out = ModelReport("slow.nam", None, error="slow.nam: timed out after 3 s (--timeout)")
     assert format_table(timed_out).splitlines()[0] == "== slow.nam (not checked)"
+
+
+def test_heading_says_refused_for_a_readable_file_the_runtime_refuses(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file read as JSON whose field the runtime refuses (here "head_scale": null) is
+    "refused", not "unreadable": the file is readable, its content is what is wrong."""
+    doc = a1_doc("nano", seed=0)
+    doc["config"]["head_scale"] = None
+    path = tmp_path / "null_head_scale.nam"
+    path.write_text(json.dumps(doc))
+    assert main(["audit", str(path)]) == 2
+    out = capsys.readouterr()
+    assert f"== {path} (refused)" in out.out
+    assert "unreadable" not in out.out + out.err
+    assert "config.head_scale: expected a number, got null" in out.err
 
 
 # --------------------------------------------------------------------- 15: JSON's words
