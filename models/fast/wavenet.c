@@ -37,6 +37,9 @@
 #define PR 4             /* 12 accumulators: AVX2 has 16 registers */
 #define PV 3
 #endif
+/* conv_tile's remainder after whole chunks (< PV vectors) runs as one pass of 2 vectors
+ * (where PV > 2), then one of 1: that covers 3 vectors at most */
+_Static_assert(PV <= 4, "conv_tile's remainder passes cover fewer than PV - 1 vectors");
 #ifndef NB
 /* sub-block (samples): whole chunks (768 with AVX2, 1024 AVX-512). Each layer's setup is
  * paid once per sub-block: 768 ran A1 standard 3.5% and wavenet.nam 11% faster than 264 (one
