@@ -78,18 +78,19 @@ def _json_target(args: argparse.Namespace, inputs: Sequence[Path]) -> None:
         _check_output(args.json, [*inputs, *([args.signal] if args.signal else [])], "--json")
 
 
-def _output_folder(folder: Path) -> None:
-    """-o DIR: an existing writable folder, or one we can create in an existing folder."""
+def _output_folder(folder: Path, option: str = "-o") -> None:
+    """-o DIR (or `option` DIR): an existing writable folder, or one we can create in an
+    existing folder."""
     if folder.exists() and not folder.is_dir():
-        raise O.bad(f"-o {folder}: is a file, expected a folder")
+        raise O.bad(f"{option} {folder}: is a file, expected a folder")
     if not folder.exists():
-        _check_output(folder, [], "-o")  # its parent must exist and be writable
+        _check_output(folder, [], option)  # its parent must exist and be writable
         try:
             folder.mkdir()
         except OSError as exc:
-            raise O.bad(f"-o {folder}: cannot create: {exc.strerror}") from None
+            raise O.bad(f"{option} {folder}: cannot create: {exc.strerror}") from None
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise O.bad(f"-o {folder}: folder is not writable")
+        raise O.bad(f"{option} {folder}: folder is not writable")
 
 
 def _plots_folder(args: argparse.Namespace) -> None:
@@ -97,7 +98,7 @@ def _plots_folder(args: argparse.Namespace) -> None:
         from namcheck.harness.plot import pyplot
 
         pyplot()  # the extra is installed, or one line saying how
-        _output_folder(args.plots)
+        _output_folder(args.plots, "--plots")
 
 
 def _tables(args: argparse.Namespace) -> Callable[[str], None]:
@@ -196,15 +197,20 @@ def cmd_scale(args: argparse.Namespace) -> int:
 
 def _scale_refusal(report: Any) -> str:
     """Why `scale` wrote nothing, in words: the file's own stored loudness where that is
-    what failed (the scaled file would carry it on), else the failed checks."""
+    what failed (the scaled file would carry it on), else the failed checks, with the
+    first one's detail (a precondition such as float32_range names the cause)."""
+    from namcheck.harness.report import display_name
+
     failed = [c for c in report.checks if c.passed is False]
-    stored = next((c for c in failed if c.name == "metadata_loudness"), None)
+    stored = next((c for c in failed if c.name == "metadata_loudness" and c.scale is None),
+                  None)
     if stored is not None and stored.expected is not None and stored.measured is not None:
         return (f"the file's metadata.loudness is not what it plays (stored "
                 f"{stored.expected:.2f} dB, measured {stored.measured:.2f} dB), and the scaled "
                 "file would carry that on; `namcheck stamp` stores the measured value")
-    names = ", ".join(c.name for c in failed) or report.status
-    return f"the scaled model failed verification ({names})"
+    names = ", ".join(display_name(c) for c in failed) or report.status
+    cause = f": {failed[0].detail}" if failed and failed[0].detail else ""
+    return f"the scaled model failed verification ({names}){cause}"
 
 
 def cmd_audit(args: argparse.Namespace) -> int:

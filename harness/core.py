@@ -275,10 +275,12 @@ def rate_reading(model: NamModel, signal: Signal) -> dict[str, Any] | None:
                          f"{len(signal.samples)} samples are fed to the model as they are "
                          f"({seconds:.3g} s at {rate:g} Hz), as NAM's exporter measures "
                          "metadata.loudness and metadata.gain whatever the model's rate")}
+    standard = ("" if rate == STANDARD_RATE else
+                f", or at {STANDARD_RATE} Hz (NAM's standard input), on whose samples NAM's "
+                "exporter defines metadata.loudness at any rate")
     raise SignalError(f"{signal.path or signal.name}: sample rate {signal.rate} Hz differs "
                       f"from the model's {rate:g} Hz ({model.source}): give a WAV at "
-                      f"{rate:g} Hz, or at {STANDARD_RATE} Hz (NAM's standard input), on "
-                      "whose samples NAM's exporter defines metadata.loudness at any rate")
+                      f"{rate:g} Hz{standard}")
 
 
 def check_rate(model: NamModel, signal: Signal) -> dict[str, Any] | None:

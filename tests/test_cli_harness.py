@@ -6,10 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
+import soundfile as sf
 
 from namcheck.harness.cli import main
 from namcheck.models import read_nam, write_nam
 from namcheck.models.examples import builtin_doc, lstm_doc, wavenet_doc
+from namcheck.signals.generate import default_signal
 
 pytest_plugins = ["pytester"]
 
@@ -82,6 +84,25 @@ def test_scale_says_when_the_files_own_loudness_is_what_fails(
     err = capsys.readouterr().err
     assert "the file's metadata.loudness is not what it plays (stored 3.00 dB, measured -39." \
         in err and "`namcheck stamp` stores the measured value" in err
+    assert not out.exists()
+
+
+def test_scale_refusal_names_the_failed_scaling_not_the_stored_loudness(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A scale that makes head_scale a float32 subnormal fails the scaled checks, the scaled
+    metadata_loudness among them; the file's own stored loudness holds. The message names
+    the scaled checks and their cause, not the stored loudness and stamp."""
+    src, out, wav = tmp_path / "m.nam", tmp_path / "tiny.nam", tmp_path / "standard.wav"
+    sf.write(str(wav), default_signal(), 48000, subtype="FLOAT")
+    signal = ["--signal", str(wav), "--standard-input", "--no-gain"]
+    write_nam(builtin_doc(), src)
+    assert main(["stamp", str(src), "--in-place", *signal]) == 0  # a true stored loudness
+    capsys.readouterr()
+    assert main(["scale", str(src), "--by", "1e-40", "-o", str(out), *signal]) == 1
+    err = capsys.readouterr().err
+    assert "is not what it plays" not in err and "namcheck stamp" not in err, err
+    assert "the scaled model failed verification (float32_range[s=1e-40]" in err, err
+    assert "is a float32 subnormal" in err, err
     assert not out.exists()
 
 

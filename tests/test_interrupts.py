@@ -206,3 +206,19 @@ def test_ctrl_c_during_conform_with_workers_is_one_line(
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
     assert done.stderr.splitlines() == ["namcheck: interrupted"], done.stderr
+
+
+def test_interrupted_audit_counts_each_saved_result(tmp_path: Path) -> None:
+    """Two files of the same content are two results (two lines) in --results, and the
+    interrupted audit says 2, as the resumed run reuses 2; it once counted contents (1)."""
+    from namcheck.harness.core import ModelReport
+    from namcheck.harness.corpus import _interrupted
+    from namcheck.harness.corpus.results import ResultsFile
+
+    path = tmp_path / "r.jsonl"
+    store = ResultsFile(path, "key")
+    for name in ("a.nam", "copy_of_a.nam"):
+        store.append("same-sha256", tmp_path / name, ModelReport(name, "WaveNet"))
+    assert path.read_text().count("\n") == 2
+    assert f"2 of 3 files audited; 2 results saved in {path}" in _interrupted(2, 0, 3, store)
+    assert ResultsFile(path, "key").saved == 2  # read back by the resumed run

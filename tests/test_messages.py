@@ -203,3 +203,30 @@ def test_every_parsing_limit_is_bad_input_naming_the_field(
     assert len(err) == 1 and err[0].startswith(f"namcheck: {path}: {field}"), err
     assert "internal error" not in err[0] and "Exceeds the limit" not in err[0]
     assert len(err[0]) < 300
+
+
+def test_plots_folder_errors_name_the_plots_option(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """--plots DIR is checked as -o DIR is, and its error names --plots, not -o."""
+    pytest.importorskip("matplotlib")
+    model = tmp_path / "m.nam"
+    write_nam(builtin_doc(), model)
+    taken = tmp_path / "taken"
+    taken.write_text("")
+    assert main(["verify", str(model), "--plots", str(taken)]) == 2
+    err = _err_lines(capsys)
+    assert err == [f"namcheck: --plots {taken}: is a file, expected a folder"], err
+
+
+def test_rate_mismatch_on_a_standard_rate_model_names_one_rate(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A 48 kHz model given a 44.1 kHz WAV: "give a WAV at 48000 Hz", once (for a model at
+    another rate the line also offers NAM's standard input, at 48 kHz)."""
+    model = tmp_path / "m.nam"
+    write_nam(a1_doc("nano", seed=0), model)  # 48 kHz
+    wav = tmp_path / "s44.wav"
+    sf.write(str(wav), default_signal()[:44100], 44100, subtype="FLOAT")
+    assert main(["verify", str(model), "--signal", str(wav)]) == 2
+    err = capsys.readouterr().err
+    assert "give a WAV at 48000 Hz" in err
+    assert err.count("48000 Hz") == 2, err  # the model's rate, and the WAV to give

@@ -113,6 +113,6 @@ def _interrupted(done: int, resumed: int, total: int, store: ResultsFile | None)
     if store is None:
         return (f"{head}, nothing saved (with --results FILE.jsonl each result is kept as "
                 "it finishes, and a rerun resumes)")
-    saved = f"{len(store.done)} results saved in {store.path}" if store.done else \
+    saved = f"{store.saved} results saved in {store.path}" if store.saved else \
         f"nothing saved yet in {store.path}"
     return f"{head}; {saved}: rerun the same command to resume"

@@ -61,6 +61,7 @@ class ResultsFile:
     def __init__(self, path: Path, key: str) -> None:
         self.path, self.key = path, key
         self.done: dict[str, ModelReport] = {}
+        self.saved = 0  # results (lines) with this key: a file per line, duplicates too
         if path.exists():
             self._read()
 
@@ -71,6 +72,7 @@ class ResultsFile:
                     entry = json.loads(line)
                     if entry.get("key") == self.key:
                         self.done[entry["sha256"]] = _from_json(entry["report"])
+                        self.saved += 1
                 except (ValueError, KeyError, TypeError):
                     continue  # a line cut short by a kill, or another tool's
 
@@ -95,6 +97,7 @@ class ResultsFile:
                         prefix = b"\n"  # after a line cut short by a kill
             os.write(fd, prefix + line.encode("utf-8") + b"\n")
             self.done[sha256] = report  # counted as saved even if Ctrl-C ends the fsync
+            self.saved += 1
             os.fsync(fd)
         finally:
             os.close(fd)
