@@ -19,8 +19,10 @@ from namcheck.models.tolerances import HEAD_SCALE_REL_TOL, UPSTREAM_HEAD_SCALE_T
 
 # Hardtanh's clamp bounds in the runtime, whatever the file says (NAM_FORMAT §4).
 RUNTIME_HARDTANH = (-1.0, 1.0)
-NOT_PLAYED_DIFFERENTLY = frozenset({"legacy_layer_array", "no_upstream_reader",
-                                    "lstm_start_state", "gating_unreadable_upstream"})
+# Files upstream's .nam loader cannot read at all (inspect's upstream_loader fact).
+UPSTREAM_UNREADABLE = frozenset({"legacy_layer_array", "no_upstream_reader",
+                                 "gating_unreadable_upstream"})
+NOT_PLAYED_DIFFERENTLY = UPSTREAM_UNREADABLE | {"lstm_start_state"}
 
 
 @dataclass(frozen=True)

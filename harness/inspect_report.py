@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from namcheck.harness.divergence import runtime_divergences
+from namcheck.harness.divergence import UPSTREAM_UNREADABLE, runtime_divergences
 from namcheck.harness.errors import BAD_INPUT_ERRORS, EXIT_BAD_INPUT, EXIT_OK
 from namcheck.models.examples import builtin_model
 from namcheck.models.format import NamModel, read_nam
@@ -16,7 +16,10 @@ from namcheck.models.identity import content_hash
 
 def inspect_files(paths: list[Path], as_json: bool = False) -> int:
     """Validate and describe each file (none: the built-in model), warnings included
-    (features the runtime and upstream's PyTorch play differently); a bad file is one line
+    (features the runtime and upstream's PyTorch play differently) and whether upstream's
+    .nam loader fails on it (`upstream_loader`: "fails: " and the JSON paths and causes,
+    harness/divergence.py's UPSTREAM_UNREADABLE; None where no cause is known); a bad
+    file is one line
     on stderr and an entry, and the rest are still described. Prints text, or one JSON
     list; returns the exit code (2 if a file was bad)."""
     infos: list[dict[str, Any]] = []
@@ -30,7 +33,11 @@ def inspect_files(paths: list[Path], as_json: bool = False) -> int:
             print(f"namcheck: {exc}", file=sys.stderr)
             continue
         info = describe(model)
-        info["warnings"] += [str(d) for d in runtime_divergences(model) if d.plays_differently]
+        found = runtime_divergences(model)
+        # a fact, not a warning: most files in the wild are 0.5 files upstream cannot read
+        unread = [str(d) for d in found if d.cause in UPSTREAM_UNREADABLE]
+        info["upstream_loader"] = f"fails: {'; '.join(unread)}" if unread else None
+        info["warnings"] += [str(d) for d in found if d.plays_differently]
         infos.append(info)
         if not as_json:
             print(f"== {model.source}")

@@ -175,3 +175,23 @@ def test_compare_names_the_dropped_gating(capsys: pytest.CaptureFixture[str]) ->
     out = capsys.readouterr().out
     assert rc == 1
     assert "cause: config.layers[1].gating_mode" in out
+
+
+@pytest.mark.parametrize("name", ["gated_second_array", "gated_both_arrays",
+                                  "gating_mode_second_array", "gating_mode_lists_with_secondary"])
+def test_inspect_says_when_upstreams_loader_fails(name: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    """inspect's upstream_loader fact against upstream's loader itself: "fails: ..." exactly
+    where init_from_nam raises (the 0.5 layer arrays), None where it loads the file."""
+    init_from_nam = pytest.importorskip("nam.models").init_from_nam
+    file = CASES / "gating" / f"{name}.nam"
+    assert main(["inspect", "--json", str(file)]) == 0
+    fact = json.loads(capsys.readouterr().out)[0]["upstream_loader"]
+    try:
+        init_from_nam(json.loads(file.read_text()))
+        loads = True
+    except Exception:
+        loads = False
+    assert (fact is None) == loads, fact
+    if not loads:
+        assert fact.startswith("fails: config.layers[") and "legacy 0.5 layer array" in fact
