@@ -78,13 +78,15 @@ def _json_target(args: argparse.Namespace, inputs: Sequence[Path]) -> None:
         _check_output(args.json, [*inputs, *([args.signal] if args.signal else [])], "--json")
 
 
-def _output_folder(folder: Path, option: str = "-o") -> None:
+def _output_folder(folder: Path, option: str = "-o", create: bool = True) -> None:
     """-o DIR (or `option` DIR): an existing writable folder, or one we can create in an
-    existing folder."""
+    existing folder (made now where `create`, else left for the command to make)."""
     if folder.exists() and not folder.is_dir():
         raise O.bad(f"{option} {folder}: is a file, expected a folder")
     if not folder.exists():
         _check_output(folder, [], option)  # its parent must exist and be writable
+        if not create:
+            return
         try:
             folder.mkdir()
         except OSError as exc:
@@ -519,8 +521,8 @@ def cmd_conform(args: argparse.Namespace) -> int:
     for flag, target in (("--json", args.json), ("--markdown", args.markdown)):
         if target:
             _check_output(target, [], flag)
-    if args.output is not None:
-        _output_folder(args.output)
+    if args.output is not None:  # made by the run: a Ctrl-C leaves no empty folder
+        _output_folder(args.output, create=False)
     _plots_folder(args)
     return conform.run_conform(opts, _tables(args))
 

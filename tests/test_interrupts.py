@@ -205,7 +205,34 @@ def test_ctrl_c_during_conform_with_workers_is_one_line(
                       tmp_path, ready)
     assert done.returncode == 130, done.stderr
     assert "Traceback" not in done.stderr and "KeyboardInterrupt" not in done.stderr
-    assert done.stderr.splitlines() == ["namcheck: interrupted"], done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and re.fullmatch(
+        rf"namcheck: interrupted(: \d+ of \d+ cases run, nothing reported; {re.escape(str(suite))}"
+        r" is left as it was)?", lines[0]), done.stderr
+    assert not suite.exists()  # -o made by this run: nothing of it is left
+
+
+def test_ctrl_c_during_conform_puts_the_earlier_suite_back(tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch
+                                                           ) -> None:
+    """conform -o DIR over an earlier suite, interrupted mid-run: DIR/cases is the earlier
+    suite again, file for file, and nothing of the partial run is left."""
+    monkeypatch.setenv("PYTHONUNBUFFERED", "1")
+    suite = tmp_path / "suite"
+    earlier = suite / "cases" / "old" / "case.json"
+    earlier.parent.mkdir(parents=True)
+    earlier.write_text("{}")
+
+    def ready(_out: str) -> bool:
+        return len(list((suite / "cases").rglob("case.json"))) >= 3  # this run's, at work
+
+    done = _interrupt([*CLI, "conform", "--runtime", "true {model} {input} {output}",
+                       "--slim-arg", "--slim {slim}", "--jobs", "1", "-o", str(suite)],
+                      tmp_path, ready)
+    assert done.returncode == 130, done.stderr
+    assert re.fullmatch(r"namcheck: interrupted: \d+ of \d+ cases run, nothing reported; "
+                        rf"{re.escape(str(suite))} is left as it was\n", done.stderr)
+    assert _listing(suite) == {"cases", "cases/old", "cases/old/case.json"}
 
 
 def test_interrupted_audit_counts_each_saved_result(tmp_path: Path) -> None:

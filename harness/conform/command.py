@@ -4,9 +4,11 @@ reported as a matrix (terminal, Markdown, JSON) with a plot of the worst cases."
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from namcheck.harness.conform.runner import Template, TemplateError
 from namcheck.harness.conform.schema import RuntimeInfo, Selection, document
 from namcheck.harness.conform.suite import Case, build_cases, select
 from namcheck.harness.errors import EXIT_FAILED, EXIT_OK, BadInputError
+from namcheck.harness.interrupts import Interrupted
 from namcheck.harness.report import write_json
 from namcheck.harness.schema import run_context
 from namcheck.models.atomic import atomic_write
@@ -96,8 +99,23 @@ def run_conform(opts: ConformOptions, say: Callable[[str], None] = print) -> int
     context = run_context("cpu", torch.float64, "reference")
     with tempfile.TemporaryDirectory(prefix="namcheck-conform-") as scratch:
         root = (opts.folder or Path(scratch)) / "cases"
-        results = run_suite(chosen, template, root, jobs=opts.jobs, timeout=opts.timeout,
-                            progress=_progress(len(chosen)))
+        finished: list[CaseResult] = []
+        progress = _progress(len(chosen))
+
+        def count(result: CaseResult) -> None:
+            finished.append(result)
+            if progress is not None:
+                progress(result)
+
+        with _kept_suite(opts.folder, root) as undo:
+            try:
+                results = run_suite(chosen, template, root, jobs=opts.jobs,
+                                    timeout=opts.timeout, progress=count)
+            except KeyboardInterrupt:
+                undo()
+                kept = f"; {opts.folder} is left as it was" if opts.folder else ""
+                raise Interrupted(f"{len(finished)} of {len(chosen)} cases run, nothing "
+                                  f"reported{kept}") from None
         say(format_text(results, features))
         if opts.json:
             doc = document(results, features, context,
@@ -122,6 +140,43 @@ def run_conform(opts: ConformOptions, say: Callable[[str], None] = print) -> int
             say(f"suite: {root} (each case: model.nam, input.wav, expected.wav, output.wav, "
                 "case.json with the command)")
     return EXIT_FAILED if any(r.verdict.status in FAILING for r in results) else EXIT_OK
+
+
+@contextmanager
+def _kept_suite(folder: Path | None, root: Path) -> Iterator[Callable[[], None]]:
+    """-o FOLDER's suite (`root`, FOLDER/cases) written in place (case.json holds absolute
+    paths), with an undo: an earlier suite there waits aside until this run ends; the
+    undo (a Ctrl-C, or any error leaving the block) removes this run's partial suite,
+    puts the earlier one back, and removes FOLDER where this run made it."""
+    if folder is None:
+        yield lambda: None
+        return
+    made = not folder.exists()
+    folder.mkdir(exist_ok=True)
+    aside = folder / f".cases-before-{os.getpid()}"
+    if root.exists():
+        os.rename(root, aside)
+    done = False
+
+    def undo() -> None:
+        nonlocal done
+        if done:
+            return
+        done = True
+        shutil.rmtree(root, ignore_errors=True)
+        if aside.exists():
+            os.rename(aside, root)
+        elif made:
+            with suppress(OSError):
+                folder.rmdir()
+
+    try:
+        yield undo
+    except BaseException:
+        undo()
+        raise
+    if not done:
+        shutil.rmtree(aside, ignore_errors=True)
 
 
 def command_line(opts: ConformOptions) -> str:
