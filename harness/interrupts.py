@@ -56,6 +56,21 @@ def quiet_stdio() -> None:
 
 
 @contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """A short step that a Ctrl-C must not cut in two (removing a folder tree, putting
+    one back): SIGINT is blocked in this block and, if it came, raised after it. Outside
+    the main thread (which alone receives it) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+@contextmanager
 def workers_deaf_to_sigint() -> Iterator[None]:
     """Start worker processes inside this block: they are born with SIGINT blocked (the
     mask survives fork and exec) and stay so, so Ctrl-C, sent to the whole process group,

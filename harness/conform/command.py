@@ -20,7 +20,7 @@ from namcheck.harness.conform.runner import Template, TemplateError
 from namcheck.harness.conform.schema import RuntimeInfo, Selection, document
 from namcheck.harness.conform.suite import Case, build_cases, select
 from namcheck.harness.errors import EXIT_FAILED, EXIT_OK, BadInputError
-from namcheck.harness.interrupts import Interrupted
+from namcheck.harness.interrupts import Interrupted, sigint_deferred
 from namcheck.harness.report import write_json
 from namcheck.harness.schema import run_context
 from namcheck.models.atomic import atomic_write
@@ -99,18 +99,12 @@ def run_conform(opts: ConformOptions, say: Callable[[str], None] = print) -> int
     context = run_context("cpu", torch.float64, "reference")
     with tempfile.TemporaryDirectory(prefix="namcheck-conform-") as scratch:
         root = (opts.folder or Path(scratch)) / "cases"
-        finished: list[CaseResult] = []
-        progress = _progress(len(chosen))
-
-        def count(result: CaseResult) -> None:
-            finished.append(result)
-            if progress is not None:
-                progress(result)
-
+        finished: list[None] = []
         with _kept_suite(opts.folder, root) as undo:
             try:
                 results = run_suite(chosen, template, root, jobs=opts.jobs,
-                                    timeout=opts.timeout, progress=count)
+                                    timeout=opts.timeout, progress=_progress(len(chosen)),
+                                    ran=lambda: finished.append(None))
             except KeyboardInterrupt:
                 undo()
                 kept = f"; {opts.folder} is left as it was" if opts.folder else ""
@@ -163,12 +157,13 @@ def _kept_suite(folder: Path | None, root: Path) -> Iterator[Callable[[], None]]
         if done:
             return
         done = True
-        shutil.rmtree(root, ignore_errors=True)
-        if aside.exists():
-            os.rename(aside, root)
-        elif made:
-            with suppress(OSError):
-                folder.rmdir()
+        with sigint_deferred():
+            shutil.rmtree(root, ignore_errors=True)
+            if aside.exists():
+                os.rename(aside, root)
+            elif made:
+                with suppress(OSError):
+                    folder.rmdir()
 
     try:
         yield undo
@@ -176,7 +171,8 @@ def _kept_suite(folder: Path | None, root: Path) -> Iterator[Callable[[], None]]
         undo()
         raise
     if not done:
-        shutil.rmtree(aside, ignore_errors=True)
+        with sigint_deferred():  # a Ctrl-C now finds the new suite whole, the old gone
+            shutil.rmtree(aside, ignore_errors=True)
 
 
 def command_line(opts: ConformOptions) -> str:

@@ -132,25 +132,34 @@ def run_case(p: Prepared, template: Template, timeout: float,
 
 
 def run_suite(cases: list[Case], template: Template, root: Path, *, jobs: int = 1,
-              timeout: float = 60.0, progress: Progress | None = None) -> list[CaseResult]:
+              timeout: float = 60.0, progress: Progress | None = None,
+              ran: Callable[[], None] | None = None) -> list[CaseResult]:
     """Every case prepared below `root`, run through `template`, judged; in suite order.
     Each case's folder gets its case.json with the command and the verdict."""
     return run_prepared(prepared_cases(cases, root.resolve(), jobs), template, jobs=jobs,
-                        timeout=timeout, progress=progress, order=[c.name for c in cases])
+                        timeout=timeout, progress=progress, order=[c.name for c in cases],
+                        ran=ran)
 
 
 def run_prepared(prepared: Iterable[Prepared], template: Template, *, jobs: int = 1,
                  timeout: float = 60.0, progress: Progress | None = None,
-                 order: list[str] | None = None) -> list[CaseResult]:
+                 order: list[str] | None = None,
+                 ran: Callable[[], None] | None = None) -> list[CaseResult]:
     """Run the runtime on cases already prepared (as they arrive), `jobs` at a time;
-    results in `order` (case names; default: as given)."""
+    results in `order` (case names; default: as given). `ran()` is called (from a worker
+    thread) as each case's run ends, before the results are gathered: `progress` sees
+    them only once every case is prepared."""
     futures: list[Future[CaseResult]] = []
     done: dict[str, CaseResult] = {}
     running = Running()
     with ThreadPoolExecutor(max(1, jobs)) as threads:
         try:
             for p in prepared:
-                futures.append(threads.submit(run_case, p, template, timeout, running))
+                future = threads.submit(run_case, p, template, timeout, running)
+                if ran is not None:
+                    future.add_done_callback(
+                        lambda f: None if f.cancelled() or f.exception() else ran())
+                futures.append(future)
             for future in as_completed(futures):
                 result = future.result()
                 _record(result)
