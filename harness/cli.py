@@ -217,13 +217,15 @@ def _scale_refusal(report: Any) -> str:
 
 def cmd_audit(args: argparse.Namespace) -> int:
     """`namcheck audit`: files as they are."""
-    files = _expand(args.paths)  # the argument checks first: an error in 0.5 s, not 5
+    # the argument checks first (an error in 0.5 s, not 5), before the folder scan (whose
+    # note on skipped files would come before the error line)
     O.positive_int("--workers", args.workers, 64)
     if args.timeout is not None:
         O.finite("--timeout", args.timeout, 0.0, low_open=True)
     if args.scheduler is not None and (args.timeout is not None or args.workers != 1):
         raise O.bad("--scheduler: the cluster's own workers run the files; --workers and "
                     "--timeout are for a local audit")
+    files = _expand(args.paths)
     _json_target(args, files)
     _plots_folder(args)
     if args.results is not None:

@@ -230,3 +230,14 @@ def test_rate_mismatch_on_a_standard_rate_model_names_one_rate(
     err = capsys.readouterr().err
     assert "give a WAV at 48000 Hz" in err
     assert err.count("48000 Hz") == 2, err  # the model's rate, and the WAV to give
+
+
+def test_audit_argument_error_is_the_only_line(tmp_path: Path,
+                                               capsys: pytest.CaptureFixture[str]) -> None:
+    """--workers 0 on a folder holding a non-.nam file: the argument error alone, not after
+    the folder scan's note on skipped files."""
+    write_nam(a1_doc("nano", seed=0), tmp_path / "a.nam")
+    (tmp_path / "input.wav").write_bytes(b"")
+    assert main(["audit", str(tmp_path), "--workers", "0"]) == 2
+    err = _err_lines(capsys)
+    assert len(err) == 1 and "--workers" in err[0], err
