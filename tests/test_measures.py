@@ -166,6 +166,23 @@ def test_calibration_verdicts_and_absent_fields() -> None:
     assert "outside the plausible" in cal.calibration_warnings(got)[0]
 
 
+def test_calibration_in_audit_text(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """audit's text shows the calibration audit too (one line per file), not only --json:
+    each stored level with its verdict, and the gains (by hand: NeuralAmpModeler.cpp's, as
+    in test_plugin_gains_by_hand)."""
+    from namcheck.harness.cli import main
+
+    doc = builtin_doc()
+    doc["metadata"] = {"loudness": -30.0, "input_level_dbu": 95.0, "output_level_dbu": 12.3}
+    write_nam(doc, tmp_path / "m.nam")
+    main(["audit", str(tmp_path / "m.nam"), "--builtin-signal", "--no-gain"])
+    lines = [ln for ln in capsys.readouterr().out.splitlines() if "calibration:" in ln]
+    assert lines == ["   calibration: input_level_dbu 95.0 (implausible), output_level_dbu "
+                     "12.3 (plausible); plugin gain at a 12 dBu interface: input -83.00 dB "
+                     "(calibrate input), output +12.00 dB normalized, +0.30 dB calibrated, "
+                     "+0.00 dB raw"], lines
+
+
 @needs_fixtures
 def test_fixture_calibration_in_audit_json() -> None:
     path = NAMCORE / "lstm.nam"
