@@ -66,6 +66,10 @@ def runtime_divergences(model: NamModel, prefix: str = "") -> list[Divergence]:
                               "in-memory model starts elsewhere, so the first ~0.5 s differ"))
     elif isinstance(cfg, WaveNetConfig):
         out.extend(_wavenet_divergences(model, cfg, at))
+    if model.submodels:
+        out.append(Divergence(at("architecture"), "no_upstream_reader",
+                              "upstream's .nam loader (init_from_nam) has no "
+                              "SlimmableContainer reader (KeyError 'SlimmableContainer')"))
     for i, sub in enumerate(model.submodels):
         out.extend(runtime_divergences(sub.model, at(f"config.submodels[{i}].model")))
     return out

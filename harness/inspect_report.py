@@ -35,8 +35,13 @@ def inspect_files(paths: list[Path], as_json: bool = False) -> int:
         info = describe(model)
         found = runtime_divergences(model)
         # a fact, not a warning: most files in the wild are 0.5 files upstream cannot read
-        unread = [str(d) for d in found if d.cause in UPSTREAM_UNREADABLE]
-        info["upstream_loader"] = f"fails: {'; '.join(unread)}" if unread else None
+        unread: dict[str, list[str]] = {}  # message -> its JSON paths, each cause once
+        for d in found:
+            if d.cause in UPSTREAM_UNREADABLE:
+                unread.setdefault(d.message, []).append(d.path)
+        info["upstream_loader"] = "fails: " + "; ".join(
+            f"{', '.join(paths)}: {message}" for message, paths in unread.items()
+        ) if unread else None
         info["warnings"] += [str(d) for d in found if d.plays_differently]
         infos.append(info)
         if not as_json:

@@ -208,7 +208,7 @@ def test_ctrl_c_during_conform_with_workers_is_one_line(
     lines = done.stderr.splitlines()
     assert len(lines) == 1 and re.fullmatch(
         rf"namcheck: interrupted(: \d+ of \d+ cases run, nothing reported; {re.escape(str(suite))}"
-        r" is left as it was)?", lines[0]), done.stderr
+        r" was not made)?", lines[0]), done.stderr
     assert not suite.exists()  # -o made by this run: nothing of it is left
 
 

@@ -471,3 +471,27 @@ def test_bench_upstream_never_tracebacks(tmp_path: Path,
                  "--block", "256"]) == 0
     out = capsys.readouterr().out
     assert "upstream nam" in out and "n/a: KeyError" in out
+
+
+@pytest.mark.parametrize("make", [
+    lambda: container_doc([(0.5, a1_doc("nano", seed=1)), (1.0, builtin_doc())]),
+    lambda: builtin_doc()])
+def test_inspect_upstream_loader_against_upstreams_loader(
+        make: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """inspect's upstream_loader names a cause exactly where upstream's init_from_nam
+    raises: a SlimmableContainer (no reader for it), not a plain A1 WaveNet."""
+    init_from_nam = pytest.importorskip("nam.models").init_from_nam
+    doc = make()
+    path = tmp_path / "m.nam"
+    write_nam(doc, path)
+    assert main(["inspect", "--json", str(path)]) == 0
+    fact = json.loads(capsys.readouterr().out)[0]["upstream_loader"]
+    try:
+        init_from_nam(json.loads(path.read_text()))
+        loads = True
+    except Exception:
+        loads = False
+    assert (fact is None) == loads, fact
+    if not loads:
+        assert fact == ("fails: architecture: upstream's .nam loader (init_from_nam) has no "
+                        "SlimmableContainer reader (KeyError 'SlimmableContainer')"), fact

@@ -100,6 +100,7 @@ def run_conform(opts: ConformOptions, say: Callable[[str], None] = print) -> int
     with tempfile.TemporaryDirectory(prefix="namcheck-conform-") as scratch:
         root = (opts.folder or Path(scratch)) / "cases"
         finished: list[None] = []
+        existed = opts.folder is not None and opts.folder.exists()
         with _kept_suite(opts.folder, root) as undo:
             try:
                 results = run_suite(chosen, template, root, jobs=opts.jobs,
@@ -107,7 +108,8 @@ def run_conform(opts: ConformOptions, say: Callable[[str], None] = print) -> int
                                     ran=lambda: finished.append(None))
             except KeyboardInterrupt:
                 undo()
-                kept = f"; {opts.folder} is left as it was" if opts.folder else ""
+                kept = ("" if opts.folder is None else f"; {opts.folder} is left as it was"
+                        if existed else f"; {opts.folder} was not made")
                 raise Interrupted(f"{len(finished)} of {len(chosen)} cases run, nothing "
                                   f"reported{kept}") from None
         say(format_text(results, features))
