@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shlex
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -567,6 +568,12 @@ def cmd_bench(args: argparse.Namespace) -> int:
 
 class _Parser(argparse.ArgumentParser):
     """argparse with one-line errors: 'namcheck verify: --scale: invalid float value'."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # a value such as -0.5e-3 is a (negative) number, not an option: argparse's own
+        # pattern (CPython 3.10-3.12) knows no exponent
+        self._negative_number_matcher = re.compile(r"^-(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$")
 
     def error(self, message: str) -> NoReturn:
         from namcheck.harness.errors import EXIT_BAD_INPUT

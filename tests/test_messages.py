@@ -241,3 +241,12 @@ def test_audit_argument_error_is_the_only_line(tmp_path: Path,
     assert main(["audit", str(tmp_path), "--workers", "0"]) == 2
     err = _err_lines(capsys)
     assert len(err) == 1 and "--workers" in err[0], err
+
+
+def test_a_negative_number_with_an_exponent_is_a_value(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """--scale -0.5e-3 is the (refused) scale -0.0005, not a missing argument followed by
+    an unknown option, as argparse's own negative-number pattern (no exponent) took it."""
+    assert main(["verify", "--scale", "-0.5e-3"]) == 2
+    err = _err_lines(capsys)
+    assert len(err) == 1 and err[0].startswith("namcheck: --scale -0.0005: scale must be"), err
