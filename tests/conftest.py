@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -81,3 +83,21 @@ def _sigint_untouched() -> object:
     yield
     after = _sigint_state()
     assert after == before, f"SIGINT handling changed by this test: {before} -> {after}"
+
+
+def checked_upstream_loader_fact(path: Path, capsys: Any) -> str | None:
+    """`inspect --json`'s upstream_loader fact for `path`, asserted to name a cause exactly
+    where upstream's own init_from_nam fails on the file (the test skips without the
+    `upstream` extra)."""
+    init_from_nam = pytest.importorskip("nam.models").init_from_nam
+    from namcheck.harness.cli import main
+
+    assert main(["inspect", "--json", str(path)]) == 0
+    fact = json.loads(capsys.readouterr().out)[0]["upstream_loader"]
+    try:
+        init_from_nam(json.loads(path.read_text()))
+        loads = True
+    except Exception:
+        loads = False
+    assert (fact is None) == loads, fact
+    return fact

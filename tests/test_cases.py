@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import ROOT
+from conftest import ROOT, checked_upstream_loader_fact
 from namcheck.harness.cli import main
 from namcheck.models import load, read_nam
 
@@ -183,15 +183,6 @@ def test_inspect_says_when_upstreams_loader_fails(name: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     """inspect's upstream_loader fact against upstream's loader itself: "fails: ..." exactly
     where init_from_nam raises (the 0.5 layer arrays), None where it loads the file."""
-    init_from_nam = pytest.importorskip("nam.models").init_from_nam
-    file = CASES / "gating" / f"{name}.nam"
-    assert main(["inspect", "--json", str(file)]) == 0
-    fact = json.loads(capsys.readouterr().out)[0]["upstream_loader"]
-    try:
-        init_from_nam(json.loads(file.read_text()))
-        loads = True
-    except Exception:
-        loads = False
-    assert (fact is None) == loads, fact
-    if not loads:
+    fact = checked_upstream_loader_fact(CASES / "gating" / f"{name}.nam", capsys)
+    if fact is not None:
         assert fact.startswith("fails: config.layers[") and "legacy 0.5 layer array" in fact
