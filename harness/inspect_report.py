@@ -19,9 +19,8 @@ def inspect_files(paths: list[Path], as_json: bool = False) -> int:
     (features the runtime and upstream's PyTorch play differently) and whether upstream's
     .nam loader fails on it (`upstream_loader`: "fails: " and the JSON paths and causes,
     harness/divergence.py's UPSTREAM_UNREADABLE; None where no cause is known); a bad
-    file is one line
-    on stderr and an entry, and the rest are still described. Prints text, or one JSON
-    list; returns the exit code (2 if a file was bad)."""
+    file is one line on stderr and an entry, and the rest are still described. Prints
+    text, or one JSON list; returns the exit code (2 if a file was bad)."""
     infos: list[dict[str, Any]] = []
     code = EXIT_OK
     for path in paths or [None]:
