@@ -20,6 +20,7 @@ The interface level is the plugin's setting; its default is 12 dBu
 
 from __future__ import annotations
 
+import json
 import math
 from typing import Any
 
@@ -103,3 +104,20 @@ def calibration_warnings(cal: dict[str, Any]) -> list[str]:
                        f"{low:g}..{high:g} dBu of audio interface inputs "
                        "(docs/calibration.md)")
     return out
+
+
+def calibration_line(cal: dict[str, Any]) -> str:
+    """calibration()'s audit as one line of audit's text report: each stored level and
+    its verdict, then the gains (dB) the plugin applies with this file at the interface
+    level."""
+    levels = []
+    for key in FIELDS:
+        status = cal[f"{key.removesuffix('_dbu')}_status"]
+        stored = cal["stored_values"][key]
+        levels.append(f"{key} {status}" if stored is None
+                      else f"{key} {json.dumps(stored)} ({status})")
+    out = cal["output_gain_db"]
+    return (f"calibration: {', '.join(levels)}; plugin gain at a {cal['interface_level_dbu']:g}"
+            f" dBu interface: input {cal['input_gain_db']:+.2f} dB (calibrate input), output "
+            f"{out['normalized']:+.2f} dB normalized, {out['calibrated']:+.2f} dB calibrated, "
+            f"{out['raw']:+.2f} dB raw")

@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from namcheck.harness import schema
+from namcheck.harness.calibration import calibration_line
 from namcheck.harness.checks import RUNTIME_LIMITATION, CheckResult, is_limitation
 from namcheck.harness.core import STATUSES, ModelReport, Signal
 from namcheck.harness.errors import (
@@ -63,23 +64,6 @@ def _not_run(report: ModelReport) -> str:
     return "internal error" if report.internal else "not checked"
 
 
-def format_calibration(cal: dict[str, Any]) -> str:
-    """audit's calibration (schema.Calibration) as one line: each stored level and its
-    verdict, then the gains (dB) NeuralAmpModelerPlugin applies with this file at the
-    interface level (harness/calibration.py)."""
-    levels = []
-    for key in ("input_level_dbu", "output_level_dbu"):
-        status = cal[f"{key.removesuffix('_dbu')}_status"]
-        stored = cal["stored_values"][key]
-        levels.append(f"{key} {status}" if stored is None
-                      else f"{key} {json.dumps(stored)} ({status})")
-    out = cal["output_gain_db"]
-    return (f"calibration: {', '.join(levels)}; plugin gain at a {cal['interface_level_dbu']:g}"
-            f" dBu interface: input {cal['input_gain_db']:+.2f} dB (calibrate input), output "
-            f"{out['normalized']:+.2f} dB normalized, {out['calibrated']:+.2f} dB calibrated, "
-            f"{out['raw']:+.2f} dB raw")
-
-
 def format_table(report: ModelReport) -> str:
     """One model's checks as a text table with units; each n/a or failure reason once."""
     head = f"== {report.path} ({report.architecture or _not_run(report)})"
@@ -105,7 +89,7 @@ def format_table(report: ModelReport) -> str:
     lines.extend(f"   note: {u}" for u in report.unverified)
     lines.extend(f"   warning: {w}" for w in report.warnings)
     if report.calibration is not None:
-        lines.append(f"   {format_calibration(report.calibration)}")
+        lines.append(f"   {calibration_line(report.calibration)}")
     if report.engine:
         lines.append(f"   engine: {report.engine}")
     failed = sum(c.passed is False for c in report.checks)

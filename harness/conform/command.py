@@ -100,18 +100,15 @@ def run_conform(opts: ConformOptions, say: Callable[[str], None] = print) -> int
     with tempfile.TemporaryDirectory(prefix="namcheck-conform-") as scratch:
         root = (opts.folder or Path(scratch)) / "cases"
         finished: list[None] = []
-        existed = opts.folder is not None and opts.folder.exists()
         with _kept_suite(opts.folder, root) as undo:
             try:
                 results = run_suite(chosen, template, root, jobs=opts.jobs,
                                     timeout=opts.timeout, progress=_progress(len(chosen)),
                                     ran=lambda: finished.append(None))
             except KeyboardInterrupt:
-                undo()
-                kept = ("" if opts.folder is None else f"; {opts.folder} is left as it was"
-                        if existed else f"; {opts.folder} was not made")
+                left = undo()
                 raise Interrupted(f"{len(finished)} of {len(chosen)} cases run, nothing "
-                                  f"reported{kept}") from None
+                                  f"reported{left}") from None
         say(format_text(results, features))
         if opts.json:
             doc = document(results, features, context,
@@ -139,13 +136,14 @@ def run_conform(opts: ConformOptions, say: Callable[[str], None] = print) -> int
 
 
 @contextmanager
-def _kept_suite(folder: Path | None, root: Path) -> Iterator[Callable[[], None]]:
+def _kept_suite(folder: Path | None, root: Path) -> Iterator[Callable[[], str]]:
     """-o FOLDER's suite (`root`, FOLDER/cases) written in place (case.json holds absolute
     paths), with an undo: an earlier suite there waits aside until this run ends; the
     undo (a Ctrl-C, or any error leaving the block) removes this run's partial suite,
-    puts the earlier one back, and removes FOLDER where this run made it."""
+    puts the earlier one back, and removes FOLDER where this run made it. undo() says
+    what it left ('; FOLDER is left as it was', '; FOLDER was not made', or '')."""
     if folder is None:
-        yield lambda: None
+        yield lambda: ""
         return
     made = not folder.exists()
     folder.mkdir(exist_ok=True)
@@ -154,10 +152,12 @@ def _kept_suite(folder: Path | None, root: Path) -> Iterator[Callable[[], None]]
         os.rename(root, aside)
     done = False
 
-    def undo() -> None:
+    left = f"; {folder} was not made" if made else f"; {folder} is left as it was"
+
+    def undo() -> str:
         nonlocal done
         if done:
-            return
+            return left
         done = True
         with sigint_deferred():
             shutil.rmtree(root, ignore_errors=True)
@@ -166,6 +166,7 @@ def _kept_suite(folder: Path | None, root: Path) -> Iterator[Callable[[], None]]
             elif made:
                 with suppress(OSError):
                     folder.rmdir()
+        return left
 
     try:
         yield undo
