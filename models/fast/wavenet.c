@@ -41,10 +41,17 @@
  * (where PV > 2), then one of 1: that covers 3 vectors at most */
 _Static_assert(PV <= 4, "conv_tile's remainder passes cover fewer than PV - 1 vectors");
 #ifndef NB
-/* sub-block (samples): whole chunks (768 with AVX2, 1024 AVX-512). Each layer's setup is
- * paid once per sub-block: 768 ran A1 standard 3.5% and wavenet.nam 11% faster than 264 (one
- * core, interleaved); 1536 no better than 264. */
+/* sub-block (samples): whole chunks. Each layer's setup is paid once per sub-block, but a
+ * sub-block's signals must stay in L1 between a layer's steps (one core, interleaved, in one
+ * process): with AVX2 (Zen 3), 768 ran A1 standard 3.5% and wavenet.nam 11% faster than 264,
+ * 1536 no better; with AVX-512 (Cooper Lake, 32 KiB L1), 256 ran A1 standard 8%, A2 3% and
+ * wavenet_a2_max 25% faster than 1024 (wavenet.nam, 2500x real time, 2% slower); 128, 192,
+ * 320, 384 and 512 were slower than 256. */
+#if defined(__AVX512F__)
+#define NB (8 * PV * VW)
+#else
 #define NB (32 * PV * VW)
+#endif
 #endif
 #define NBP (NB + VW)    /* scratch row stride */
 #define AI static inline __attribute__((always_inline))
