@@ -748,7 +748,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "loudness + 20*log10(S)), verify the result by measurement, then write "
                        "OUT atomically.")
     p.add_argument("model", type=Path, metavar="MODEL.nam", help="the model to scale")
-    p.add_argument("--by", type=float, required=True, metavar="S",
+    p.add_argument("--by", type=O.number, required=True, metavar="S",
                    help="the output scale s > 0: the output is multiplied by s and "
                    "metadata.loudness moves by 20*log10(s) dB")
     p.add_argument("-o", "--output", type=Path, required=True, metavar="OUT.nam",
@@ -778,7 +778,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", type=Path, metavar="FILE.jsonl",
                    help="append each file's result as it finishes; rerun with the same file "
                    "to skip those already done (matched by content hash)")
-    p.add_argument("--timeout", type=float, metavar="S",
+    p.add_argument("--timeout", type=O.number, metavar="S",
                    help="per-file limit in seconds: a file that hangs (or crashes) its worker "
                    "process becomes an error entry")
     p.add_argument("--scheduler", metavar="ADDRESS",
@@ -897,7 +897,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--jobs", type=int, metavar="N",
                    help="parallel runtime processes and reference workers (default: the "
                    "cores)")
-    p.add_argument("--timeout", type=float, default=60.0, metavar="S",
+    p.add_argument("--timeout", type=O.number, default=60.0, metavar="S",
                    help="per-case limit in seconds; a runtime still running is killed and "
                    "the case is a crash (default 60)")
     p.add_argument("--list", action="store_true", help="list the features and cases, run "
@@ -926,7 +926,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="torch intra-op threads (default 1: compare ratios on a pinned core)")
     p.add_argument("--block", type=int, default=64, metavar="N",
                    help="streaming block size in samples (default 64)")
-    p.add_argument("--seconds", type=float, default=1.0,
+    p.add_argument("--seconds", type=O.number, default=1.0,
                    help="audio length in seconds, in (0, 600] (default 1)")
     p.add_argument("--repeats", type=int, default=5,
                    help="timed runs per measurement; the median is reported (default 5)")

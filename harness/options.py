@@ -26,6 +26,21 @@ DEFAULT_SCALES = (0.5, 2.0)
 CORE_ENV = "NAMCHECK_CORE_BENCHMODEL"
 
 
+def number(text: str) -> float:
+    """An option's float: float(text), but a finite-looking number beyond float range
+    ('1e400', which float() makes inf) is refused naming the text as typed."""
+    import argparse
+
+    value = float(text)
+    if math.isinf(value) and "inf" not in text.lower():
+        raise argparse.ArgumentTypeError(f"invalid float value: '{text}' is beyond the "
+                                         "float range (magnitude <= 1.8e308)")
+    return value
+
+
+number.__name__ = "float"  # argparse's message for a non-number: "invalid float value"
+
+
 @dataclass(frozen=True)
 class Option:
     """One option: `--NAME` on the command line (`--namcheck-NAME` in pytest), its value at
@@ -63,7 +78,7 @@ class Option:
 
 _OPTIONS = [
     Option("scale", "scale to apply (repeatable; default 0.5 and 2). The reference hook "
-           "refuses s <= 0, NaN and Inf; upstream's hook is given any value", float,
+           "refuses s <= 0, NaN and Inf; upstream's hook is given any value", number,
            action="append", metavar="S", plugin=True),
     Option("hook", "namcheck's reference hook, or upstream's _ScaleOutputHook (needs the "
            "'upstream' extra)", choices=HOOKS, default="reference"),
@@ -83,11 +98,11 @@ _OPTIONS = [
            "model in float32 on the CPU, else the reference), fast (the same, naming the "
            "reason wherever the reference stands in), reference (PyTorch, float32/float64, "
            "CPU/CUDA)", choices=ENGINE_CHOICES, default="auto", plugin=True),
-    Option("slim", "slim value in [0, 1] for slimmable models; default full size", float),
+    Option("slim", "slim value in [0, 1] for slimmable models; default full size", number),
     Option("no_gain", "skip the gain heuristic (11 extra forwards per model)",
            action="store_true", default=False, plugin=True),
     Option("fail_above_db", "level checks (unit dB) fail only when their error exceeds X dB "
-           "(default: any error beyond the derived rounding bound fails)", float,
+           "(default: any error beyond the derived rounding bound fails)", number,
            metavar="X", plugin=True),
     Option("fail_on_runtime_limits", "runtime limitations (findings no edit of the file can "
            "fix, e.g. a SlimmableContainer's one loudness against each slim's level) fail the "
@@ -96,13 +111,13 @@ _OPTIONS = [
 ]
 # Limits (models/format/limits.py), checked before anything large is allocated.
 LIMITS = [
-    Option("max_file_mb", "largest .nam file (64)", float, metavar="MB"),
+    Option("max_file_mb", "largest .nam file (64)", number, metavar="MB"),
     Option("max_nesting", "deepest nesting of containers / condition DSPs (16)", int,
            metavar="N"),
     Option("max_receptive_field", "largest receptive field (1048576)", int, metavar="SAMPLES"),
     Option("max_parameters", "most weights (16777216)", int, metavar="N"),
     Option("max_layers", "most layers (dilations) in a model (4096)", int, metavar="N"),
-    Option("max_signal_seconds", "longest input signal (3600)", float, metavar="S"),
+    Option("max_signal_seconds", "longest input signal (3600)", number, metavar="S"),
 ]
 OPTIONS: dict[str, Option] = {o.name: o for o in [*_OPTIONS, *LIMITS]}
 PLUGIN_OPTIONS = [o for o in _OPTIONS if o.plugin]

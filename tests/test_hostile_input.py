@@ -371,6 +371,11 @@ def argument_cases(m: Path, w: Path) -> dict[str, tuple[list[str], str]]:
         "fail_above_db_negative": (["verify", str(m), "--fail-above-db", "-1"],
                                    "--fail-above-db -1"),
         "argparse_bad_float": (["verify", "--scale", "abc"], "invalid float value: 'abc'"),
+        # float() makes these inf: the message quotes what was typed, not "inf"
+        "scale_beyond_float_range": (["verify", "--scale", "1e400"],
+                                     "--scale: invalid float value: '1e400' is beyond"),
+        "by_beyond_float_range": (["scale", str(m), "--by", "-1e999", "-o", str(d / "o.nam")],
+                                  "--by: invalid float value: '-1e999' is beyond"),
         "argparse_unknown_command": (["frobnicate"], "invalid choice: 'frobnicate'"),
         "workers_zero": (["audit", str(m), "--workers", "0"], "--workers 0"),
         "missing_folder": (["audit", str(d / "nowhere")], "no such file"),
