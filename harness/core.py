@@ -169,6 +169,17 @@ class Options:
     fail_on_runtime_limits: bool = False  # runtime limitations fail the file (CI gate)
 
 
+@dataclass(frozen=True)
+class Edit:
+    """One value stamp writes (or, for --dry-run/--check, would write): the JSON path, the
+    value stored before (None where absent; any JSON value, a wrong type included) and the
+    value after (a number, or {} where metadata that was not an object is replaced)."""
+
+    path: str
+    before: Any
+    after: Any
+
+
 @dataclass
 class ModelReport:
     """Everything found about one model: checks, warnings, measured levels, status.
@@ -183,7 +194,8 @@ class ModelReport:
     unverified: list[str] = field(default_factory=list)  # claims that could not be checked
     warnings: list[str] = field(default_factory=list)  # findings that are no verdict
     levels: list[dict[str, Any]] = field(default_factory=list)  # schema.Level fields
-    changes: list[str] = field(default_factory=list)  # stamp: before -> after
+    changes: list[str] = field(default_factory=list)  # stamp: 'PATH: before -> after'
+    edits: list[Edit] = field(default_factory=list)  # stamp: the same changes as values
     engines: list[str] = field(default_factory=list)  # the forwards that measured it
     internal: bool = False  # the error is a namcheck bug, not the input's
     content_hash: str | None = None  # models/identity.py: what plays (metadata excluded)

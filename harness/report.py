@@ -157,6 +157,8 @@ def model_entry(r: ModelReport) -> schema.ModelEntry:
                              checks=[_check(c) for c in r.checks],
                              levels=[schema.Level(**strict(level)) for level in r.levels],
                              unverified=r.unverified, warnings=r.warnings, changes=r.changes,
+                             edits=[schema.Edit(path=e.path, before=e.before, after=e.after)
+                                    for e in r.edits],
                              content_hash=r.content_hash, engine=r.engine,
                              sample_rates=(schema.SampleRates(**strict(r.sample_rates))
                                            if r.sample_rates is not None else None),

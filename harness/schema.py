@@ -23,7 +23,8 @@ from namcheck.harness.version import package_version
 # (1.2, additive: a check's status "limitation" with reason runtime_limitation, counted in
 # Counts.runtime_limits and Summary.runtime_limits; readers that treat any status other than
 # "fail" as no failure read it correctly.)
-SCHEMA_VERSION = "1.2"
+# 1.3: ModelEntry.edits (stamp's changes as values). Additive.
+SCHEMA_VERSION = "1.3"
 
 # Stable reason codes: what a check's verdict rests on.
 REASONS: dict[str, str] = {
@@ -233,6 +234,17 @@ class Counts(_Strict):
                                 "--fail-on-runtime-limits")
 
 
+class Edit(_Strict):
+    """One value stamp writes (or, with --dry-run or --check, would write)."""
+
+    path: str = Field(description="the JSON path in the file, e.g. metadata.loudness or "
+                      "config.submodels[0].model.metadata.gain")
+    before: Any = Field(description="the value stored before: null where absent; any JSON "
+                        "value, where the file stored a wrong type the runtime ignores")
+    after: Any = Field(description="the value written: a number (loudness in dB, gain "
+                       "unitless), or {} where a metadata that is not an object is replaced")
+
+
 class ModelEntry(_Strict):
     """One model (or file) and everything found about it."""
 
@@ -264,6 +276,8 @@ class ModelEntry(_Strict):
                                 description="findings that are no verdict (JSON paths)")
     changes: list[str] = Field(default_factory=list,
                                description="stamp: what was written, before -> after")
+    edits: list[Edit] = Field(default_factory=list,
+                              description="stamp: the same changes as values, in order")
     calibration: Calibration | None = Field(None, description="audit: calibration levels "
                                             "and the gain a host applies in each mode")
     content_hash: str | None = Field(
@@ -368,7 +382,7 @@ class CorpusSummary(_Strict):
 class Report(_Strict):
     """The whole report of one command run."""
 
-    schema_version: Literal["1.2"] = Field(
+    schema_version: Literal["1.3"] = Field(
         SCHEMA_VERSION, description="this shape's version; a minor version only adds fields")
     command: Literal["verify", "audit", "compare", "stamp"] = Field(
         description="the command that wrote the report")

@@ -16,6 +16,7 @@ from typing import Any
 
 from namcheck.harness import checks as C
 from namcheck.harness.core import (
+    Edit,
     ModelReport,
     Options,
     Signal,
@@ -115,13 +116,13 @@ def _needs(check: C.CheckResult) -> bool:
 
 
 def stamp_document(model: NamModel, signal: Signal, opts: Options
-                   ) -> tuple[dict[str, Any], list[str], list[C.CheckResult],
+                   ) -> tuple[dict[str, Any], list[Edit], list[C.CheckResult],
                               dict[str, C.Measurement]]:
-    """(new JSON document, 'PATH: before -> after' per change, failed level checks, the
+    """(new JSON document, each change (path, before, after), failed level checks, the
     measurement of each model by label: '' and '.submodel<i>'; a container's '' is its
     top submodel's, which is what it plays at full size)."""
     doc = model.to_dict()
-    changes: list[str] = []
+    changes: list[Edit] = []
     problems: list[C.CheckResult] = []
     measured: dict[str, C.Measurement] = {}
 
@@ -136,13 +137,12 @@ def stamp_document(model: NamModel, signal: Signal, opts: Options
         if not isinstance(meta, dict):
             if meta is not None:  # a value the runtime ignores: replaced by an object
                 path = f"{where}.metadata" if where else "metadata"
-                changes.append(f"{path}: {_show(meta, '')} -> an object")
+                changes.append(Edit(path, meta, {}))
             meta = node["metadata"] = {}
         for check, key in zip(now, ("loudness", "gain"), strict=False):
             if _needs(check):
                 path = f"{where}.metadata.{key}" if where else f"metadata.{key}"
-                changes.append(f"{path}: {_show(meta.get(key), key)} -> "
-                               f"{_show(values[key], key)}")
+                changes.append(Edit(path, meta.get(key), values[key]))
                 meta[key] = values[key]
         return {k: meta[k] for k in values}
 
@@ -156,16 +156,25 @@ def stamp_document(model: NamModel, signal: Signal, opts: Options
         meta = doc.get("metadata")
         if not isinstance(meta, dict):
             if meta is not None:
-                changes.append(f"metadata: {_show(meta, '')} -> an object")
+                changes.append(Edit("metadata", meta, {}))
             meta = doc["metadata"] = {}
         for key, value in top.items():
             if meta.get(key) != value:
-                changes.append(f"metadata.{key}: {_show(meta.get(key), key)} -> "
-                               f"{_show(value, key)} (the top submodel's)")
+                changes.append(Edit(f"metadata.{key}", meta.get(key), value))
                 meta[key] = value
     else:
         stamp_one(model, doc, "", "")
     return doc, changes, problems, measured
+
+
+def change_text(edit: Edit, container: bool = False) -> str:
+    """'PATH: before -> after' in words (a container's top-level values: the top
+    submodel's)."""
+    key = edit.path.rsplit(".", 1)[-1]
+    if edit.after == {}:
+        return f"{edit.path}: {_show(edit.before, '')} -> an object"
+    top = " (the top submodel's)" if container and not edit.path.startswith("config.") else ""
+    return f"{edit.path}: {_show(edit.before, key)} -> {_show(edit.after, key)}{top}"
 
 
 def _show(value: Any, key: str) -> str:
@@ -197,7 +206,8 @@ def _stamp(plan: Plan, signal: Signal, opts: Options) -> ModelReport:
     rates = check_rate(model, signal)
     doc, changes, problems, measured = stamp_document(model, signal, opts)
     label = plan.source if plan.in_place else plan.output or plan.source
-    report = ModelReport(str(label), model.architecture, changes=changes, sample_rates=rates)
+    report = ModelReport(str(label), model.architecture, edits=changes, sample_rates=rates,
+                         changes=[change_text(e, bool(model.submodels)) for e in changes])
     for m in measured.values():
         report.used(m)
     if problems:

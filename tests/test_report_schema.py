@@ -63,7 +63,7 @@ def test_report_validates_against_schema(command: str, corpus: dict[str, Path],
     main([*args, "--json", "-"])
     doc = json.loads(capsys.readouterr().out)  # only JSON on stdout
     jsonschema.validate(doc, schema)
-    assert doc["schema_version"] == "1.2" and doc["command"] == command
+    assert doc["schema_version"] == "1.3" and doc["command"] == command
     assert set(doc["context"]) >= {"namcheck", "torch", "python", "device", "dtype",
                                    "threads", "engine", "started"}
     assert doc["signal"]["sha256"] and doc["signal"]["standard_input"] is True

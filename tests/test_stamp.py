@@ -238,3 +238,42 @@ def test_a_new_output_folder_appears_only_with_a_written_file(
     write_nam(builtin_doc(), tmp_path / "good.nam")
     assert main(["stamp", str(tmp_path / "good.nam"), "-o", str(tmp_path / "new"), *args]) == 0
     assert (tmp_path / "new" / "good.nam").is_file()
+
+
+def test_stamp_json_edits_are_the_written_values(corpus: tuple[Path, list[str]], tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """The report's `edits` give every change as (path, before, after) values: `before` is
+    what the input file stored, `after` what the written file now stores at that path."""
+    folder, args = corpus
+    out = tmp_path / "out"
+    assert main(["stamp", str(folder), "-o", str(out), *args, "--json", "-"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["schema_version"] == "1.3"
+    by_name = {Path(m["path"]).name: m for m in report["models"]}
+    assert set(by_name) == {"wrong.nam", "missing.nam", "c.nam"}
+
+    def at(doc: Any, path: str) -> Any:
+        for part in re.findall(r"[^.\[\]]+|\[\d+\]", path):
+            if part.startswith("["):
+                doc = doc[int(part[1:-1])]
+            else:
+                doc = doc.get(part) if isinstance(doc, dict) else None
+        return doc
+
+    for name, entry in by_name.items():
+        source = next(folder.rglob(name))
+        before, after = json.loads(source.read_text()), json.loads(next(out.rglob(name))
+                                                                    .read_text())
+        edits = entry["edits"]
+        assert len(edits) == len(entry["changes"]) > 0
+        for edit in edits:
+            assert edit["before"] == at(before, edit["path"]), (name, edit)
+            assert edit["after"] == at(after, edit["path"]), (name, edit)
+    assert [e["path"] for e in by_name["missing.nam"]["edits"]] == ["metadata.loudness",
+                                                                   "metadata.gain"]
+    assert by_name["wrong.nam"]["edits"][0]["before"] == -20.0
+    c = by_name["c.nam"]["edits"]
+    top = {e["path"]: e["after"] for e in c if e["path"].startswith("metadata.")}
+    last = {e["path"].rsplit(".", 2)[-2] + "." + e["path"].rsplit(".", 1)[-1]: e["after"]
+            for e in c if e["path"].startswith("config.submodels[1]")}
+    assert top == last and set(top) == {"metadata.loudness", "metadata.gain"}
